@@ -1,0 +1,186 @@
+"""The `reduced-dynamics` command line. Bad input: one message on stderr, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InputError, ReducedDynamicsError
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from .files import now_iso
+    from .gridspec import parse_grid
+    from .probe_config import PROBE_PRESETS
+    from .probe_sweep import ProbeGrid, probe_landscape, seeds_from_spec
+    from .tasks import check_task
+    from .tasks.toy_addition import preset
+
+    check_task(args.task)
+    _set_threads(args.threads)
+    task = preset(args.preset)
+    overrides = {k: v for k, v in {
+        "steps": args.steps, "lr": args.lr, "schedule": args.schedule,
+        "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
+    }.items() if v is not None}
+    import dataclasses
+
+    probe = dataclasses.replace(PROBE_PRESETS[args.preset], **overrides)
+    seeds = seeds_from_spec(args.seeds)
+    if (args.w is None) == (args.alpha is None):
+        raise InputError("give exactly one of `--w` (absolute norms) or `--alpha` (w / w0), "
+                         "e.g. --alpha log:0.1:100:31")
+    if args.w is not None:
+        w = parse_grid("--w", args.w)
+    else:
+        from .probe import decoder_w0
+
+        w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
+    grid = ProbeGrid(tuple(map(float, w)), tuple(map(float, parse_grid("--m", args.m))), seeds)
+    history = f"{now_iso()} reduced-dynamics {shlex.join(sys.argv[1:])}"
+    ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
+                         progress=not args.quiet, history=history)
+    n_bad = int((~ds["converged"]).sum())
+    print(f"wrote {args.output}: {ds.sizes['w']} w x {ds.sizes['m']} m x {len(seeds)} seed(s); "
+          f"{n_bad} unconverged point(s)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .files import now_iso
+    from .gridspec import parse_list
+    from .probe_sweep import seeds_from_spec
+    from .tasks import check_task
+    from .tasks.toy_addition import preset
+    from .train_config import RunSet, TrainConfig
+    from .train_sweep import run_training
+
+    check_task(args.task)
+    _set_threads(args.threads)
+    task = preset(args.preset)
+    cfg = TrainConfig(steps=args.steps, eta_d=args.eta_d, eta_r=args.eta_r,
+                      wd_representation=args.wd_representation, n_log=args.n_log)
+    runs = RunSet.sweep(parse_list("--gamma", args.gamma, minimum=0.0).tolist(),
+                        seeds_from_spec(args.seeds),
+                        parse_list("--alpha0", args.alpha0).tolist(),
+                        parse_list("--m0", args.m0, minimum=0.0).tolist())
+    history = f"{now_iso()} reduced-dynamics {shlex.join(sys.argv[1:])}"
+    ds = run_training(task, cfg, runs, args.output, resume=args.resume,
+                      progress=not args.quiet, history=history)
+    grokked = int(np.isfinite(ds["t_grok"].values).sum())
+    print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
+    return 0
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise InputError(f"`--threads` must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .files import open_landscape
+    from .info import summarize
+
+    print(summarize(open_landscape(args.file), str(args.file)))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .files import open_landscape
+    from .plotting import plot_landscape
+
+    plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reduced-dynamics",
+        description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("probe", help="compute a reduced landscape with torch")
+    p.add_argument("task", help="task name: toy-addition")
+    p.add_argument("--preset", default="paper", choices=["paper", "notebook"])
+    p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
+    p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
+    p.add_argument("--m", default="quad:0:1:21", help="messiness grid (default quad:0:1:21)")
+    p.add_argument("--seeds", default="1", help="restarts: a count (3) or a list (0,5,7)")
+    p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
+    p.add_argument("--schedule", choices=["constant", "step", "cosine"])
+    p.add_argument("--lr-scaling", choices=["constant", "alpha"])
+    p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--chunk-size", type=int, help="grid points per batched model (default 64)")
+    p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
+    p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
+                   "when other jobs share the cores")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_probe)
+
+    p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
+    p.add_argument("task", help="task name: toy-addition")
+    p.add_argument("--preset", default="paper", choices=["paper", "notebook"])
+    p.add_argument("--gamma", required=True, help="weight decays: list or log:0.1:3:5")
+    p.add_argument("--seeds", default="2", help="a count (2) or a list (0,5)")
+    p.add_argument("--alpha0", default="10", help="initial decoder norm / w0 (list allowed)")
+    p.add_argument("--m0", default="0.1", help="initial messiness (list allowed)")
+    p.add_argument("--steps", type=int, default=30_000)
+    p.add_argument("--eta-d", type=float, default=1e-3, help="decoder learning rate")
+    p.add_argument("--eta-r", type=float, default=1e-3, help="representation learning rate")
+    p.add_argument("--wd-representation", action="store_true",
+                   help="apply weight decay to the representation too")
+    p.add_argument("--n-log", type=int, default=240, help="log-spaced logging steps")
+    p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("info", help="summarise a landscape file")
+    p.add_argument("file")
+    p.set_defaults(func=_info)
+
+    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b)")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
+    p.set_defaults(func=_plot)
+
+    try:
+        from . import cli_engine
+    except ImportError:  # pragma: no cover - engine not built yet
+        cli_engine = None
+    if cli_engine is not None:
+        cli_engine.register(sub)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ReducedDynamicsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished chunks are kept, rerun with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

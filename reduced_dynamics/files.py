@@ -1,0 +1,331 @@
+"""Landscape files: one xarray Dataset per netCDF file, written atomically, checked on open.
+
+Layout (SPEC §9): dims ``w`` (increasing, absolute decoder norm) and optionally ``m``
+(increasing, within [0, 1]), ``seed`` and ``n_train``; reduced variables ``train_loss``,
+``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``, ``dtrain_dm`` (only with ``m``),
+``converged``, ``tangent_grad_ratio``; global attributes listed in ``REQUIRED_ATTRS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .errors import FileCheckError, WriteError
+
+LANDSCAPE_VARS = (
+    "train_loss",
+    "test_loss",
+    "train_acc",
+    "test_acc",
+    "dtrain_dw",
+    "converged",
+    "tangent_grad_ratio",
+)
+REQUIRED_ATTRS = (
+    "Conventions",
+    "title",
+    "task",
+    "preset",
+    "config_json",
+    "w0",
+    "package_version",
+    "torch_version",
+    "date_created",
+    "history",
+)
+FILE_KIND_ATTR = "reduced_dynamics_file"
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reduced-dynamics")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` to a temporary file beside ``path``, then rename it into place.
+
+    A failure (disk full, no permission) leaves any previous file at ``path`` intact and
+    raises `WriteError` saying so.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        state = "the previous file is intact" if path.exists() else "no file was written"
+        raise WriteError(f"could not write {path}: {exc.strerror or exc}; {state}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _describe(ds: xr.Dataset) -> str:
+    dims = ", ".join(f"{k}={v}" for k, v in ds.sizes.items()) or "none"
+    data = ", ".join(sorted(map(str, ds.data_vars))) or "none"
+    attrs = ", ".join(sorted(ds.attrs)) or "none"
+    return f"The file has dims [{dims}]; variables [{data}]; attributes [{attrs}]."
+
+
+def read_dataset(path: str | os.PathLike, kind: str) -> xr.Dataset:
+    """Open ``path`` fully into memory (the file is closed afterwards)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileCheckError(f"{kind} file {path} does not exist")
+    if path.is_dir():
+        raise FileCheckError(f"{kind} file {path} is a folder, not a netCDF file")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except Exception as exc:  # netCDF4/HDF5 raise many types for a bad file
+        raise FileCheckError(
+            f"{kind} file {path} could not be read as netCDF ({type(exc).__name__}: {exc}); "
+            "is it a file written by reduced-dynamics?"
+        ) from None
+
+
+def _coordinate_problem(ds: xr.Dataset, name: str) -> str | None:
+    values = np.asarray(ds[name].values)
+    if values.ndim != 1 or values.size == 0:
+        return f"coordinate `{name}` must be a non-empty 1-D array"
+    if not np.issubdtype(values.dtype, np.number):
+        return f"coordinate `{name}` must be numeric, has dtype {values.dtype}"
+    if not np.all(np.isfinite(values)):
+        return f"coordinate `{name}` contains NaN or inf"
+    if values.size > 1 and not np.all(np.diff(values) > 0):
+        return f"coordinate `{name}` must be strictly increasing, got {values.tolist()[:8]}"
+    return None
+
+
+def check_common(
+    ds: xr.Dataset,
+    path: Path,
+    kind: str,
+    *,
+    required_dims: Iterable[str],
+    required_vars: Iterable[str],
+    required_attrs: Iterable[str] = REQUIRED_ATTRS,
+) -> None:
+    """Checks shared by every file kind; raises one `FileCheckError` naming file and problem."""
+
+    def fail(problem: str) -> None:
+        raise FileCheckError(f"{kind} file {path}: {problem}. {_describe(ds)}")
+
+    file_kind = ds.attrs.get(FILE_KIND_ATTR)
+    if file_kind is not None and file_kind != kind:
+        fail(f"this is a {file_kind} file, not a {kind} file")
+    for dim in required_dims:
+        if dim not in ds.dims:
+            fail(f"dimension `{dim}` is missing")
+        if dim not in ds.coords:
+            fail(f"coordinate `{dim}` is missing")
+    for name in list(ds.dims):
+        if name in ds.coords:
+            problem = _coordinate_problem(ds, name)
+            if problem:
+                fail(problem)
+    for var in required_vars:
+        if var not in ds.data_vars:
+            fail(f"required variable `{var}` is missing")
+    for attr in required_attrs:
+        if attr not in ds.attrs:
+            fail(f"global attribute `{attr}` is missing")
+    if "config_json" in ds.attrs:
+        try:
+            json.loads(ds.attrs["config_json"])
+        except (TypeError, ValueError) as exc:
+            fail(f"attribute `config_json` is not valid JSON ({exc})")
+
+
+def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.Dataset:
+    """Validate a landscape Dataset (see module docstring); returns it unchanged."""
+    path = Path(path)
+    kind = "landscape"
+    has_m = "m" in ds.dims
+    required = (*LANDSCAPE_VARS, "dtrain_dm") if has_m else LANDSCAPE_VARS
+    check_common(ds, path, kind, required_dims=("w",), required_vars=required)
+
+    def fail(problem: str) -> None:
+        raise FileCheckError(f"{kind} file {path}: {problem}. {_describe(ds)}")
+
+    if np.any(ds["w"].values <= 0):
+        fail("coordinate `w` must be > 0 (it is a weight norm)")
+    if has_m:
+        m = ds["m"].values
+        if m.min() < 0 or m.max() > 1:
+            fail(f"coordinate `m` must lie in [0, 1], got range [{m.min():g}, {m.max():g}]")
+    grid_dims = {"w", "m"} if has_m else {"w"}
+    for var in required:
+        if not grid_dims <= set(ds[var].dims):
+            fail(f"variable `{var}` must have dims {sorted(grid_dims)}, has {ds[var].dims}")
+        if var != "converged" and not np.issubdtype(ds[var].dtype, np.floating):
+            fail(f"variable `{var}` must be floating point, has dtype {ds[var].dtype}")
+    conv = ds["converged"]
+    if conv.dtype != bool:
+        fail(f"variable `converged` must be boolean, has dtype {conv.dtype}")
+    for var in required:
+        if var == "converged":
+            continue
+        bad = conv & ~np.isfinite(ds[var])
+        if bool(bad.any()):
+            where = {d: float(bad[d][idx]) for d, idx in zip(bad.dims, np.argwhere(bad.values)[0])}
+            fail(f"variable `{var}` is NaN or inf at converged point {where}")
+    try:
+        float(ds.attrs["w0"])
+    except (TypeError, ValueError):
+        fail(f"attribute `w0` must be a number, got {ds.attrs['w0']!r}")
+    return ds
+
+
+def open_landscape(path: str | os.PathLike) -> xr.Dataset:
+    """Open and check a landscape file; the one entry point for reading landscapes."""
+    ds = read_dataset(path, "landscape")
+    return check_landscape(ds, path)
+
+
+def save_landscape(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Check ``ds`` as a landscape and write it atomically to ``path``."""
+    ds = ds.copy()
+    ds.attrs[FILE_KIND_ATTR] = "landscape"
+    check_landscape(ds, path)
+    return write_atomic(ds, path)
+
+
+def config_of(ds: xr.Dataset) -> dict:
+    """The task and probe configuration stored in ``config_json``."""
+    return json.loads(ds.attrs["config_json"])
+
+
+VAR_META = {
+    "train_loss": ("reduced training loss l~_train (MSE)", "1"),
+    "test_loss": ("reduced test loss l~_test (MSE)", "1"),
+    "train_acc": ("training accuracy at the constrained minimum", "1"),
+    "test_acc": ("test accuracy at the constrained minimum", "1"),
+    "dtrain_dw": ("envelope derivative d l~_train / d w = theta_hat . grad l_train", "1"),
+    "dtrain_dm": ("envelope derivative d l~_train / d m at fixed theta", "1"),
+    "converged": ("constrained minimisation converged (see config_json probe tolerances)", "1"),
+    "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
+    "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
+    "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
+}
+
+
+def landscape_dataset(
+    w: np.ndarray,
+    m: np.ndarray | None,
+    variables: dict[str, np.ndarray],
+    *,
+    task: str,
+    preset: str,
+    config: dict,
+    w0: float,
+    title: str | None = None,
+    history: str = "",
+    torch_version: str = "none",
+    extra_dims: dict[str, np.ndarray] | None = None,
+) -> xr.Dataset:
+    """Build a landscape Dataset with SPEC §9 coordinates, metadata and attributes.
+
+    ``variables`` maps names to arrays of shape (w, m) (or (w,) without ``m``); arrays with
+    leading ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order.
+    """
+    grid_dims = ("w", "m") if m is not None else ("w",)
+    coords: dict[str, object] = {"w": ("w", np.asarray(w, float), {"units": "1",
+                                 "long_name": "decoder weight norm ||theta||_2"})}
+    if m is not None:
+        long_name = "representation messiness m in R = m R_random + (1-m) R_linear"
+        coords["m"] = ("m", np.asarray(m, float), {"units": "1", "long_name": long_name})
+    coords["alpha"] = ("w", np.asarray(w, float) / w0, {"units": "1", "long_name": "w / w0"})
+    extra_dims = extra_dims or {}
+    for name, values in extra_dims.items():
+        coords[name] = (name, np.asarray(values))
+    data_vars = {}
+    for name, values in variables.items():
+        values = np.asarray(values)
+        dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
+        long_name, units = VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
+        data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
+    attrs = {
+        "Conventions": "CF-1.8",
+        "title": title or f"reduced landscape of {task} ({preset})",
+        "task": task,
+        "preset": preset,
+        "config_json": json.dumps(config, sort_keys=True),
+        "w0": float(w0),
+        "package_version": package_version(),
+        "torch_version": torch_version,
+        "date_created": now_iso(),
+        "history": history,
+        FILE_KIND_ATTR: "landscape",
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+TRAJECTORY_VARS = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc",
+                   "t_overfit", "t_grok")
+RUN_COORDS = ("gamma", "eta_d", "eta_r", "seed", "alpha0", "m0")
+
+
+def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.Dataset:
+    """Validate a trajectory file of full training runs (dims ``run`` and ``step``)."""
+    path = Path(path)
+    kind = "trajectory"
+    check_common(ds, path, kind, required_dims=("run", "step"), required_vars=TRAJECTORY_VARS)
+
+    def fail(problem: str) -> None:
+        raise FileCheckError(f"{kind} file {path}: {problem}. {_describe(ds)}")
+
+    for name in RUN_COORDS:
+        if name not in ds.coords or ds[name].dims != ("run",):
+            fail(f"per-run coordinate `{name}` (dim run) is missing")
+        if not np.all(np.isfinite(ds[name].values.astype(float))):
+            fail(f"per-run coordinate `{name}` contains NaN or inf")
+    if np.any(ds["gamma"].values < 0):
+        fail("coordinate `gamma` must be >= 0")
+    if np.any(ds["step"].values < 0):
+        fail("coordinate `step` must be >= 0")
+    for var in TRAJECTORY_VARS:
+        if not np.issubdtype(ds[var].dtype, np.floating):
+            fail(f"variable `{var}` must be floating point, has dtype {ds[var].dtype}")
+        want = ("run",) if var.startswith("t_") else ("run", "step")
+        if ds[var].dims != want:
+            fail(f"variable `{var}` must have dims {want}, has {ds[var].dims}")
+    logged = np.isfinite(ds["train_loss"].values)
+    for var in ("w", "m", "residual", "test_loss", "train_acc", "test_acc"):
+        if np.any(logged & ~np.isfinite(ds[var].values)):
+            fail(f"variable `{var}` is NaN or inf at a logged step")
+    return ds
+
+
+def open_trajectories(path: str | os.PathLike) -> xr.Dataset:
+    """Open and check a trajectory file; the one entry point for reading them."""
+    return check_trajectories(read_dataset(path, "trajectory"), path)
+
+
+def save_trajectories(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    ds = ds.copy()
+    ds.attrs[FILE_KIND_ATTR] = "trajectory"
+    check_trajectories(ds, path)
+    return write_atomic(ds, path)

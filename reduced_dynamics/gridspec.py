@@ -1,0 +1,58 @@
+"""Parse grid specifications given on the command line.
+
+A spec is either a comma list (``0,0.05,0.1``) or ``KIND:START:STOP:NUM`` with KIND one of
+``lin`` (evenly spaced), ``log`` (log-spaced) or ``quad`` (``START + (STOP-START) s**2`` for
+``s`` evenly spaced in [0, 1]: dense near START, the natural choice for m).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+KINDS = ("lin", "log", "quad")
+
+
+def parse_grid(name: str, spec: str) -> np.ndarray:
+    """Return the sorted grid described by ``spec``; errors name the option ``name``."""
+    text = spec.strip()
+    hint = "a comma list like '0,0.1,0.2' or KIND:START:STOP:NUM with KIND in lin, log, quad"
+    try:
+        if ":" in text:
+            kind, start, stop, num = text.split(":")
+            start_f, stop_f, n = float(start), float(stop), int(num)
+            if kind not in KINDS:
+                raise InputError(f"`{name}`: unknown grid kind {kind!r} in {spec!r}; use {hint}")
+            if n < 1:
+                raise InputError(f"`{name}`: NUM must be >= 1, got {n} in {spec!r}")
+            s = np.linspace(0.0, 1.0, n)
+            if kind == "lin":
+                values = start_f + (stop_f - start_f) * s
+            elif kind == "quad":
+                values = start_f + (stop_f - start_f) * s**2
+            else:
+                if start_f <= 0 or stop_f <= 0:
+                    raise InputError(f"`{name}`: log grids need START, STOP > 0, got {spec!r}")
+                values = np.geomspace(start_f, stop_f, n)
+        else:
+            values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=float)
+    except InputError:
+        raise
+    except ValueError:
+        raise InputError(f"`{name}` could not be read from {spec!r}; use {hint}") from None
+    if values.size == 0:
+        raise InputError(f"`{name}` is empty ({spec!r}); use {hint}")
+    if not np.all(np.isfinite(values)):
+        raise InputError(f"`{name}` must be finite numbers, got {spec!r}")
+    values = np.unique(values)
+    return values
+
+
+def parse_list(name: str, spec: str, *, minimum: float | None = None) -> np.ndarray:
+    """A grid that must also satisfy ``value >= minimum`` (e.g. gamma >= 0)."""
+    values = parse_grid(name, spec)
+    if minimum is not None and np.any(values < minimum):
+        bad = values[values < minimum]
+        raise InputError(f"`{name}` values must be >= {minimum:g}, got {bad.tolist()}")
+    return values

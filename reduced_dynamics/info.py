@@ -1,0 +1,52 @@
+"""A text summary of a landscape file (`reduced-dynamics info`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .files import config_of
+
+
+def summarize(ds: xr.Dataset, path: str = "") -> str:
+    """Task, grid, ranges of each variable, and the unconverged points."""
+    lines = [f"landscape {path}".rstrip(),
+             f"  task: {ds.attrs.get('task')}  preset: {ds.attrs.get('preset')}  "
+             f"w0: {float(ds.attrs.get('w0', np.nan)):.6g}",
+             f"  created: {ds.attrs.get('date_created')}  package {ds.attrs.get('package_version')}"
+             f"  torch {ds.attrs.get('torch_version')}"]
+    alpha = ds["alpha"].values
+    lines.append(f"  w: {ds.sizes['w']} values, {ds['w'].values[0]:.4g} .. {ds['w'].values[-1]:.4g}"
+                 f" (alpha {alpha[0]:.3g} .. {alpha[-1]:.3g})")
+    if "m" in ds.dims:
+        m = ds["m"].values
+        lines.append(f"  m: {m.size} values, {m[0]:.3g} .. {m[-1]:.3g}")
+    for extra in ("seed", "n_train"):
+        if extra in ds.dims:
+            lines.append(f"  {extra}: {ds[extra].values.tolist()}")
+    probe = config_of(ds).get("probe")
+    if probe:
+        lines.append(f"  probe: {probe.get('steps')} steps, lr {probe.get('lr')} "
+                     f"({probe.get('schedule', 'constant')}, scaling {probe.get('lr_scaling')})")
+    lines.append("  variables (min .. max over the grid):")
+    for name in ds.data_vars:
+        if name.endswith("_by_seed"):
+            continue
+        values = ds[name].values.astype(float)
+        finite = values[np.isfinite(values)]
+        rng = f"{finite.min():.4g} .. {finite.max():.4g}" if finite.size else "no finite value"
+        lines.append(f"    {name:<20s} {rng}")
+    conv = ds["converged"].values
+    bad = np.argwhere(~conv)
+    lines.append(f"  unconverged: {len(bad)} of {conv.size} points")
+    if len(bad):
+        shown = []
+        for idx in bad[:12]:
+            point = {d: ds[d].values[i] for d, i in zip(ds["converged"].dims, idx)}
+            text = f"alpha={point['w'] / float(ds.attrs['w0']):.3g}"
+            if "m" in point:
+                text += f" m={point['m']:.3g}"
+            shown.append(text)
+        more = f" ... and {len(bad) - 12} more" if len(bad) > 12 else ""
+        lines.append("    " + "; ".join(shown) + more)
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""A whole landscape: the (w, m, seed) grid probed chunk by chunk into one landscape file."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .errors import InputError
+from .files import landscape_dataset, save_landscape
+from .probe_config import ProbeConfig
+from .sweep import ChunkPlan, PartStore, run_chunks
+from .tasks.toy_addition import ToyAdditionConfig
+
+REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
+                "converged", "tangent_grad_ratio", "loss_rel_change")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeGrid:
+    """The grid of a probe sweep: absolute norms ``w``, messiness ``m``, init ``seeds``."""
+
+    w: tuple[float, ...]
+    m: tuple[float, ...]
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        w, m = np.asarray(self.w), np.asarray(self.m)
+        if w.size == 0 or np.any(w <= 0) or np.any(np.diff(w) <= 0):
+            raise InputError(f"`w` must be increasing and > 0, got {list(self.w)}")
+        if m.size == 0 or np.any(np.diff(m) <= 0) or m.min() < 0 or m.max() > 1:
+            raise InputError(f"`m` must be increasing within [0, 1], got {list(self.m)}")
+        if len(self.seeds) == 0 or len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"`seeds` must be distinct integers, got {list(self.seeds)}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self.seeds), len(self.w), len(self.m)
+
+    def member_coords(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, m, seed) of flat member indices, C order over (seed, w, m)."""
+        s, i, j = np.unravel_index(members, self.shape)
+        return np.asarray(self.w)[i], np.asarray(self.m)[j], np.asarray(self.seeds)[s]
+
+
+def monotone_violation(train_loss: np.ndarray, tol: float) -> np.ndarray:
+    """Where l~_train(w) exceeds its minimum over smaller w by more than ``tol`` (relative).
+
+    For ReLU decoders l~_train is non-increasing in w (Omnigrok footnote 2: scaling the
+    first layer by c and the second layer's weights by 1/c keeps the function and raises the
+    norm), so such a point is a failed minimisation, not a feature. Axis 0 is w.
+    """
+    running_min = np.fmin.accumulate(np.where(np.isfinite(train_loss), train_loss, np.inf), 0)
+    previous = np.concatenate([np.full_like(train_loss[:1], np.inf), running_min[:-1]], 0)
+    return train_loss > (1.0 + tol) * previous
+
+
+def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``."""
+    loss = np.where(np.isfinite(per_seed["train_loss"]), per_seed["train_loss"], np.inf)
+    best = np.argmin(loss, axis=0)
+    out = {k: np.take_along_axis(v, best[None], axis=0)[0] for k, v in per_seed.items()}
+    out["best_seed"] = best.astype(np.int64)
+    return out
+
+
+def probe_landscape(
+    task: ToyAdditionConfig,
+    probe: ProbeConfig,
+    grid: ProbeGrid,
+    output: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    history: str = "",
+) -> xr.Dataset:
+    """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file."""
+    import torch
+
+    from .probe import decoder_w0, probe_batch
+
+    plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
+    fingerprint = {"task": task.to_dict(), "probe": probe.to_dict(),
+                   "grid": dataclasses.asdict(grid), "kind": "toy-addition probe"}
+    store = PartStore(output, fingerprint)
+    store.open(resume)
+    todo = [c for c in range(plan.n_chunks) if c not in store.done()]
+
+    def compute(members: np.ndarray, tick) -> dict[str, np.ndarray]:
+        w, m, seeds = grid.member_coords(members)
+        return probe_batch(task, probe, w, m, seeds, progress=tick)
+
+    bar = _progress_bar(plan, probe.steps, todo, enabled=progress)
+    try:
+        run_chunks(plan, store, compute, todo, bar.update)
+    finally:
+        bar.close()
+    flat = store.read_all(plan)
+    per_seed = {k: flat[k].reshape(grid.shape) for k in REDUCED_VARS}
+    reduced = reduce_over_seeds(per_seed)
+    reduced["converged"] = reduced["converged"] & ~monotone_violation(
+        reduced["train_loss"], probe.monotone_tol)
+    variables = dict(reduced)
+    variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
+    w0 = decoder_w0(task, grid.seeds[0])
+    config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
+              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe)}
+    ds = landscape_dataset(
+        np.asarray(grid.w), np.asarray(grid.m), variables, task="toy-addition",
+        preset=task.preset, config=config, w0=w0, history=history,
+        torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
+    )
+    save_landscape(ds, output)
+    store.remove()
+    return ds
+
+
+def _converged_doc(probe: ProbeConfig) -> str:
+    return (f"|l(T)-l(0.9T)| <= {probe.rel_change_tol} l(0.9T) + {probe.abs_change_tol}, and "
+            f"train_loss <= (1 + {probe.monotone_tol}) x its minimum over smaller w")
+
+
+def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: bool):
+    """points x steps, starting at what earlier runs already finished."""
+    from tqdm.auto import tqdm
+
+    total = plan.n_members * steps
+    done = total - sum(len(plan.members(c)) for c in todo) * steps
+    return tqdm(total=total, initial=done, unit="pt·step", unit_scale=True,
+                disable=not enabled, desc="probe", smoothing=0.05)
+
+
+def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``3`` -> (0, 1, 2); ``"0,5,7"`` -> (0, 5, 7)."""
+    if isinstance(spec, int):
+        values = tuple(range(spec))
+    elif isinstance(spec, str):
+        try:
+            values = (tuple(range(int(spec))) if "," not in spec
+                      else tuple(int(v) for v in spec.split(",") if v.strip()))
+        except ValueError:
+            raise InputError(f"`--seeds` must be a count like 3 or a list like 0,5,7, "
+                             f"got {spec!r}") from None
+    else:
+        values = tuple(int(s) for s in spec)
+    if not values or min(values) < 0:
+        raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
+    return values

@@ -1,0 +1,107 @@
+"""Toy addition (Omnigrok Section 5.1, Appendix D; SPEC §3): data and representations.
+
+Pure numpy: the torch model lives in `reduced_dynamics.batched_mlp`. Two presets:
+``paper`` (labels i+j, scalar embeddings, ReLU) and ``notebook`` (labels (i+j) mod p,
+2-D embeddings, LeakyReLU(0.2)), every number a field of `ToyAdditionConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class ToyAdditionConfig:
+    """The task; one frozen record, stored whole in every file as ``config_json``."""
+
+    preset: str = "paper"
+    p: int = 10  # symbols 0..p-1
+    modular: bool = False  # label (i+j) mod p (notebook) instead of i+j (paper)
+    target_dim: int = 30  # each class is a fixed random vector in R^target_dim
+    rep_dim: int = 1  # dimension of a symbol's embedding E_i
+    linear_noise: float = 0.0  # R_linear extra coordinates ~ U(-linear_noise, linear_noise)
+    hidden: tuple[int, ...] = (200, 200)  # decoder widths
+    activation: str = "relu"  # "relu" or "leaky_relu"
+    negative_slope: float = 0.2  # for leaky_relu
+    n_train: int = 45  # training pairs (of p(p+1)/2 unordered pairs)
+    data_seed: int = 0  # targets, R_random and split
+
+    def __post_init__(self) -> None:
+        n_pairs = self.p * (self.p + 1) // 2
+        if self.p < 2:
+            raise InputError(f"`p` must be >= 2, got {self.p}")
+        if not 1 <= self.n_train < n_pairs:
+            raise InputError(f"`n_train` must be in [1, {n_pairs - 1}] for p={self.p}, "
+                             f"got {self.n_train}")
+        if self.activation not in ("relu", "leaky_relu"):
+            raise InputError(f"`activation` must be 'relu' or 'leaky_relu', got "
+                             f"{self.activation!r}")
+
+    @property
+    def n_classes(self) -> int:
+        return self.p if self.modular else 2 * self.p - 1
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (self.rep_dim, *self.hidden, self.target_dim)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, ToyAdditionConfig] = {
+    "paper": ToyAdditionConfig(),
+    "notebook": ToyAdditionConfig(
+        preset="notebook", modular=True, rep_dim=2, linear_noise=0.3, activation="leaky_relu"
+    ),
+}
+
+
+def preset(name: str, **overrides) -> ToyAdditionConfig:
+    """The named preset, with any fields replaced."""
+    if name not in PRESETS:
+        raise InputError(f"`preset` must be one of {sorted(PRESETS)}, got {name!r}")
+    return dataclasses.replace(PRESETS[name], **overrides)
+
+
+@dataclass(frozen=True)
+class ToyAdditionData:
+    """Everything a probe or a full run needs, as numpy arrays."""
+
+    pairs_train: np.ndarray  # (n_train, 2) int symbol indices
+    pairs_test: np.ndarray  # (n_test, 2)
+    labels_train: np.ndarray  # (n_train,) class index
+    labels_test: np.ndarray  # (n_test,)
+    targets: np.ndarray  # (n_classes, target_dim) the fixed target vectors Y_k
+    r_linear: np.ndarray  # (p, rep_dim)
+    r_random: np.ndarray  # (p, rep_dim)
+
+    def representation(self, m: float | np.ndarray) -> np.ndarray:
+        """R(m) = m R_random + (1 - m) R_linear (Eq. 4); ``m`` may be an array (..., p, d)."""
+        m = np.asarray(m, dtype=float)[..., None, None]
+        return m * self.r_random + (1.0 - m) * self.r_linear
+
+
+def make_data(config: ToyAdditionConfig) -> ToyAdditionData:
+    """Targets, representations and the train/test split, all from ``config.data_seed``."""
+    rng = np.random.default_rng(config.data_seed)
+    p = config.p
+    targets = rng.standard_normal((config.n_classes, config.target_dim))
+    r_linear = np.zeros((p, config.rep_dim))
+    r_linear[:, 0] = np.linspace(-1.0, 1.0, p)
+    if config.rep_dim > 1:
+        r_linear[:, 1:] = rng.uniform(-config.linear_noise, config.linear_noise,
+                                      (p, config.rep_dim - 1))
+    r_random = rng.uniform(-1.0, 1.0, (p, config.rep_dim))
+    i, j = np.triu_indices(p)
+    pairs = np.stack([i, j], axis=1)
+    labels = (i + j) % p if config.modular else i + j
+    order = rng.permutation(len(pairs))
+    tr, te = np.sort(order[: config.n_train]), np.sort(order[config.n_train :])
+    return ToyAdditionData(pairs[tr], pairs[te], labels[tr], labels[te], targets,
+                           r_linear, r_random)

@@ -1,0 +1,77 @@
+"""Configuration of full training runs (SPEC §6), torch-free."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """AdamW on decoder (lr eta_d, weight decay gamma) and representation (lr eta_r)."""
+
+    steps: int = 30_000
+    eta_d: float = 1e-3  # decoder learning rate
+    eta_r: float = 1e-3  # representation learning rate
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    wd_representation: bool = False  # also decay the representation (off, SPEC §6)
+    n_log: int = 240  # log-spaced logging steps (plus step 0)
+    dtype: str = "float32"
+    checkpoint_every: int = 5_000  # steps between saved checkpoints (resume point)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "n_log", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"`{name}` must be >= 1, got {getattr(self, name)}")
+        for name in ("eta_d", "eta_r"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        if self.dtype not in ("float32", "float64"):
+            raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+
+    def log_steps(self) -> np.ndarray:
+        """0 and ``n_log`` log-spaced steps up to ``steps`` (unique integers)."""
+        grid = np.unique(np.round(np.geomspace(1, self.steps, self.n_log)).astype(np.int64))
+        return np.concatenate([[0], grid])
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The runs of one batched model: one entry per run."""
+
+    gamma: tuple[float, ...]
+    seed: tuple[int, ...]
+    alpha0: tuple[float, ...]
+    m0: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.gamma)
+        if n == 0 or any(len(v) != n for v in (self.seed, self.alpha0, self.m0)):
+            raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0")
+        if min(self.gamma) < 0:
+            raise InputError(f"`gamma` must be >= 0, got {min(self.gamma)}")
+        if min(self.alpha0) <= 0:
+            raise InputError(f"`alpha0` must be > 0, got {min(self.alpha0)}")
+        if min(self.m0) < 0 or max(self.m0) > 1:
+            raise InputError(f"`m0` must lie in [0, 1], got {list(self.m0)}")
+
+    def __len__(self) -> int:
+        return len(self.gamma)
+
+    @classmethod
+    def sweep(cls, gammas, seeds, alpha0s, m0s) -> RunSet:
+        """Every combination, gamma varying slowest."""
+        grid = [(g, s, a, m) for g in gammas for s in seeds for a in alpha0s for m in m0s]
+        return cls(*(tuple(col) for col in zip(*grid)))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

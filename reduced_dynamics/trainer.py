@@ -1,0 +1,159 @@
+"""Full training runs (SPEC §6): many runs as one batched torch model, checkpointed.
+
+Each run b has its own representation R_b (starts at R(m0_b), lr eta_r) and decoder theta_b
+(default init for seed_b scaled to norm alpha0_b w0, lr eta_d), trained by AdamW:
+    theta_b <- theta_b (1 - eta_d gamma_b)  then the Adam update     (decoupled decay)
+which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import batched_mlp as bm
+from .probe import ToyAdditionTorch, decoder_w0
+from .tasks.toy_addition import ToyAdditionConfig
+from .train_config import RunSet, TrainConfig
+
+LOGGED = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """m_hat = <R - R_lin, D> / |D|^2 and residual |R - R(m_hat)| / |D|, D = R_rand - R_lin."""
+    delta = (r_rand - r_lin).flatten()
+    diff = (rep - r_lin).flatten(1)
+    dd = delta.dot(delta)
+    m_hat = diff @ delta / dd
+    resid = (diff - m_hat[:, None] * delta).norm(dim=1) / dd.sqrt()
+    return m_hat, resid
+
+
+class BatchedRuns:
+    """State of B runs: decoder parameters, representations, optimiser; one step at a time."""
+
+    def __init__(self, task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet) -> None:
+        self.task, self.cfg, self.runs = task, cfg, runs
+        self.dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
+        self.tt = ToyAdditionTorch(task, self.dtype)
+        seeds = runs.seed
+        inits = {s: bm.default_init(task.layer_sizes, s) for s in set(seeds)}
+        self.params = bm.stack([inits[s] for s in seeds], self.dtype)
+        w0 = np.array([decoder_w0(task, s) for s in seeds])
+        bm.project_(self.params, torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype))
+        m0 = torch.as_tensor(runs.m0, dtype=self.dtype)
+        self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
+        self.opt = torch.optim.Adam(
+            [{"params": self.params, "lr": cfg.eta_d}, {"params": [self.rep], "lr": cfg.eta_r}],
+            betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+        gamma = torch.as_tensor(runs.gamma, dtype=self.dtype)
+        self.decay_d = 1.0 - cfg.eta_d * gamma
+        self.decay_r = 1.0 - cfg.eta_r * gamma if cfg.wd_representation else None
+        self.step = 0
+
+    def _forward(self, split: str) -> torch.Tensor:
+        return bm.forward(self.params, self.tt.inputs(self.rep, split), self.task.activation,
+                          self.task.negative_slope)
+
+    def advance(self) -> None:
+        """One AdamW step of every run."""
+        self.opt.zero_grad(set_to_none=True)
+        self.tt.loss(self._forward("train"), "train").sum().backward()
+        with torch.no_grad():
+            for p in self.params:
+                p.mul_(self.decay_d.view(-1, *([1] * (p.dim() - 1))))
+            if self.decay_r is not None:
+                self.rep.mul_(self.decay_r.view(-1, 1, 1))
+        self.opt.step()
+        self.step += 1
+
+    @torch.no_grad()
+    def measure(self) -> dict[str, np.ndarray]:
+        """w, m_hat, residual, losses and accuracies of every run now."""
+        pred_train, pred_test = self._forward("train"), self._forward("test")
+        m_hat, resid = project_on_line(self.rep, self.tt.r_lin, self.tt.r_rand)
+        out = {
+            "w": bm.sq_norm(self.params).sqrt(),
+            "m": m_hat,
+            "residual": resid,
+            "train_loss": self.tt.loss(pred_train, "train"),
+            "test_loss": self.tt.loss(pred_test, "test"),
+            "train_acc": self.tt.accuracy(pred_train, "train"),
+            "test_acc": self.tt.accuracy(pred_test, "test"),
+        }
+        return {k: v.cpu().numpy().astype(np.float64) for k, v in out.items()}
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "params": [p.detach().clone() for p in self.params],
+                "rep": self.rep.detach().clone(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for p, q in zip(self.params, state["params"], strict=True):
+                p.copy_(q)
+            self.rep.copy_(state["rep"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+
+
+def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> np.ndarray:
+    """Per run, the first logged step with ``values >= threshold`` (NaN if never)."""
+    hit = values >= threshold
+    first = np.argmax(hit, axis=-1)
+    return np.where(hit.any(axis=-1), steps[first].astype(float), np.nan)
+
+
+def train_runs(
+    task: ToyAdditionConfig,
+    cfg: TrainConfig,
+    runs: RunSet,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: Callable[[int], None] | None = None,
+    stop_after: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Train every run for ``cfg.steps`` steps; returns logged (run, step) arrays.
+
+    With ``checkpoint``, the state and the log so far are saved every
+    ``cfg.checkpoint_every`` steps (atomically); ``resume=True`` continues from that file
+    and gives the same numbers as an uninterrupted run. ``stop_after`` (tests) stops early.
+    """
+    state = BatchedRuns(task, cfg, runs)
+    log_steps = cfg.log_steps()
+    logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        saved = torch.load(ckpt, weights_only=False)
+        state.load_state_dict(saved["state"])
+        logs = saved["logs"]
+    index = {int(s): i for i, s in enumerate(log_steps)}
+    if progress is not None and state.step:
+        progress(state.step)
+    while True:
+        if state.step in index and np.isnan(logs["w"][0, index[state.step]]):
+            for k, v in state.measure().items():
+                logs[k][:, index[state.step]] = v
+        if state.step >= cfg.steps:
+            break
+        if stop_after is not None and state.step >= stop_after:
+            return logs
+        state.advance()
+        if progress is not None:
+            progress(1)
+        if ckpt is not None and state.step % cfg.checkpoint_every == 0:
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
+    logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
+    logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
+    return logs
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
