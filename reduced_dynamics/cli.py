@@ -76,6 +76,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .files import open_landscape
+    from .validate import table, validate, write_report
+
+    landscape = open_landscape(args.landscape)
+    report = validate(landscape, args.runs)
+    print(table(report))
+    for path in write_report(report, landscape, args.output):
+        print(f"wrote {path}")
+    return 0
+
+
 def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
@@ -147,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("validate", help="compare predictions with full training runs")
+    p.add_argument("landscape", help="landscape file (.nc)")
+    p.add_argument("runs", help="trajectory file from `reduced-dynamics train`")
+    p.add_argument("-o", "--output", required=True, help="report folder")
+    p.set_defaults(func=_validate)
 
     p = sub.add_parser("info", help="summarise a landscape file")
     p.add_argument("file")

@@ -72,3 +72,62 @@ def plot_landscape(ds: xr.Dataset, output: str | Path, *, boundary: float = 0.05
     fig.savefig(output, dpi=130)
     plt.close(fig)
     return Path(output)
+
+
+def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Path
+                    ) -> list[Path]:
+    """t_grok vs gamma (measured points, predicted line) and paths over the landscape."""
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    folder = Path(folder)
+    gamma = report["gamma"].values
+    order = np.argsort(gamma, kind="stable")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    a = report.attrs
+    ax.loglog(gamma, report["t_grok_measured"].values, "o", color="C0",
+              label=f"measured t_grok (exponent {a['exponent_measured']:.2f} ± "
+                    f"{a['exponent_measured_stderr']:.2f})")
+    ax.loglog(gamma[order], report["t_grok_predicted"].values[order], "-", color="C1",
+              label=f"predicted t_grok (exponent {a['exponent_predicted']:.2f})")
+    ax.loglog(gamma, report["t_overfit_measured"].values, "x", color="C2",
+              label="measured t_overfit")
+    ax.loglog(gamma[order], report["t_overfit_predicted"].values[order], ":", color="C2",
+              label="predicted t_overfit (gradient flow)")
+    ax.set_xlabel(r"weight decay $\gamma$")
+    ax.set_ylabel("steps")
+    ax.legend(fontsize=7)
+    ax.set_title("grokking time vs weight decay")
+    fig.tight_layout()
+    first = folder / "t_grok_vs_gamma.png"
+    fig.savefig(first, dpi=130)
+    plt.close(fig)
+
+    w0 = float(landscape.attrs["w0"])
+    alpha = landscape["alpha"].values
+    m = landscape["m"].values
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
+    for ax, var in zip(axes, ("train_loss", "test_loss")):
+        z = np.clip(landscape[var].transpose("m", "w").values, 1e-6, None)
+        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(z.min(), 1e-5), vmax=z.max()),
+                             shading="nearest", cmap="Greys_r", alpha=0.8)
+        fig.colorbar(mesh, ax=ax, label=var)
+        for r in range(report.sizes["run"]):
+            color = plt.cm.viridis(r / max(report.sizes["run"] - 1, 1))
+            x = report.isel(run=r)
+            label = f"γ={float(x['gamma']):.3g} s{int(x['seed'])}"
+            ax.plot(x["w_measured"].values / w0, x["m_measured"].values, "-", color=color,
+                    lw=1.3, label=label + " measured")
+            ax.plot(x["w_predicted"].values / w0, x["m_predicted"].values, "--", color=color,
+                    lw=1.3)
+            ax.plot(float(x["alpha0"]), float(x["m0"]), "s", color=color, ms=5)
+        ax.set_xscale("log")
+        ax.set_xlabel(r"$\alpha = w / w_0$")
+        ax.set_title(f"{var}: measured (solid) vs predicted (dashed) paths")
+    axes[0].set_ylabel("m (least-squares coordinate for the runs)")
+    axes[0].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    second = folder / "paths.png"
+    fig.savefig(second, dpi=130)
+    plt.close(fig)
+    return [first, second]
