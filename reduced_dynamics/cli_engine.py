@@ -1,0 +1,280 @@
+"""Subcommands ``predict``, ``path`` and ``gamma-plot`` for the main CLI.
+
+``register(subparsers)`` adds them to an argparse subparsers object; each sets
+``func(args) -> int``. Bad input raises `ReducedDynamicsError` (the main CLI prints
+``error: <message>`` and exits with status 2).
+
+Starts are ``--start ALPHA,M`` with ALPHA = w/w0; by default ALPHA at 85 % of the grid's
+log-alpha range and m = 0.2. γ lists are comma lists or ``log:START:STOP:NUM``; by default
+7 values over 1.5 decades below the weight decay the boundary gradient can balance
+(`predict.default_gammas`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FileCheckError, InputError, bad_value
+from .gridspec import parse_list
+from .interpolant import derivative_agreement
+from .predict import (
+    ADAM_NOTE,
+    TIME_UNITS,
+    EventOptions,
+    InterpolantOptions,
+    PreparedLandscape,
+    SolverOptions,
+    analyze_path,
+    default_gammas,
+    predict_grokking_times,
+    prepare_landscape,
+)
+
+
+def _landscape(args: argparse.Namespace) -> PreparedLandscape:
+    path = args.landscape
+    if path is None:
+        try:
+            from .resources import default_landscape
+        except ImportError:
+            raise FileCheckError("no LANDSCAPE given and this installation ships no default "
+                                 "landscape; pass a landscape file (.nc)") from None
+        path = default_landscape()
+    options = InterpolantOptions(transform=args.transform, smoothing=args.smoothing,
+                                 monotone=args.monotone)
+    return prepare_landscape(Path(path), options)
+
+
+def _start(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise bad_value("--start", text, "ALPHA,M with ALPHA = w/w0 > 0 and M in [0, 1], "
+                        "e.g. 30,0.2") from None
+
+
+def _rate(name: str, value: float, *, positive: bool) -> float:
+    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise bad_value(name, value, "a finite number " + ("> 0" if positive else ">= 0"))
+    return value
+
+
+def _options(args: argparse.Namespace) -> tuple[EventOptions, SolverOptions]:
+    events = EventOptions(theta_train=args.theta_train, grok_on=args.grok_on,
+                          theta_test=args.theta_test, acc_threshold=args.acc_threshold)
+    solver = SolverOptions(rtol=args.rtol, atol=args.atol, t_max=args.t_max,
+                           max_steps=args.max_steps)
+    return events, solver
+
+
+def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
+    if args.gamma is None:
+        return default_gammas(prep, args.theta_train)
+    return parse_list("--gamma", args.gamma, minimum=0.0)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
+                   help="landscape file (.nc); default: the shipped landscape")
+    p.add_argument("--eta-d", type=float, default=1e-3,
+                   help="decoder learning rate eta_D > 0 (default 1e-3)")
+    p.add_argument("--eta-r", type=float, default=1e-3,
+                   help="representation learning rate eta_R >= 0 (default 1e-3)")
+    p.add_argument("--start", default=None, metavar="ALPHA,M",
+                   help="start (alpha = w/w0, m); default: large alpha (85%% of the grid's "
+                        "log range), m = 0.2")
+    p.add_argument("--theta-train", type=float, default=0.05,
+                   help="overfit / boundary contour: l_train <= THETA (default 0.05)")
+    p.add_argument("--grok-on", choices=("acc", "loss"), default="acc",
+                   help="grok when test acc >= --acc-threshold (default) or l_test <= "
+                        "--theta-test")
+    p.add_argument("--acc-threshold", type=float, default=0.95)
+    p.add_argument("--theta-test", type=float, default=None)
+    p.add_argument("--t-max", type=float, default=None,
+                   help="end time in optimiser steps (> 1); default: 20x the time weight "
+                        "decay needs to cross the grid")
+    p.add_argument("--rtol", type=float, default=1e-6)
+    p.add_argument("--atol", type=float, default=1e-9)
+    p.add_argument("--max-steps", type=int, default=100_000)
+    p.add_argument("--transform", choices=("log", "linear"), default="log",
+                   help="interpolate ln(loss) (default) or the loss itself")
+    p.add_argument("--smoothing", type=float, default=0.0,
+                   help="smoothing spline strength (mean-square deviation in ln loss); 0 = off")
+    p.add_argument("--monotone", action="store_true",
+                   help="make train_loss non-increasing in w before interpolating")
+
+
+def _derivative_check(prep: PreparedLandscape) -> dict:
+    """`interpolant.derivative_agreement` when the landscape has the envelope derivatives."""
+    try:
+        return derivative_agreement(prep.interp, prep.dataset)
+    except FileCheckError:
+        return {}
+
+
+def _fmt(v: float) -> str:
+    return "-" if not np.isfinite(v) else f"{v:.4g}"
+
+
+def _json_value(v: object) -> object:
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Grokking times over a γ list, with closed and geometric forms and the fitted exponent."""
+    prep = _landscape(args)
+    eta_d = _rate("--eta-d", args.eta_d, positive=True)
+    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    events, solver = _options(args)
+    gam = _gammas(args, prep)
+    res = predict_grokking_times(prep, gam, eta_d, eta_r, _start(args.start), events=events,
+                                 solver=solver)
+    cols = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
+    rows = []
+    for i, g in enumerate(res["gamma"].values):
+        row = {"gamma": float(g)}
+        row.update({c: float(res[c].values[i]) for c in cols})
+        row["status"] = str(res["status"].values[i])
+        rows.append(row)
+    fit = {k: _json_value(res[k].item()) for k in ("exponent", "exponent_stderr", "n_fit")}
+    check = _derivative_check(prep)
+    if args.json:
+        out = {"landscape": prep.source, "start": {"alpha": res.attrs["start_alpha"],
+                                                   "m": res.attrs["start_m"]},
+               "eta_d": eta_d, "eta_r": eta_r, "time_units": TIME_UNITS, "note": ADAM_NOTE,
+               "rows": [{k: _json_value(v) for k, v in r.items()} for r in rows], **fit,
+               "derivative_check": {k: _json_value(v) for k, v in check.items()}}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"landscape {prep.source}; start alpha = {res.attrs['start_alpha']:g}, "
+          f"m = {res.attrs['start_m']:g}; eta_d = {eta_d:g}, eta_r = {eta_r:g}")
+    print(f"times in {TIME_UNITS}; closed/geometric forms are measured from point C")
+    head = ("gamma", "t_overfit", "t_grok", "delay", "closed", "geometric", "status")
+    print("".join(f"{h:>12}" for h in head[:-1]) + f"  {head[-1]}")
+    for r in rows:
+        print("".join(f"{_fmt(r[k]):>12}" for k in ("gamma", *cols)) + f"  {r['status']}")
+    p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
+    if p is None:
+        print(f"fitted exponent: not available ({n} path(s) with status ok and t_grok > 0)")
+    else:
+        se_txt = f" ± {se:.3f}" if se is not None else ""
+        print(f"fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
+              f"the LU mechanism predicts -1)")
+    if check:
+        parts = [f"{d}: median rel. err {_fmt(check[f'median_rel_err_{d}'])}, corr "
+                 f"{_fmt(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
+        print("interpolant vs probe envelope derivatives (converged nodes): " + "; ".join(parts))
+    print(f"note: {ADAM_NOTE}")
+    return 0
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    """Figure of one path on the train/test landscapes with A–E, and losses along it."""
+    from .plot_engine import plot_path
+
+    prep = _landscape(args)
+    eta_d = _rate("--eta-d", args.eta_d, positive=True)
+    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    if args.gamma is None:
+        gamma = float(default_gammas(prep, args.theta_train)[3])
+    else:
+        gamma = _rate("--gamma", args.gamma, positive=False)
+    events, solver = _options(args)
+    res = analyze_path(prep, gamma, eta_d, eta_r, _start(args.start), events=events,
+                       solver=solver)
+    out = plot_path(prep, res, args.output)
+    pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
+                    for p, t, w, m in zip(res["point"].values, res["t_point"].values,
+                                          res["w_point"].values, res["m_point"].values))
+    print(f"gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
+          f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
+    print(pts)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_gamma_plot(args: argparse.Namespace) -> int:
+    """Figure of t_grok (and the closed/geometric forms) against γ, log-log, with the fit."""
+    from .plot_engine import plot_gamma
+
+    prep = _landscape(args)
+    eta_d = _rate("--eta-d", args.eta_d, positive=True)
+    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    events, solver = _options(args)
+    res = predict_grokking_times(prep, _gammas(args, prep), eta_d, eta_r, _start(args.start),
+                                 events=events, solver=solver)
+    out = plot_gamma(res, args.output)
+    print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
+          f"{_fmt(float(res['exponent_stderr']))}; wrote {out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
+    p = subparsers.add_parser(
+        "predict", help="grokking times vs weight decay from a landscape",
+        description="Integrate the reduced dynamics (Eq. 6) for a list of weight decays and "
+                    "print t_overfit, t_grok, the closed and geometric forms and the fitted "
+                    "exponent of t_grok ~ gamma^p.")
+    _common(p)
+    p.add_argument("--gamma", default=None, metavar="LIST",
+                   help="weight decays >= 0: comma list or log:START:STOP:NUM; default: 7 "
+                        "values over 1.5 decades below the boundary's balancing gamma")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_predict)
+
+    p = subparsers.add_parser(
+        "path", help="figure: one path on the train/test landscapes",
+        description="Plot one path with the points A-E on the train and test landscapes "
+                    "(like Fig. 6a-c) and the losses along it.")
+    _common(p)
+    p.add_argument("--gamma", type=float, default=None,
+                   help="weight decay >= 0 (default: the 4th default gamma)")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+    p.set_defaults(func=cmd_path)
+
+    p = subparsers.add_parser(
+        "gamma-plot", help="figure: grokking time vs weight decay (log-log)",
+        description="Plot t_grok, t_overfit and the closed/geometric forms against gamma "
+                    "with the fitted power law.")
+    _common(p)
+    p.add_argument("--gamma", default=None, metavar="LIST", help="as for predict")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+    p.set_defaults(func=cmd_gamma_plot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry for these subcommands (the package CLI is `reduced_dynamics.cli`)."""
+    from .errors import ReducedDynamicsError
+
+    parser = argparse.ArgumentParser(prog="reduced-dynamics-engine")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReducedDynamicsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["InputError", "main", "register"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

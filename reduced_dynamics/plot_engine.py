@@ -1,0 +1,125 @@
+"""Figures for predictions: a path on the landscapes (Fig. 6a–c) and t vs γ (log-log).
+
+Matplotlib is imported inside the functions and drawn with the Agg canvas (no display, no
+pyplot state), so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .errors import WriteError
+from .predict import TIME_UNITS, PreparedLandscape
+
+_POINT_STYLE = {"A": "o", "B": "s", "C": "D", "D": "^", "E": "*"}
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, out: str | os.PathLike) -> Path:
+    out = Path(out)
+    try:
+        if str(out.parent):
+            out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise WriteError(f"could not write figure {out}: {exc}") from exc
+    return out
+
+
+def plot_path(prep: PreparedLandscape, path: xr.Dataset, out: str | os.PathLike,
+              n_grid: int = 160) -> Path:
+    """Train and test landscapes (log10 loss over alpha, m) with the path and A–E, and the
+    losses along the path against t. ``path``: the result of `predict.analyze_path`."""
+    it = prep.interp
+    theta = float(path.attrs.get("event_theta_train", 0.05))
+    u = np.linspace(it.ug[0], it.ug[-1], n_grid)
+    m = np.linspace(it.mg[0], it.mg[-1], n_grid)
+    uu, mm = np.meshgrid(u, m, indexing="xy")
+    ev = it.evaluate_u(uu, mm)
+    alpha = np.exp(u) / prep.w0
+    fig = _figure(15, 4.6)
+    axes = fig.subplots(1, 3)
+    path_alpha = path["w"].values / prep.w0
+    pt_alpha = path["w_point"].values / prep.w0
+    pt_m = path["m_point"].values
+    for ax, key, label in ((axes[0], "train_loss", "(a) train loss"),
+                           (axes[1], "test_loss", "(b) test loss")):
+        z = np.log10(np.maximum(ev[key], 1e-12))
+        mesh = ax.pcolormesh(alpha, m, z, shading="auto", cmap="viridis")
+        fig.colorbar(mesh, ax=ax, label=f"log10 {key}")
+        ax.contour(alpha, m, ev["train_loss"], levels=[theta], colors="yellow",
+                   linestyles="--", linewidths=1.2)
+        ax.plot(path_alpha, path["m"].values, color="white", lw=1.6)
+        for name, a, mv in zip(path["point"].values, pt_alpha, pt_m):
+            if np.isfinite(a) and np.isfinite(mv):
+                ax.plot(a, mv, _POINT_STYLE.get(str(name), "o"), color="red", ms=8,
+                        mec="white")
+                ax.annotate(str(name), (a, mv), textcoords="offset points", xytext=(5, 5),
+                            color="white", fontsize=10, weight="bold")
+        ax.set_xscale("log")
+        ax.set_xlabel("alpha = w / w0")
+        ax.set_ylabel("messiness m")
+        ax.set_title(f"{label}; dashed: l_train = {theta:g}")
+    ax = axes[2]
+    t = path["t"].values
+    ok = t > 0
+    ax.loglog(t[ok], path["train_loss"].values[ok], label="train loss")
+    ax.loglog(t[ok], path["test_loss"].values[ok], label="test loss")
+    for name, tp in zip(path["point"].values, path["t_point"].values):
+        if np.isfinite(tp) and tp > 0:
+            ax.axvline(tp, color="grey", lw=0.8, ls=":")
+            ax.text(tp, 1.0, str(name), ha="center", va="bottom", fontsize=9,
+                    transform=ax.get_xaxis_transform())
+    ax.set_xlabel(f"t [{TIME_UNITS}]", fontsize=8)
+    ax.set_ylabel("loss")
+    n_desc = int(path["n_descents"])
+    ax.set_title("(c) losses along the path")
+    ax.legend(fontsize=8, title=f"{n_desc} test-loss descent(s)", title_fontsize=8)
+    fig.suptitle(f"gamma = {path.attrs['gamma']:g}, eta_d = {path.attrs['eta_d']:g}, "
+                 f"eta_r = {path.attrs['eta_r']:g}, status {path['status'].item()}; "
+                 f"{prep.source}", fontsize=10)
+    return _save(fig, out)
+
+
+def plot_gamma(pred: xr.Dataset, out: str | os.PathLike) -> Path:
+    """t_grok, t_overfit, closed and geometric forms against γ (log-log), with the fitted
+    power law. ``pred``: the result of `predict.predict_grokking_times`."""
+    g = pred["gamma"].values
+    fig = _figure(6.4, 4.8)
+    ax = fig.subplots()
+    series = (("t_grok", "o-", "t_grok (integrated)"), ("t_overfit", "s-", "t_overfit"),
+              ("t_closed", "--", "closed form ln(w_C/w_c)/(eta_d gamma)"),
+              ("t_geometric", ":", "geometric (L + h tan theta)/(eta_d gamma)"))
+    for key, style, label in series:
+        y = pred[key].values.astype(float)
+        ok = np.isfinite(y) & (y > 0) & (g > 0)
+        if ok.any():
+            ax.loglog(g[ok], y[ok], style, label=label)
+    p = float(pred["exponent"])
+    if np.isfinite(p):
+        c = float(pred["intercept"])
+        gg = np.geomspace(g[g > 0].min(), g.max(), 50)
+        se = float(pred["exponent_stderr"])
+        ax.loglog(gg, np.exp(c) * gg**p, "k-", lw=0.8,
+                  label=f"fit: t_grok ~ gamma^({p:.3f} ± {se:.3f})")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("weight decay gamma")
+    ax.set_ylabel(f"t [{TIME_UNITS}]", fontsize=8)
+    ax.set_title(f"start alpha = {pred.attrs['start_alpha']:g}, m = "
+                 f"{pred.attrs['start_m']:g}; eta_d = {pred.attrs['eta_d']:g}", fontsize=10)
+    ax.legend(fontsize=7)
+    return _save(fig, out)

@@ -1,0 +1,627 @@
+"""Public prediction API: integrate Eq. 6 on a landscape, grokking times vs γ, path analysis.
+
+    d ln w/dt = −η_D (w⁻² ∂l̃_train/∂ln w + γ),     dm/dt = −η_R ∂l̃_train/∂m
+
+Time is in optimiser steps when η_D, η_R are per-step learning rates. AdamW's decoupled
+weight decay runs the slow (weight-decay-driven) phase on this clock; Adam's normalised
+gradients do not, so fast-phase times (t_overfit, A → C) are gradient-flow times only.
+
+Starts are given as (alpha, m) with alpha = w / w0 (as the full training runs are, SPEC §6).
+Every function accepts the landscape as an ``xr.Dataset``, a path to a landscape file
+(opened and checked with `files.open_landscape`) or a `PreparedLandscape` (reused, so the
+interpolant is built once).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from . import dopri
+from . import dynamics as dy
+from .errors import FileCheckError, InputError, bad_value
+from .files import open_landscape
+from .interpolant import (
+    DERIVATIVES,
+    TRANSFORMS,
+    Interpolant,
+    build_interpolant,
+    kernel_array,
+)
+from .path_analysis import POINTS, analyze_record, contour_u
+
+TIME_UNITS = "optimiser steps (when eta_d, eta_r are per-step learning rates)"
+ADAM_NOTE = ("Gradient-flow ODE: the weight-decay-driven slow phase runs on AdamW's clock; "
+             "fast, gradient-driven phases (t_overfit, A->C) do not, since Adam normalises "
+             "gradients.")
+
+
+# ----------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class EventOptions:
+    """What counts as overfitting and as grokking.
+
+    overfit: l̃_train ≤ ``theta_train`` (default 0.05, the boundary contour of SPEC §4/§5),
+    or with ``overfit_on="acc"`` interpolated train accuracy ≥ ``train_acc_threshold``.
+    grok: interpolated test accuracy ≥ ``acc_threshold`` (default 0.95), or with
+    ``grok_on="loss"`` l̃_test ≤ ``theta_test``.
+    """
+
+    theta_train: float = 0.05
+    overfit_on: str = "loss"
+    train_acc_threshold: float = 0.95
+    grok_on: str = "acc"
+    acc_threshold: float = 0.95
+    theta_test: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.theta_train) and self.theta_train > 0):
+            raise bad_value("theta_train", self.theta_train, "a finite loss threshold > 0")
+        for name in ("overfit_on", "grok_on"):
+            if getattr(self, name) not in ("loss", "acc"):
+                raise bad_value(name, getattr(self, name), "'loss' or 'acc'")
+        for name in ("train_acc_threshold", "acc_threshold"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 < v <= 1):
+                raise bad_value(name, v, "an accuracy in (0, 1]")
+        if self.grok_on == "loss":
+            if self.theta_test is None:
+                raise bad_value("theta_test", None, "a loss threshold > 0 when grok_on='loss'")
+            if not (np.isfinite(self.theta_test) and self.theta_test > 0):
+                raise bad_value("theta_test", self.theta_test, "a finite loss threshold > 0")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Integrator settings (defaults in comments).
+
+    The output grid is t = 0 and ``n_times - 1`` log-spaced times from ``t_first`` to
+    ``t_max``; ``t_max=None`` picks 20·ln(w_max/w_min)/(min η_D · min positive γ), twenty
+    times what weight decay alone needs to cross the grid (1e6/min η_D when every γ = 0).
+    A path is stationary (t_E; integration stops) once |d(u, m)/dt| ≤
+    η_D (stationary_rtol·γ + stationary_atol). ``step_cap``: the largest move per step in
+    mean grid cells. ``fixed_step``: constant step h, no error control, no stationary stop.
+    """
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    t_max: float | None = None
+    t_first: float = 1.0
+    n_times: int = 121
+    max_steps: int = 100_000
+    step_cap: float = 1.0
+    stationary_rtol: float = 1e-2
+    stationary_atol: float = 1e-10
+    stop_at_grok: bool = False
+    fixed_step: float | None = None
+    record_sub: int = 3
+    max_record: int = 100_000
+    parallel: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol", "t_first", "step_cap"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise bad_value(name, v, "a finite number > 0")
+        for name in ("stationary_rtol", "stationary_atol"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise bad_value(name, v, "a finite number >= 0")
+        if self.t_max is not None and not (np.isfinite(self.t_max)
+                                           and self.t_max > self.t_first):
+            raise bad_value("t_max", self.t_max,
+                            f"a finite time > t_first = {self.t_first:g} (the first "
+                            f"log-spaced output time, in optimiser steps), or None for auto")
+        for name, lo in (("n_times", 2), ("max_steps", 1), ("record_sub", 0),
+                         ("max_record", 2)):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v >= lo):
+                raise bad_value(name, v, f"an integer >= {lo}")
+        if self.fixed_step is not None and not (np.isfinite(self.fixed_step)
+                                                and self.fixed_step > 0):
+            raise bad_value("fixed_step", self.fixed_step, "a finite step > 0 or None")
+
+
+@dataclass(frozen=True)
+class InterpolantOptions:
+    """How the landscape is interpolated (see `interpolant`): transform 'log' or 'linear',
+    ``smoothing`` ≥ 0 (0 = interpolate), ``monotone`` running minimum of train_loss in w."""
+
+    transform: str = "log"
+    smoothing: float = 0.0
+    monotone: bool = False
+    derivatives: str = "pchip"
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise bad_value("transform", self.transform, f"one of {list(TRANSFORMS)}")
+        if self.derivatives not in DERIVATIVES:
+            raise bad_value("derivatives", self.derivatives, f"one of {list(DERIVATIVES)}")
+        if not (np.isfinite(self.smoothing) and self.smoothing >= 0):
+            raise bad_value("smoothing", self.smoothing, "a finite number >= 0")
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedLandscape:
+    """A checked landscape with its interpolant, built once and reused."""
+
+    dataset: xr.Dataset
+    interp: Interpolant
+    source: str
+    options: InterpolantOptions = field(default_factory=InterpolantOptions)
+
+    @property
+    def w0(self) -> float:
+        return self.interp.w0
+
+    @property
+    def alpha_range(self) -> tuple[float, float]:
+        lo, hi = self.interp.w_range
+        return lo / self.w0, hi / self.w0
+
+
+def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+                      options: InterpolantOptions | None = None) -> PreparedLandscape:
+    """Open/check the landscape (a file path, a Dataset) and build its interpolant.
+
+    A `PreparedLandscape` is returned as it is unless other ``options`` are given."""
+    if isinstance(landscape, PreparedLandscape):
+        if options is None or options == landscape.options:
+            return landscape
+        landscape, source = landscape.dataset, landscape.source
+    elif isinstance(landscape, xr.Dataset):
+        source = "<Dataset>"
+    elif isinstance(landscape, (str, os.PathLike)):
+        source = str(landscape)
+        landscape = open_landscape(landscape)
+    else:
+        raise bad_value("landscape", type(landscape).__name__,
+                        "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
+    options = options or InterpolantOptions()
+    if "w0" not in landscape.attrs:
+        raise FileCheckError(f"landscape {source} lacks the global attribute `w0` (the "
+                             f"decoder norm at init, for alpha = w/w0); it has "
+                             f"{sorted(landscape.attrs)}")
+    try:
+        w0 = float(landscape.attrs["w0"])
+    except (TypeError, ValueError):
+        w0 = float("nan")
+    if not (np.isfinite(w0) and w0 > 0):
+        raise FileCheckError(f"landscape {source}: attribute `w0` must be a number > 0, "
+                             f"got {landscape.attrs['w0']!r}")
+    try:
+        interp = build_interpolant(landscape, transform=options.transform,
+                                   smoothing=options.smoothing, monotone=options.monotone,
+                                   derivatives=options.derivatives)
+    except FileCheckError as exc:
+        raise FileCheckError(f"landscape {source}: {exc}") from None
+    return PreparedLandscape(dataset=landscape, interp=interp, source=source, options=options)
+
+
+# ----------------------------------------------------------------------------- validation
+def _rates(name: str, value: object, *, positive: bool) -> np.ndarray:
+    what = "> 0" if positive else ">= 0"
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise bad_value(name, value, f"a number or a list of numbers {what}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise bad_value(name, value, f"a number or a 1-D list of numbers {what}")
+    bad = ~np.isfinite(arr) | ((arr <= 0) if positive else (arr < 0))
+    if bad.any():
+        shown = arr.tolist() if arr.size > 1 else float(arr[0])
+        raise bad_value(name, shown, f"finite and {what}")
+    return arr
+
+
+def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
+    """(n, 2) array of (alpha, m) inside the grid."""
+    try:
+        arr = np.asarray(starts, dtype=float)
+    except (TypeError, ValueError):
+        raise bad_value("starts", starts, "(alpha, m) pairs") from None
+    if arr.ndim == 1 and arr.size == 2:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
+        raise bad_value("starts", starts, "an (alpha, m) pair or a list of such pairs")
+    a_lo, a_hi = prep.alpha_range
+    m_lo, m_hi = prep.interp.m_range
+    tol = 1e-9
+    for alpha, m in arr:
+        inside = (np.isfinite(alpha) and np.isfinite(m)
+                  and a_lo * (1 - tol) <= alpha <= a_hi * (1 + tol)
+                  and m_lo - tol <= m <= m_hi + tol)
+        if not inside:
+            raise InputError(
+                f"`start` (alpha, m) = ({alpha:g}, {m:g}) lies outside the landscape grid: "
+                f"alpha must be in [{a_lo:.4g}, {a_hi:.4g}] and m in [{m_lo:g}, {m_hi:g}]")
+    arr = arr.copy()
+    arr[:, 0] = np.clip(arr[:, 0], a_lo, a_hi)
+    arr[:, 1] = np.clip(arr[:, 1], m_lo, m_hi)
+    return arr
+
+
+def default_start(prep: PreparedLandscape) -> tuple[float, float]:
+    """Large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2 (clipped)."""
+    a_lo, a_hi = prep.alpha_range
+    alpha = math.exp(math.log(a_lo) + 0.85 * (math.log(a_hi) - math.log(a_lo)))
+    m_lo, m_hi = prep.interp.m_range
+    return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi))
+
+
+def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 7
+                   ) -> np.ndarray:
+    """γ log-spaced over 1.5 decades below γ_c, the weight decay that the training-loss
+    gradient balances on the boundary contour at the cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there.
+    Larger γ pushes paths through the boundary into region I. Falls back to 1e-4..3e-3."""
+    it = prep.interp
+    u_c = contour_u(it, it.mg[0], it.ug[-1], theta_train)
+    gamma_c = float("nan")
+    if np.isfinite(u_c):
+        d = it.evaluate_u(np.array([u_c]), np.array([it.mg[0]]))["dtrain_du"][0]
+        gamma_c = -math.exp(-2 * u_c) * d
+    if not (np.isfinite(gamma_c) and gamma_c > 0):
+        return np.geomspace(1e-4, 10**-2.5, n)
+    g = gamma_c * np.logspace(-2.0, -0.5, n)
+    return np.array([float(f"{v:.3g}") for v in g])
+
+
+def _t_max(prep: PreparedLandscape, solver: SolverOptions, gamma: np.ndarray,
+           eta_d: np.ndarray) -> float:
+    if solver.t_max is not None:
+        return float(solver.t_max)
+    span = float(prep.interp.ug[-1] - prep.interp.ug[0])
+    pos = gamma[gamma > 0]
+    if pos.size == 0:
+        t = 1e6 / float(eta_d.min())
+    else:
+        t = 20.0 * span / (float(eta_d.min()) * float(pos.min()))
+    return max(t, 10.0 * solver.t_first)
+
+
+# ----------------------------------------------------------------------------- kernel call
+def kernel_options(interp: Interpolant, events: EventOptions, solver: SolverOptions,
+                   t_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """The integer and float option vectors of the kernels (layout in `dynamics`)."""
+    iopt = np.zeros(dy.N_IOPT, np.int64)
+    iopt[dy.I_LOG] = int(interp.log_scale)
+    iopt[dy.I_OVERFIT_ACC] = int(events.overfit_on == "acc")
+    iopt[dy.I_GROK_ACC] = int(events.grok_on == "acc")
+    iopt[dy.I_STOP_GROK] = int(solver.stop_at_grok)
+    iopt[dy.I_FIXED] = int(solver.fixed_step is not None)
+    iopt[dy.I_MAX_STEPS] = solver.max_steps
+    iopt[dy.I_REC_SUB] = solver.record_sub
+    fopt = np.zeros(dy.N_FOPT)
+    fopt[dy.F_RTOL] = solver.rtol
+    fopt[dy.F_ATOL] = solver.atol
+    fopt[dy.F_TMAX] = t_max
+    fopt[dy.F_H] = solver.fixed_step or 0.0
+    fopt[dy.F_THR_TRAIN] = (events.train_acc_threshold if events.overfit_on == "acc"
+                            else interp.threshold(events.theta_train))
+    fopt[dy.F_THR_GROK] = (events.acc_threshold if events.grok_on == "acc"
+                           else interp.threshold(float(events.theta_test)))
+    fopt[dy.F_STAT_RTOL] = solver.stationary_rtol
+    fopt[dy.F_STAT_ATOL] = solver.stationary_atol
+    fopt[dy.F_CAP_U] = solver.step_cap * float(np.mean(np.diff(interp.ug)))
+    fopt[dy.F_CAP_M] = solver.step_cap * float(np.mean(np.diff(interp.mg)))
+    return iopt, fopt
+
+
+def _run(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
+         events: EventOptions, solver: SolverOptions, t_out: np.ndarray, t_max: float,
+         record: bool) -> dict[str, np.ndarray]:
+    """Call the batched kernel on (n, 2) starts (alpha, m) and (n, 3) (η_D, η_R, γ)."""
+    it = prep.interp
+    n = alpha_m.shape[0]
+    y0 = kernel_array(np.column_stack([np.log(alpha_m[:, 0] * it.w0), alpha_m[:, 1]]))
+    iopt, fopt = kernel_options(it, events, solver, t_max)
+    t_out = kernel_array(t_out)
+    y_out = np.empty((n, t_out.size, 2))
+    ev_t = np.empty((n, dy.N_EV))
+    ev_y = np.empty((n, dy.N_EV, 2))
+    status = np.empty(n, np.int64)
+    counts = np.empty((n, dopri.N_COUNTS), np.int64)
+    r = solver.max_record if record else 0
+    rec_t = np.empty((n, r))
+    rec_y = np.empty((n, r, 2))
+    rec_n = np.zeros(n, np.int64)
+    kernel = dopri.integrate_batch if (solver.parallel and n > 1) else dopri.integrate_serial
+    kernel(y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt,
+           fopt, t_out, y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n)
+    return {"y_out": y_out, "ev_t": ev_t, "ev_y": ev_y, "status": status, "counts": counts,
+            "rec_t": rec_t, "rec_y": rec_y, "rec_n": rec_n, "t_out": t_out}
+
+
+def _time_grid(solver: SolverOptions, t_max: float) -> np.ndarray:
+    return np.concatenate([[0.0], np.geomspace(solver.t_first, t_max, solver.n_times - 1)])
+
+
+def _attrs(prep: PreparedLandscape, events: EventOptions, solver: SolverOptions,
+           t_max: float) -> dict:
+    ds = prep.dataset
+    attrs = {
+        "title": "reduced-dynamics predictions (Eq. 6 integrated on a landscape)",
+        "landscape_source": prep.source,
+        "landscape_title": str(ds.attrs.get("title", "")),
+        "landscape_task": str(ds.attrs.get("task", "")),
+        "landscape_date_created": str(ds.attrs.get("date_created", "")),
+        "w0": prep.w0,
+        "t_max": t_max,
+        "time_units": TIME_UNITS,
+        "note": ADAM_NOTE,
+    }
+    for prefix, opts in (("event_", events), ("solver_", solver), ("interp_", prep.options)):
+        for k, v in asdict(opts).items():
+            attrs[prefix + k] = "none" if v is None else (int(v) if isinstance(v, bool) else v)
+    return attrs
+
+
+# ----------------------------------------------------------------------------- public API
+def integrate(
+    landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+    starts: object,
+    gamma: object,
+    eta_d: object = 1e-3,
+    eta_r: object = 1e-3,
+    *,
+    events: EventOptions | None = None,
+    solver: SolverOptions | None = None,
+    interpolant: InterpolantOptions | None = None,
+) -> xr.Dataset:
+    """Integrate Eq. 6 for every (start, γ, η_D, η_R) combination.
+
+    ``starts``: an (alpha, m) pair or a list of pairs; ``gamma`` ≥ 0, ``eta_d`` > 0,
+    ``eta_r`` ≥ 0: numbers or lists. Returns a Dataset with dims (start, gamma, eta_d,
+    eta_r), plus ``time`` for the sampled path and ``event`` = (overfit, grok, E, end):
+    t_overfit, t_grok, t_E, t_end, delay = t_grok − t_overfit (NaN: did not happen),
+    w_event/m_event, status (``ok``, ``left_domain``, ``max_steps``,
+    ``no_grok_before_t_max``), nfev, n_steps, and along the path w, m, alpha, train_loss,
+    test_loss, train_acc, test_acc and ``ended`` (time > t_end: the state is held there).
+    """
+    events = events or EventOptions()
+    solver = solver or SolverOptions()
+    prep = prepare_landscape(landscape, interpolant)
+    gam = _rates("gamma", gamma, positive=False)
+    etd = _rates("eta_d", eta_d, positive=True)
+    etr = _rates("eta_r", eta_r, positive=False)
+    st = _starts(prep, starts)
+    t_max = _t_max(prep, solver, gam, etd)
+    t_out = _time_grid(solver, t_max)
+    shape = (st.shape[0], gam.size, etd.size, etr.size)
+    idx = np.indices(shape).reshape(4, -1)
+    alpha_m = st[idx[0]]
+    par = np.column_stack([etd[idx[2]], etr[idx[3]], gam[idx[1]]])
+    raw = _run(prep, alpha_m, par, events, solver, t_out, t_max, record=False)
+    return _to_dataset(prep, raw, shape, st, gam, etd, etr, events, solver, t_max)
+
+
+def _to_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray,
+                gam: np.ndarray, etd: np.ndarray, etr: np.ndarray, events: EventOptions,
+                solver: SolverOptions, t_max: float) -> xr.Dataset:
+    dims = ("start", "gamma", "eta_d", "eta_r")
+    ev_t = raw["ev_t"].reshape(*shape, dy.N_EV)
+    ev_y = raw["ev_y"].reshape(*shape, dy.N_EV, 2)
+    y_out = raw["y_out"]
+    along = prep.interp.evaluate_u(y_out[..., 0], y_out[..., 1])
+    tshape = (*shape, raw["t_out"].size)
+    tu = {"units": TIME_UNITS}
+    ended = raw["t_out"][None, :] > raw["ev_t"][:, dy.EV_END, None]
+    data = {
+        "t_overfit": (dims, ev_t[..., dy.EV_OVERFIT], {**tu, "long_name": "first time "
+                      + ("l_train <= theta_train" if events.overfit_on == "loss"
+                         else "train_acc >= train_acc_threshold")}),
+        "t_grok": (dims, ev_t[..., dy.EV_GROK], {**tu, "long_name": "first time " + (
+            "test_acc >= acc_threshold" if events.grok_on == "acc"
+            else "l_test <= theta_test")}),
+        "t_E": (dims, ev_t[..., dy.EV_E], {**tu, "long_name":
+                "arrival at a stationary point (speed below tolerance)"}),
+        "t_end": (dims, ev_t[..., dy.EV_END], {**tu, "long_name": "end of the path"}),
+        "delay": (dims, ev_t[..., dy.EV_GROK] - ev_t[..., dy.EV_OVERFIT],
+                  {**tu, "long_name": "t_grok - t_overfit"}),
+        "w_event": ((*dims, "event"), np.exp(ev_y[..., 0]), {"units": "1"}),
+        "m_event": ((*dims, "event"), ev_y[..., 1], {"units": "1"}),
+        "status": (dims, np.array(dopri.STATUS_NAMES, dtype=object)[raw["status"]]
+                   .reshape(shape).astype(str)),
+        "status_code": (dims, raw["status"].reshape(shape).astype(np.int8),
+                        {"flag_values": "0 1 2 3", "flag_meanings": " ".join(
+                            dopri.STATUS_NAMES)}),
+        "nfev": (dims, raw["counts"][:, dopri.C_NFEV].reshape(shape),
+                 {"long_name": "right-hand-side evaluations"}),
+        "n_steps": (dims, raw["counts"][:, dopri.C_ACCEPT].reshape(shape)),
+        "n_rejected": (dims, raw["counts"][:, dopri.C_REJECT].reshape(shape)),
+        "w": ((*dims, "time"), np.exp(y_out[..., 0]).reshape(tshape), {"units": "1"}),
+        "m": ((*dims, "time"), y_out[..., 1].reshape(tshape), {"units": "1"}),
+        "ended": ((*dims, "time"), ended.reshape(tshape),
+                  {"long_name": "sample after the path ended (state held)"}),
+    }
+    data["alpha"] = ((*dims, "time"), data["w"][1] / prep.w0, {"units": "1"})
+    for k in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        data[k] = ((*dims, "time"), along[k].reshape(tshape), {"units": "1"})
+    coords = {
+        "start": np.arange(shape[0]),
+        "start_alpha": ("start", st[:, 0]),
+        "start_w": ("start", st[:, 0] * prep.w0),
+        "start_m": ("start", st[:, 1]),
+        "gamma": ("gamma", gam, {"long_name": "weight decay"}),
+        "eta_d": ("eta_d", etd, {"long_name": "decoder learning rate"}),
+        "eta_r": ("eta_r", etr, {"long_name": "representation learning rate"}),
+        "time": ("time", raw["t_out"], tu),
+        "event": ("event", ["overfit", "grok", "E", "end"]),
+    }
+    return xr.Dataset(data, coords=coords, attrs=_attrs(prep, events, solver, t_max))
+
+
+def fit_exponent(gamma: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """Least-squares fit ln t = c + p ln γ over finite t > 0, γ > 0.
+
+    Returns exponent p, its standard error (NaN with < 3 points), intercept c, n_fit."""
+    g = np.asarray(gamma, float)
+    t = np.asarray(t, float)
+    ok = np.isfinite(t) & (t > 0) & (g > 0)
+    n = int(ok.sum())
+    out = {"exponent": float("nan"), "exponent_stderr": float("nan"),
+           "intercept": float("nan"), "n_fit": n}
+    if n < 2:
+        return out
+    x, y = np.log(g[ok]), np.log(t[ok])
+    xm = x.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    if sxx == 0:
+        return out
+    p = float(((x - xm) * (y - y.mean())).sum() / sxx)
+    c = float(y.mean() - p * xm)
+    out.update(exponent=p, intercept=c)
+    if n > 2:
+        res = y - (c + p * x)
+        out["exponent_stderr"] = float(np.sqrt((res**2).sum() / (n - 2) / sxx))
+    return out
+
+
+def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np.ndarray,
+                    eta_d: float, eta_r: float, events: EventOptions, solver: SolverOptions
+                    ) -> tuple[dict, list[dict], np.ndarray, float]:
+    st = _starts(prep, start)
+    etd = _rates("eta_d", eta_d, positive=True)
+    etr = _rates("eta_r", eta_r, positive=False)
+    if etd.size != 1 or etr.size != 1:
+        raise InputError("`eta_d` and `eta_r` must be single numbers here; use integrate() "
+                         "for sweeps over learning rates")
+    t_max = _t_max(prep, solver, gam, etd)
+    t_out = _time_grid(solver, t_max)
+    n = gam.size
+    par = np.column_stack([np.full(n, etd[0]), np.full(n, etr[0]), gam])
+    raw = _run(prep, np.repeat(st, n, axis=0), par, events, solver, t_out, t_max,
+               record=True)
+    analyses = []
+    for p in range(n):
+        k = int(raw["rec_n"][p])
+        a = analyze_record(prep.interp, raw["rec_t"][p, :k], raw["rec_y"][p, :k, 0],
+                           raw["rec_y"][p, :k, 1], float(etd[0]), float(etr[0]),
+                           float(gam[p]), events.theta_train,
+                           stationary=bool(np.isfinite(raw["ev_t"][p, dy.EV_E])))
+        a["record_full"] = bool(raw["counts"][p, dopri.C_REC_FULL])
+        analyses.append(a)
+    return raw, analyses, st[0], t_max
+
+
+def predict_grokking_times(
+    landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+    gamma: object = None,
+    eta_d: float = 1e-3,
+    eta_r: float = 1e-3,
+    start: tuple[float, float] | None = None,
+    *,
+    events: EventOptions | None = None,
+    solver: SolverOptions | None = None,
+    interpolant: InterpolantOptions | None = None,
+) -> xr.Dataset:
+    """Grokking times over a γ sweep from one start, with the fitted exponent of t_grok ∝ γ^p.
+
+    ``gamma=None``: `default_gammas`; ``start=None``: `default_start` (alpha, m). Returns
+    a Dataset over ``gamma``: t_overfit, t_grok, delay, t_E, status, the closed form
+    t_closed = ln(w_C/w_c)/(η_D γ) and the geometric form t_geometric = (L + h tan θ)/(η_D γ)
+    (both from C; `path_analysis`), w_c, L, h, theta, t_C, n_descents, the points A–E
+    (t_point, w_point, m_point over ``point``), and the fit (exponent, exponent_stderr,
+    intercept, n_fit) of ln t_grok on ln γ over paths with status ok and t_grok > 0.
+    """
+    events = events or EventOptions()
+    solver = solver or SolverOptions()
+    prep = prepare_landscape(landscape, interpolant)
+    gam = (default_gammas(prep, events.theta_train) if gamma is None
+           else _rates("gamma", gamma, positive=False))
+    start = default_start(prep) if start is None else start
+    raw, analyses, st, t_max = _analyzed_paths(prep, start, gam, eta_d, eta_r, events, solver)
+    ev_t = raw["ev_t"]
+    status = np.array(dopri.STATUS_NAMES)[raw["status"]]
+    t_grok = ev_t[:, dy.EV_GROK]
+    fit = fit_exponent(gam, np.where(status == "ok", t_grok, np.nan))
+    tu = {"units": TIME_UNITS}
+    scal = {k: np.array([a[k] for a in analyses], float)
+            for k in ("t_closed", "t_geometric", "w_c", "L", "h", "theta")}
+    data = {
+        "t_overfit": ("gamma", ev_t[:, dy.EV_OVERFIT], tu),
+        "t_grok": ("gamma", t_grok, tu),
+        "delay": ("gamma", t_grok - ev_t[:, dy.EV_OVERFIT], tu),
+        "t_E": ("gamma", ev_t[:, dy.EV_E], tu),
+        "t_end": ("gamma", ev_t[:, dy.EV_END], tu),
+        "status": ("gamma", status.astype(str)),
+        "nfev": ("gamma", raw["counts"][:, dopri.C_NFEV]),
+        "t_closed": ("gamma", scal["t_closed"], {**tu, "long_name":
+                     "ln(w_C / w_c) / (eta_d gamma), from point C"}),
+        "t_geometric": ("gamma", scal["t_geometric"], {**tu, "long_name":
+                        "(L + h tan theta) / (eta_d gamma), from point C"}),
+        "w_c": ("gamma", scal["w_c"], {"long_name": "contour l_train = theta_train on m = m_C"}),
+        "L": ("gamma", scal["L"], {"long_name": "ln w_C - ln w_E' (E' on the contour)"}),
+        "h": ("gamma", scal["h"], {"long_name": "m_C - m_E"}),
+        "theta": ("gamma", scal["theta"], {"units": "rad", "long_name":
+                  "angle of the boundary segment D'E' to the -ln w direction"}),
+        "t_C": ("gamma", np.array([a["t_point"][2] for a in analyses]), tu),
+        "n_descents": ("gamma", np.array([a["n_descents"] for a in analyses], int)),
+        "t_point": (("gamma", "point"), np.array([a["t_point"] for a in analyses]), tu),
+        "w_point": (("gamma", "point"), np.array([a["w_point"] for a in analyses])),
+        "m_point": (("gamma", "point"), np.array([a["m_point"] for a in analyses])),
+        "exponent": ((), fit["exponent"], {"long_name": "p in t_grok ~ gamma^p"}),
+        "exponent_stderr": ((), fit["exponent_stderr"]),
+        "intercept": ((), fit["intercept"]),
+        "n_fit": ((), fit["n_fit"]),
+    }
+    coords = {"gamma": gam, "point": list(POINTS)}
+    attrs = _attrs(prep, events, solver, t_max)
+    attrs.update(start_alpha=float(st[0]), start_m=float(st[1]), eta_d=float(eta_d),
+                 eta_r=float(eta_r), exponent=fit["exponent"],
+                 exponent_stderr=fit["exponent_stderr"])
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def analyze_path(
+    landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+    gamma: float,
+    eta_d: float = 1e-3,
+    eta_r: float = 1e-3,
+    start: tuple[float, float] | None = None,
+    *,
+    events: EventOptions | None = None,
+    solver: SolverOptions | None = None,
+    interpolant: InterpolantOptions | None = None,
+) -> xr.Dataset:
+    """One path, densely recorded (dim ``sample``: t, w, m, losses, speed), with the points
+    A–E (dim ``point``), the number of test-loss descents and the closed/geometric forms."""
+    events = events or EventOptions()
+    solver = solver or SolverOptions()
+    prep = prepare_landscape(landscape, interpolant)
+    gam = _rates("gamma", gamma, positive=False)
+    if gam.size != 1:
+        raise bad_value("gamma", gamma, "a single number >= 0 for one path")
+    start = default_start(prep) if start is None else start
+    raw, analyses, st, t_max = _analyzed_paths(prep, start, gam, eta_d, eta_r, events, solver)
+    a = analyses[0]
+    k = int(raw["rec_n"][0])
+    tu = {"units": TIME_UNITS}
+    data = {
+        "t": ("sample", raw["rec_t"][0, :k], tu),
+        "w": ("sample", np.exp(raw["rec_y"][0, :k, 0])),
+        "m": ("sample", raw["rec_y"][0, :k, 1]),
+        "train_loss": ("sample", a["train_loss"]),
+        "test_loss": ("sample", a["test_loss"]),
+        "test_acc": ("sample", a["test_acc"]),
+        "speed": ("sample", a["speed"], {"long_name": "|d(ln w, m)/dt|"}),
+        "t_point": ("point", a["t_point"], tu),
+        "w_point": ("point", a["w_point"]),
+        "m_point": ("point", a["m_point"]),
+    }
+    for k2 in ("t_closed", "t_geometric", "w_c", "L", "h", "theta", "n_descents"):
+        data[k2] = ((), a[k2])
+    names = ("t_overfit", "t_grok", "t_E", "t_end")
+    for j, name in enumerate(names):
+        data[name] = ((), raw["ev_t"][0, j], tu)
+    data["status"] = ((), dopri.STATUS_NAMES[int(raw["status"][0])])
+    attrs = _attrs(prep, events, solver, t_max)
+    attrs.update(start_alpha=float(st[0]), start_m=float(st[1]), gamma=float(gam[0]),
+                 eta_d=float(eta_d), eta_r=float(eta_r),
+                 E_is_stationary=int(a["E_is_stationary"]),
+                 record_full=int(a["record_full"]))
+    return xr.Dataset(data, coords={"point": list(POINTS)}, attrs=attrs)
