@@ -176,12 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
     p.set_defaults(func=_plot)
 
-    try:
-        from . import cli_engine
-    except ImportError:  # pragma: no cover - engine not built yet
-        cli_engine = None
-    if cli_engine is not None:
-        cli_engine.register(sub)
+    from . import cli_engine
+
+    cli_engine.register(sub)
     return parser
 
 
