@@ -110,10 +110,10 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
     for ax, var in zip(axes, ("train_loss", "test_loss")):
         z = np.clip(landscape[var].transpose("m", "w").values, 1e-6, None)
         mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(z.min(), 1e-5), vmax=z.max()),
-                             shading="nearest", cmap="Greys_r", alpha=0.8)
+                             shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=var)
         for r in range(report.sizes["run"]):
-            color = plt.cm.viridis(r / max(report.sizes["run"] - 1, 1))
+            color = plt.cm.autumn(r / max(report.sizes["run"] - 1, 1))
             x = report.isel(run=r)
             label = f"γ={float(x['gamma']):.3g} s{int(x['seed'])}"
             ax.plot(x["w_measured"].values / w0, x["m_measured"].values, "-", color=color,

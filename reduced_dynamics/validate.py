@@ -78,16 +78,18 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
                                               float(run["t_overfit"]), float(run["t_grok"]))
     t_of, t_gr = ds["t_overfit"].values, ds["t_grok"].values
     gamma = ds["gamma"].values
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: event at step 0 or never
+        ratio_of, ratio_gr = out["t_overfit_pred"] / t_of, out["t_grok_pred"] / t_gr
     meas_fit = fit_exponent(gamma, t_gr)
     pred_fit = fit_exponent(gamma, out["t_grok_pred"])
     data = {
         "t_overfit_measured": ("run", t_of),
         "t_overfit_predicted": ("run", out["t_overfit_pred"]),
-        "t_overfit_ratio": ("run", out["t_overfit_pred"] / t_of,
+        "t_overfit_ratio": ("run", ratio_of,
                             {"long_name": "predicted / measured"}),
         "t_grok_measured": ("run", t_gr),
         "t_grok_predicted": ("run", out["t_grok_pred"]),
-        "t_grok_ratio": ("run", out["t_grok_pred"] / t_gr, {"long_name": "predicted / measured"}),
+        "t_grok_ratio": ("run", ratio_gr, {"long_name": "predicted / measured"}),
         "path_distance": ("run", out["path_distance"], {"long_name":
                           "RMS distance between predicted and measured (ln w, m) paths"}),
         "plateau_rate": ("run", out["plateau_rate"], {"long_name":

@@ -1,0 +1,97 @@
+"""Validation of predictions against runs, on synthetic data with known answers (no torch)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from reduced_dynamics.cli import main
+from reduced_dynamics.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
+from reduced_dynamics.predict import integrate
+from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.validate import EVENTS, path_distance, plateau_rate, validate
+
+
+def test_plateau_rate_recovers_an_exponential_decay():
+    step = np.unique(np.round(np.geomspace(1, 30000, 200)))
+    w = 140.0 * np.exp(-3e-4 * step)
+    assert plateau_rate(step, w, 1000, 20000) == pytest.approx(3e-4, rel=1e-9)
+    assert np.isnan(plateau_rate(step, w, np.nan, 20000))
+
+
+def test_path_distance_is_zero_on_the_same_path_and_grows_with_offset():
+    t = np.concatenate([[0.0], np.geomspace(1, 1e4, 50)])
+    lnw, m = 5 - 1e-4 * t, 0.1 * np.exp(-t / 1e3)
+    assert path_distance(t, lnw, m, t, lnw, m) == pytest.approx(0.0, abs=1e-12)
+    assert path_distance(t, lnw + 0.3, m, t, lnw, m) == pytest.approx(0.3, rel=1e-9)
+
+
+def _runs_following_the_prediction(landscape, gammas, alpha0, m0):
+    """A trajectory Dataset whose runs move exactly as the reduced dynamics predicts."""
+    pred = integrate(landscape, [(alpha0, m0)], gamma=gammas, events=EVENTS,
+                     ).isel(start=0, eta_d=0, eta_r=0)
+    steps = 2 * float(np.nanmax(pred["t_grok"].values))
+    step = np.concatenate([[0], np.unique(np.round(np.geomspace(1, steps, 300)).astype(int))])
+    t = pred["time"].values
+    n = len(gammas)
+    logs = {}
+    for name in ("w", "m", "train_acc", "test_acc", "train_loss", "test_loss"):
+        values = pred[name].values
+        src = np.log(values) if name == "w" else values
+        out = np.array([np.interp(step, t, src[g]) for g in range(n)])
+        logs[name] = np.exp(out) if name == "w" else out
+    logs["residual"] = np.zeros_like(logs["w"])
+
+    def first(values):
+        hit = values >= 0.95
+        return np.where(hit.any(1), step[np.argmax(hit, 1)], np.nan).astype(float)
+
+    ds = xr.Dataset(
+        {k: (("run", "step"), v) for k, v in logs.items()}
+        | {"t_overfit": ("run", first(logs["train_acc"])),
+           "t_grok": ("run", first(logs["test_acc"]))},
+        coords={"run": np.arange(n), "step": step, "gamma": ("run", np.asarray(gammas)),
+                "eta_d": ("run", np.full(n, 1e-3)), "eta_r": ("run", np.full(n, 1e-3)),
+                "seed": ("run", np.zeros(n, int)), "alpha0": ("run", np.full(n, alpha0)),
+                "m0": ("run", np.full(n, m0))},
+        attrs={k: "x" for k in REQUIRED_ATTRS} | {"config_json": json.dumps({}), "w0": 1.0,
+                                                  FILE_KIND_ATTR: "trajectory"})
+    return ds, pred
+
+
+def test_validation_of_runs_that_follow_the_prediction():
+    landscape = synthetic_landscape()
+    gammas = [3e-3, 1e-2, 3e-2]
+    runs, pred = _runs_following_the_prediction(landscape, gammas, 30.0, 0.05)
+    assert np.all(np.isfinite(pred["t_grok"].values))
+    report = validate(landscape, runs)
+    ratio = report["t_grok_ratio"].values
+    # measured = first logged step at or after the event: at most one log step late
+    assert np.all(ratio <= 1.0 + 1e-9) and np.all(ratio > 0.95)
+    assert np.all(report["path_distance"].values < 0.05)
+    assert report.attrs["exponent_predicted"] == pytest.approx(
+        report.attrs["exponent_measured"], abs=0.05)
+
+
+def test_cli_validate_writes_table_csv_netcdf_and_figures(tmp_path, capsys):
+    landscape = synthetic_landscape()
+    runs, _ = _runs_following_the_prediction(landscape, [1e-2, 3e-2], 30.0, 0.05)
+    save_landscape(landscape, tmp_path / "l.nc")
+    runs.to_netcdf(tmp_path / "runs.nc")
+    assert main(["validate", str(tmp_path / "l.nc"), str(tmp_path / "runs.nc"),
+                 "-o", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "exponent of t_grok vs gamma: measured" in out
+    names = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert names == ["paths.png", "t_grok_vs_gamma.png", "validation.csv", "validation.nc"]
+
+
+def test_cli_validate_rejects_a_landscape_given_as_runs(tmp_path, capsys):
+    landscape = synthetic_landscape()
+    save_landscape(landscape, tmp_path / "l.nc")
+    assert main(["validate", str(tmp_path / "l.nc"), str(tmp_path / "l.nc"),
+                 "-o", str(tmp_path / "r")]) == 2
+    assert "this is a landscape file, not a trajectory file" in capsys.readouterr().err
