@@ -41,7 +41,7 @@ def _probe(args: argparse.Namespace) -> int:
 
         w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
     grid = ProbeGrid(tuple(map(float, w)), tuple(map(float, parse_grid("--m", args.m))), seeds)
-    history = f"{now_iso()} reduced-dynamics {shlex.join(sys.argv[1:])}"
+    history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
                          progress=not args.quiet, history=history)
     n_bad = int((~ds["converged"]).sum())
@@ -68,7 +68,7 @@ def _train(args: argparse.Namespace) -> int:
                         seeds_from_spec(args.seeds),
                         parse_list("--alpha0", args.alpha0).tolist(),
                         parse_list("--m0", args.m0, minimum=0.0).tolist())
-    history = f"{now_iso()} reduced-dynamics {shlex.join(sys.argv[1:])}"
+    history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     ds = run_training(task, cfg, runs, args.output, resume=args.resume,
                       progress=not args.quiet, history=history)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in the `history` attribute of files we write
     try:
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:
