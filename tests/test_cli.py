@@ -86,7 +86,7 @@ def test_predictions_import_without_torch(tmp_path, landscape):
         "import reduced_dynamics as rd\n"
         "from reduced_dynamics.predict import integrate\n"
         f"ds = rd.open_landscape({str(path)!r})\n"
-        "r = integrate(ds, [(50.0, 0.1)], gamma=[0.1])\n"
+        "r = integrate(ds, [(5.0, 0.1)], gamma=[0.1])\n"
         "assert r['status'].size == 1\n"
         "import reduced_dynamics.cli, reduced_dynamics.validate\n"
         "print('ok')\n"
