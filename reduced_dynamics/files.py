@@ -29,6 +29,7 @@ LANDSCAPE_VARS = (
     "converged",
     "tangent_grad_ratio",
 )
+LANDSCAPE_DIMS = ("w", "m", "seed", "n_train")
 REQUIRED_ATTRS = (
     "Conventions",
     "title",
@@ -176,10 +177,15 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
         m = ds["m"].values
         if m.min() < 0 or m.max() > 1:
             fail(f"coordinate `m` must lie in [0, 1], got range [{m.min():g}, {m.max():g}]")
+    unknown = sorted(set(map(str, ds.dims)) - set(LANDSCAPE_DIMS))
+    if unknown:
+        fail(f"unknown dimension(s) {unknown}; a landscape has dims {list(LANDSCAPE_DIMS)} "
+             "(all but `w` optional)")
     grid_dims = {"w", "m"} if has_m else {"w"}
     for var in required:
-        if not grid_dims <= set(ds[var].dims):
-            fail(f"variable `{var}` must have dims {sorted(grid_dims)}, has {ds[var].dims}")
+        if not grid_dims <= set(ds[var].dims) <= grid_dims | {"n_train"}:
+            fail(f"variable `{var}` must have dims {sorted(grid_dims)} (and optionally "
+                 f"n_train), has {ds[var].dims}")
         if var != "converged" and not np.issubdtype(ds[var].dtype, np.floating):
             fail(f"variable `{var}` must be floating point, has dtype {ds[var].dtype}")
     conv = ds["converged"]
