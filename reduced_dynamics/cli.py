@@ -11,26 +11,27 @@ import numpy as np
 
 from .errors import InputError, ReducedDynamicsError
 
+M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
+M0_DEFAULT = "0.1"  # toy addition: --m0 of `train`
+
 
 def _probe(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .files import now_iso
     from .gridspec import parse_grid
-    from .probe_config import PROBE_PRESETS
     from .probe_sweep import ProbeGrid, probe_landscape, seeds_from_spec
-    from .tasks import check_task
-    from .tasks.toy_addition import preset
+    from .tasks import get_task
 
-    check_task(args.task)
+    entry = get_task(args.task)
     _set_threads(args.threads)
-    task = preset(args.preset)
+    task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
         "steps": args.steps, "lr": args.lr, "schedule": args.schedule,
         "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
     }.items() if v is not None}
-    import dataclasses
-
-    probe = dataclasses.replace(PROBE_PRESETS[args.preset], **overrides)
-    seeds = seeds_from_spec(args.seeds)
+    probe = dataclasses.replace(entry.probe_preset(args.preset), **overrides)
+    seeds = seeds_from_spec(args.seeds) if args.seeds is not None else entry.probe_seeds
     if (args.w is None) == (args.alpha is None):
         raise InputError("give exactly one of `--w` (absolute norms) or `--alpha` (w / w0), "
                          "e.g. --alpha log:0.1:100:31")
@@ -40,34 +41,56 @@ def _probe(args: argparse.Namespace) -> int:
         from .probe import decoder_w0
 
         w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
-    grid = ProbeGrid(tuple(map(float, w)), tuple(map(float, parse_grid("--m", args.m))), seeds)
+    if entry.has_m:
+        m = tuple(map(float, parse_grid("--m", args.m if args.m is not None else M_DEFAULT)))
+        grid = ProbeGrid(tuple(map(float, w)), m, seeds)
+    else:
+        if args.m is not None:
+            raise InputError(f"task {entry.name!r} has no m coordinate (its landscape is "
+                             f"1-D in w); drop `--m`, got {args.m!r}")
+        grid = ProbeGrid.no_m(w, seeds)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
                          progress=not args.quiet, history=history)
     n_bad = int((~ds["converged"]).sum())
-    print(f"wrote {args.output}: {ds.sizes['w']} w x {ds.sizes['m']} m x {len(seeds)} seed(s); "
+    m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
+    print(f"wrote {args.output}: {ds.sizes['w']} w{m_text} x {len(seeds)} seed(s); "
           f"{n_bad} unconverged point(s)")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .files import now_iso
     from .gridspec import parse_list
     from .probe_sweep import seeds_from_spec
-    from .tasks import check_task
-    from .tasks.toy_addition import preset
-    from .train_config import RunSet, TrainConfig
+    from .tasks import get_task
+    from .train_config import RunSet
     from .train_sweep import run_training
 
-    check_task(args.task)
+    entry = get_task(args.task)
     _set_threads(args.threads)
-    task = preset(args.preset)
-    cfg = TrainConfig(steps=args.steps, eta_d=args.eta_d, eta_r=args.eta_r,
-                      wd_representation=args.wd_representation, n_log=args.n_log)
+    task = entry.preset(args.preset)
+    overrides = {k: v for k, v in {
+        "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
+    }.items() if v is not None}
+    if args.wd_representation:
+        overrides["wd_representation"] = True
+    cfg = dataclasses.replace(entry.train, **overrides)
+    if entry.has_m:
+        m0 = parse_list("--m0", args.m0 if args.m0 is not None else M0_DEFAULT, minimum=0.0)
+    elif args.m0 is not None:
+        raise InputError(f"task {entry.name!r} has no m coordinate; drop `--m0`, got "
+                         f"{args.m0!r}")
+    else:
+        m0 = np.zeros(1)
     runs = RunSet.sweep(parse_list("--gamma", args.gamma, minimum=0.0).tolist(),
-                        seeds_from_spec(args.seeds),
-                        parse_list("--alpha0", args.alpha0).tolist(),
-                        parse_list("--m0", args.m0, minimum=0.0).tolist())
+                        (seeds_from_spec(args.seeds) if args.seeds is not None
+                         else entry.train_seeds),
+                        parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
+                                   else entry.alpha0).tolist(),
+                        m0.tolist())
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     ds = run_training(task, cfg, runs, args.output, resume=args.resume,
                       progress=not args.quiet, history=history)
@@ -121,13 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from .tasks import REGISTRY
+
+    task_help = "task name: " + ", ".join(REGISTRY)
+    presets = sorted({p for e in REGISTRY.values() for p in e.presets})
     p = sub.add_parser("probe", help="compute a reduced landscape with torch")
-    p.add_argument("task", help="task name: toy-addition")
-    p.add_argument("--preset", default="paper", choices=["paper", "notebook"])
+    p.add_argument("task", help=task_help)
+    p.add_argument("--preset", default="paper", choices=presets)
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
-    p.add_argument("--m", default="quad:0:1:21", help="messiness grid (default quad:0:1:21)")
-    p.add_argument("--seeds", default="1", help="restarts: a count (3) or a list (0,5,7)")
+    p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
+    p.add_argument("--seeds", help="restarts: a count (3) or a list (0,5,7); default: the "
+                   "task's (toy-addition 1, i.e. seed 0; teacher-student 1,2,3)")
     p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
     p.add_argument("--schedule", choices=["constant", "step", "cosine"])
@@ -142,18 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_probe)
 
     p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
-    p.add_argument("task", help="task name: toy-addition")
-    p.add_argument("--preset", default="paper", choices=["paper", "notebook"])
+    p.add_argument("task", help=task_help)
+    p.add_argument("--preset", default="paper", choices=presets)
     p.add_argument("--gamma", required=True, help="weight decays: list or log:0.1:3:5")
-    p.add_argument("--seeds", default="2", help="a count (2) or a list (0,5)")
-    p.add_argument("--alpha0", default="10", help="initial decoder norm / w0 (list allowed)")
-    p.add_argument("--m0", default="0.1", help="initial messiness (list allowed)")
-    p.add_argument("--steps", type=int, default=30_000)
-    p.add_argument("--eta-d", type=float, default=1e-3, help="decoder learning rate")
-    p.add_argument("--eta-r", type=float, default=1e-3, help="representation learning rate")
+    p.add_argument("--seeds", help="a count (2) or a list (0,5); default: the task's "
+                   "(toy-addition 2, i.e. seeds 0,1; teacher-student the student seed 1)")
+    p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: toy-addition "
+                   "10, teacher-student 2)")
+    p.add_argument("--m0", help=f"initial messiness, list allowed (default {M0_DEFAULT}; "
+                   "tasks with m only)")
+    p.add_argument("--steps", type=int, help="default: toy-addition 30000, "
+                   "teacher-student 100000")
+    p.add_argument("--eta-d", type=float, help="decoder (student) learning rate (default: "
+                   "toy-addition 1e-3, teacher-student 3e-4)")
+    p.add_argument("--eta-r", type=float, help="representation learning rate (default 1e-3; "
+                   "tasks with m only)")
     p.add_argument("--wd-representation", action="store_true",
                    help="apply weight decay to the representation too")
-    p.add_argument("--n-log", type=int, default=240, help="log-spaced logging steps")
+    p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
+                   "toy-addition 240, teacher-student 300)")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--threads", type=int, help="torch threads")

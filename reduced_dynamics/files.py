@@ -318,10 +318,12 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
         want = ("run",) if var.startswith("t_") else ("run", "step")
         if ds[var].dims != want:
             fail(f"variable `{var}` must have dims {want}, has {ds[var].dims}")
-    logged = np.isfinite(ds["train_loss"].values)
-    for var in ("w", "m", "residual", "test_loss", "train_acc", "test_acc"):
-        if np.any(logged & ~np.isfinite(ds[var].values)):
-            fail(f"variable `{var}` is NaN or inf at a logged step")
+    for var in ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc"):
+        bad = ~np.isfinite(ds[var].values)
+        if bad.any():
+            r, k = np.argwhere(bad)[0]
+            fail(f"variable `{var}` is NaN or inf at run {r}, step {int(ds['step'][k])} "
+                 "(every step of a finished run is logged)")
     return ds
 
 

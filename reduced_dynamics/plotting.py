@@ -103,6 +103,8 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
     fig.savefig(first, dpi=130)
     plt.close(fig)
 
+    if "m" not in landscape.dims:  # 1-D landscape (teacher-student): alpha over time
+        return [first, _paths_1d(report, float(landscape.attrs["w0"]), folder / "paths.png")]
     w0 = float(landscape.attrs["w0"])
     alpha = landscape["alpha"].values
     m = landscape["m"].values
@@ -131,3 +133,29 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
     fig.savefig(second, dpi=130)
     plt.close(fig)
     return [first, second]
+
+
+def _paths_1d(report: xr.Dataset, w0: float, path: Path) -> Path:
+    """alpha(t) of each run, measured (solid) vs predicted (dashed), for a 1-D landscape."""
+    plt = _pyplot()
+    step = report["step"].values
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for r in range(report.sizes["run"]):
+        color = plt.cm.viridis(r / max(report.sizes["run"] - 1, 1))
+        x = report.isel(run=r)
+        ax.loglog(step[1:], x["w_measured"].values[1:] / w0, "-", color=color, lw=1.3,
+                  label=f"γ={float(x['gamma']):.3g} s{int(x['seed'])}")
+        ax.loglog(step[1:], x["w_predicted"].values[1:] / w0, "--", color=color, lw=1.3)
+        t_grok = float(x["t_grok_measured"])
+        if np.isfinite(t_grok):
+            ax.plot(t_grok, np.interp(t_grok, step, x["w_measured"].values) / w0, "o",
+                    color=color, ms=4)
+    ax.set_xlabel("step")
+    ax.set_ylabel(r"$\alpha = w / w_0$")
+    ax.set_title("measured (solid) vs predicted (dashed) norm; dots: measured t_grok",
+                 fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)

@@ -4,6 +4,8 @@ For each member b with norm ``w_b``, messiness ``m_b`` and init seed ``s_b``:
     theta <- Adam step on l_train(theta; R(m_b));  theta <- theta * w_b / ||theta||
 and at the end, on the sphere: losses, accuracies and the envelope derivatives
     d l~/dw = theta_hat . grad_theta l_train,     d l~/dm = d l_train / dm |_theta.
+The task (data, loss, accuracy) comes from its torch adapter (`reduced_dynamics.tasks`);
+a task without a representation coordinate has no m and no d l~/dm.
 """
 
 from __future__ import annotations
@@ -15,79 +17,53 @@ import torch
 
 from . import batched_mlp as bm
 from .probe_config import ProbeConfig
-from .tasks.toy_addition import ToyAdditionConfig, ToyAdditionData, make_data
+from .tasks import TorchTask, torch_task
+from .tasks.toy_addition_torch import ToyAdditionTorch
+
+__all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
 
 RESULT_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
                "tangent_grad_ratio", "loss_rel_change", "converged")
 
 
-class ToyAdditionTorch:
-    """Torch view of the toy-addition data: inputs E_i + E_j as a function of m."""
-
-    def __init__(self, config: ToyAdditionConfig, dtype: torch.dtype) -> None:
-        self.config = config
-        self.data: ToyAdditionData = make_data(config)
-        d = self.data
-        as_t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
-        self.r_lin, self.r_rand = as_t(d.r_linear), as_t(d.r_random)
-        self.targets = as_t(d.targets)
-        self.pairs = {"train": torch.as_tensor(d.pairs_train),
-                      "test": torch.as_tensor(d.pairs_test)}
-        self.labels = {"train": torch.as_tensor(d.labels_train),
-                       "test": torch.as_tensor(d.labels_test)}
-
-    def inputs(self, rep: torch.Tensor, split: str) -> torch.Tensor:
-        """``rep: (B, p, d)`` -> decoder inputs ``(B, n, d)`` = E_i + E_j."""
-        pr = self.pairs[split]
-        return rep[:, pr[:, 0]] + rep[:, pr[:, 1]]
-
-    def representation(self, m: torch.Tensor) -> torch.Tensor:
-        """R(m) = m R_random + (1 - m) R_linear, ``m: (B,)`` -> ``(B, p, d)``."""
-        m = m.view(-1, 1, 1)
-        return m * self.r_rand + (1 - m) * self.r_lin
-
-    def loss(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Per-member MSE to the target vectors, shape (B,)."""
-        y = self.targets[self.labels[split]]
-        return (pred - y).pow(2).flatten(1).mean(1)
-
-    def accuracy(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Fraction whose nearest target vector (Euclidean) is the right one, shape (B,)."""
-        d2 = (pred.unsqueeze(-2) - self.targets).pow(2).sum(-1)
-        return (d2.argmin(-1) == self.labels[split]).to(pred.dtype).mean(1)
+def result_vars(has_m: bool) -> tuple[str, ...]:
+    """What `probe_batch` returns: RESULT_VARS, without ``dtrain_dm`` for a task without m."""
+    return RESULT_VARS if has_m else tuple(v for v in RESULT_VARS if v != "dtrain_dm")
 
 
-def decoder_w0(config: ToyAdditionConfig, seed: int) -> float:
-    """Norm of the decoder at PyTorch's default init for ``seed``."""
+def decoder_w0(config, seed: int) -> float:
+    """Norm of the trained network (decoder, student) at PyTorch's default init for ``seed``."""
     return float(bm.sq_norm([p[None] for p in bm.default_init(config.layer_sizes, seed)]).sqrt())
 
 
 def probe_batch(
-    task: ToyAdditionConfig,
+    task,
     probe: ProbeConfig,
     w: np.ndarray,
-    m: np.ndarray,
+    m: np.ndarray | None,
     seeds: np.ndarray,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Minimise l_train over directions at fixed norm for B members at once.
 
-    ``w``, ``m``, ``seeds`` are (B,) arrays. Returns (B,) arrays named as in RESULT_VARS.
-    ``progress(k)`` is called with the number of member-steps done since the last call.
+    ``task`` is a task config (`reduced_dynamics.tasks`); ``w``, ``m``, ``seeds`` are (B,)
+    arrays (``m`` may be None for a task without m: it is ignored there). Returns (B,) arrays
+    named as in `result_vars`. ``progress(k)`` is called with the number of member-steps
+    done since the last call.
     """
     dtype = torch.float32 if probe.dtype == "float32" else torch.float64
-    tt = ToyAdditionTorch(task, dtype)
-    w, m, seeds = (np.asarray(a).ravel() for a in (w, m, seeds))
+    tt = torch_task(task, dtype)
+    w, seeds = (np.asarray(a).ravel() for a in (w, seeds))
     n = w.size
-    inits = {int(s): bm.default_init(task.layer_sizes, int(s)) for s in np.unique(seeds)}
+    inits = {int(s): tt.init_params(int(s)) for s in np.unique(seeds)}
     params = bm.stack([inits[int(s)] for s in seeds], dtype)
     norm = torch.as_tensor(w, dtype=dtype)
     bm.project_(params, norm)
     w0 = np.array([decoder_w0(task, int(s)) for s in seeds])
-    m_t = torch.as_tensor(m, dtype=dtype)
-    act, slope = task.activation, task.negative_slope
+    m_t = torch.as_tensor(np.asarray(m).ravel(), dtype=dtype) if tt.has_m else None
+    act, slope = tt.activation, tt.negative_slope
     with torch.no_grad():
-        x_train = tt.inputs(tt.representation(m_t), "train")
+        x_train = tt.inputs(tt.representation(m_t) if tt.has_m else None, "train", n)
 
     # One Adam over the stacked leaves is exactly B separate Adams: its update is elementwise.
     # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
@@ -127,18 +103,23 @@ def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
     return None
 
 
-def _measure(tt: ToyAdditionTorch, params: bm.Params, m_t: torch.Tensor,
+def _measure(tt: TorchTask, params: bm.Params, m_t: torch.Tensor | None,
              loss_at_mark: torch.Tensor | None, probe: ProbeConfig) -> dict[str, np.ndarray]:
     """Losses, accuracies, envelope derivatives and diagnostics at the projected point."""
-    act, slope = tt.config.activation, tt.config.negative_slope
-    m_req = m_t.clone().requires_grad_(True)
-    rep = tt.representation(m_req)
-    pred_train = bm.forward(params, tt.inputs(rep, "train"), act, slope)
+    act, slope = tt.activation, tt.negative_slope
+    n = params[0].shape[0]
+    if tt.has_m:
+        m_req = m_t.clone().requires_grad_(True)
+        rep = tt.representation(m_req)
+        leaves = [*params, m_req]
+    else:
+        rep, leaves = None, list(params)
+    pred_train = bm.forward(params, tt.inputs(rep, "train", n), act, slope)
     train_loss = tt.loss(pred_train, "train")
-    grads = torch.autograd.grad(train_loss.sum(), [*params, m_req])
-    g_theta, g_m = grads[:-1], grads[-1]
+    grads = torch.autograd.grad(train_loss.sum(), leaves)
+    g_theta = grads[: len(params)]
     with torch.no_grad():
-        pred_test = bm.forward(params, tt.inputs(rep, "test"), act, slope)
+        pred_test = bm.forward(params, tt.inputs(rep, "test", n), act, slope)
         norm = bm.sq_norm(params).sqrt()
         radial = sum((g * p).flatten(1).sum(1) for g, p in zip(g_theta, params)) / norm
         g_norm = bm.sq_norm(list(g_theta)).sqrt()
@@ -156,7 +137,6 @@ def _measure(tt: ToyAdditionTorch, params: bm.Params, m_t: torch.Tensor,
             "train_acc": tt.accuracy(pred_train.detach(), "train"),
             "test_acc": tt.accuracy(pred_test, "test"),
             "dtrain_dw": radial,
-            "dtrain_dm": g_m,
             "tangent_grad_ratio": ratio,
             "loss_rel_change": rel_change,
             # The tangent ratio is recorded but not used: at Adam's end points it stays near 1
@@ -164,5 +144,8 @@ def _measure(tt: ToyAdditionTorch, params: bm.Params, m_t: torch.Tensor,
             # directions), so it cannot tell converged points apart. See README.
             "converged": settled & torch.isfinite(l_end),
         }
+        if tt.has_m:
+            out["dtrain_dm"] = grads[-1]
+        out = {k: out[k] for k in result_vars(tt.has_m)}
     return {k: v.detach().cpu().numpy().astype(bool if k == "converged" else np.float64)
             for k, v in out.items()}

@@ -1,4 +1,8 @@
-"""A whole landscape: the (w, m, seed) grid probed chunk by chunk into one landscape file."""
+"""A whole landscape: the (w, m, seed) grid probed chunk by chunk into one landscape file.
+
+Tasks without a representation coordinate (teacher–student) are probed on the grid
+(w, m=(0,), seed) and written as a 1-D landscape (dims w and seed, no m, no dtrain_dm).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,20 @@ from .errors import InputError
 from .files import landscape_dataset, save_landscape
 from .probe_config import ProbeConfig
 from .sweep import ChunkPlan, PartStore, run_chunks
-from .tasks.toy_addition import ToyAdditionConfig
+from .tasks import task_of
 
 REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
                 "converged", "tangent_grad_ratio", "loss_rel_change")
+# Activations with which scaling one layer up and the next down keeps the function, so
+# that l~_train(w) cannot rise with w (see `monotone_violation`).
+HOMOGENEOUS = ("relu", "leaky_relu")
 
 
 @dataclasses.dataclass(frozen=True)
 class ProbeGrid:
-    """The grid of a probe sweep: absolute norms ``w``, messiness ``m``, init ``seeds``."""
+    """The grid of a probe sweep: absolute norms ``w``, messiness ``m``, init ``seeds``.
+
+    For a task without m, ``m`` is the single dummy value ``(0.0,)`` (`no_m`)."""
 
     w: tuple[float, ...]
     m: tuple[float, ...]
@@ -39,6 +48,11 @@ class ProbeGrid:
     @property
     def shape(self) -> tuple[int, int, int]:
         return len(self.seeds), len(self.w), len(self.m)
+
+    @classmethod
+    def no_m(cls, w, seeds) -> ProbeGrid:
+        """The grid of a task without a representation coordinate."""
+        return cls(tuple(map(float, w)), (0.0,), tuple(int(s) for s in seeds))
 
     def member_coords(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(w, m, seed) of flat member indices, C order over (seed, w, m)."""
@@ -68,7 +82,7 @@ def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def probe_landscape(
-    task: ToyAdditionConfig,
+    task,
     probe: ProbeConfig,
     grid: ProbeGrid,
     output: str | Path,
@@ -77,14 +91,23 @@ def probe_landscape(
     progress: bool = True,
     history: str = "",
 ) -> xr.Dataset:
-    """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file."""
+    """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file.
+
+    ``task`` is a task config (`reduced_dynamics.tasks`); a task without m needs
+    ``grid.m == (0.0,)`` (`ProbeGrid.no_m`) and gives a 1-D landscape.
+    """
     import torch
 
     from .probe import decoder_w0, probe_batch
 
+    entry = task_of(task)
+    if not entry.has_m and tuple(grid.m) != (0.0,):
+        raise InputError(f"task {entry.name!r} has no m coordinate: probe it on m = (0,) "
+                         f"(ProbeGrid.no_m), got m = {list(grid.m)}")
+    names = REDUCED_VARS if entry.has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
     fingerprint = {"task": task.to_dict(), "probe": probe.to_dict(),
-                   "grid": dataclasses.asdict(grid), "kind": "toy-addition probe"}
+                   "grid": dataclasses.asdict(grid), "kind": f"{entry.name} probe"}
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
@@ -99,17 +122,22 @@ def probe_landscape(
     finally:
         bar.close()
     flat = store.read_all(plan)
-    per_seed = {k: flat[k].reshape(grid.shape) for k in REDUCED_VARS}
+    per_seed = {k: flat[k].reshape(grid.shape) for k in names}
+    if not entry.has_m:
+        per_seed = {k: v[..., 0] for k, v in per_seed.items()}
     reduced = reduce_over_seeds(per_seed)
-    reduced["converged"] = reduced["converged"] & ~monotone_violation(
-        reduced["train_loss"], probe.monotone_tol)
+    monotone = task.activation in HOMOGENEOUS
+    if monotone:
+        reduced["converged"] = reduced["converged"] & ~monotone_violation(
+            reduced["train_loss"], probe.monotone_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
     w0 = decoder_w0(task, grid.seeds[0])
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
-              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe)}
+              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone)}
     ds = landscape_dataset(
-        np.asarray(grid.w), np.asarray(grid.m), variables, task="toy-addition",
+        np.asarray(grid.w), np.asarray(grid.m) if entry.has_m else None, variables,
+        task=entry.name,
         preset=task.preset, config=config, w0=w0, history=history,
         torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
     )
@@ -118,9 +146,12 @@ def probe_landscape(
     return ds
 
 
-def _converged_doc(probe: ProbeConfig) -> str:
-    return (f"|l(T)-l(0.9T)| <= {probe.rel_change_tol} l(0.9T) + {probe.abs_change_tol}, and "
-            f"train_loss <= (1 + {probe.monotone_tol}) x its minimum over smaller w")
+def _converged_doc(probe: ProbeConfig, monotone: bool = True) -> str:
+    settled = f"|l(T)-l(0.9T)| <= {probe.rel_change_tol} l(0.9T) + {probe.abs_change_tol}"
+    if not monotone:  # tanh: l~_train(w) may rise with w, so no monotonicity test
+        return settled
+    return (f"{settled}, and train_loss <= (1 + {probe.monotone_tol}) x its minimum over "
+            "smaller w")
 
 
 def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: bool):

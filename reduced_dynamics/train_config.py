@@ -16,7 +16,7 @@ class TrainConfig:
 
     steps: int = 30_000
     eta_d: float = 1e-3  # decoder learning rate
-    eta_r: float = 1e-3  # representation learning rate
+    eta_r: float = 1e-3  # representation learning rate (0: frozen; unused without m)
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -29,9 +29,10 @@ class TrainConfig:
         for name in ("steps", "n_log", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        for name in ("eta_d", "eta_r"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        if not self.eta_d > 0:
+            raise InputError(f"`eta_d` must be > 0, got {self.eta_d}")
+        if not self.eta_r >= 0:
+            raise InputError(f"`eta_r` must be >= 0, got {self.eta_r}")
         if self.dtype not in ("float32", "float64"):
             raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
 

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .files import FILE_KIND_ATTR, now_iso, package_version, save_trajectories
-from .tasks.toy_addition import ToyAdditionConfig
+from .tasks import task_of
 from .train_config import RunSet, TrainConfig
 
 META = {
@@ -22,21 +22,25 @@ META = {
     "t_overfit": ("first logged step with train_acc >= 0.95 (NaN: never)", "steps"),
     "t_grok": ("first logged step with test_acc >= 0.95 (NaN: never)", "steps"),
 }
+NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
 
 
-def trajectory_dataset(task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet,
+def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
                        logs: dict[str, np.ndarray], *, history: str = "") -> xr.Dataset:
-    """Wrap the logs of `train_runs` with SPEC §9 conventions."""
+    """Wrap the logs of `train_runs` with SPEC §9 conventions (``task``: a task config)."""
     import json
 
     import torch
 
     from .probe import decoder_w0
 
+    entry = task_of(task)
     data_vars = {}
     for name, values in logs.items():
         dims = ("run",) if name.startswith("t_") else ("run", "step")
         long_name, units = META[name]
+        if not entry.has_m and name in ("m", "residual"):
+            long_name = NOT_APPLICABLE
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
     n = len(runs)
     coords = {
@@ -47,12 +51,13 @@ def trajectory_dataset(task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet,
         "eta_r": ("run", np.full(n, cfg.eta_r), {"long_name": "representation learning rate"}),
         "seed": ("run", np.asarray(runs.seed, np.int64)),
         "alpha0": ("run", np.asarray(runs.alpha0, float), {"long_name": "initial w / w0"}),
-        "m0": ("run", np.asarray(runs.m0, float), {"long_name": "initial messiness"}),
+        "m0": ("run", np.asarray(runs.m0, float), {"long_name": "initial messiness"
+                                                   if entry.has_m else NOT_APPLICABLE}),
     }
     attrs = {
         "Conventions": "CF-1.8",
-        "title": f"full training runs of toy-addition ({task.preset})",
-        "task": "toy-addition",
+        "title": f"full training runs of {entry.name} ({task.preset})",
+        "task": entry.name,
         "preset": task.preset,
         "config_json": json.dumps({"task": task.to_dict(), "train": cfg.to_dict(),
                                    "runs": runs.to_dict()}, sort_keys=True),
@@ -66,7 +71,7 @@ def trajectory_dataset(task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet,
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-def run_training(task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet, output: str | Path,
+def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
                  *, resume: bool = False, progress: bool = True, history: str = "") -> xr.Dataset:
     """Train the runs (checkpointed beside ``output``) and write the trajectory file."""
     from tqdm.auto import tqdm

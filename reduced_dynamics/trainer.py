@@ -4,6 +4,9 @@ Each run b has its own representation R_b (starts at R(m0_b), lr eta_r) and deco
 (default init for seed_b scaled to norm alpha0_b w0, lr eta_d), trained by AdamW:
     theta_b <- theta_b (1 - eta_d gamma_b)  then the Adam update     (decoupled decay)
 which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member.
+
+A task without a representation coordinate (teacher–student) trains theta only; its
+logged ``m`` and ``residual`` are 0 (not applicable) and ``m0`` must be 0.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import numpy as np
 import torch
 
 from . import batched_mlp as bm
-from .probe import ToyAdditionTorch, decoder_w0
-from .tasks.toy_addition import ToyAdditionConfig
+from .errors import InputError
+from .probe import decoder_w0
+from .tasks import torch_task
 from .train_config import RunSet, TrainConfig
 
 LOGGED = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -37,28 +41,35 @@ def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
 class BatchedRuns:
     """State of B runs: decoder parameters, representations, optimiser; one step at a time."""
 
-    def __init__(self, task: ToyAdditionConfig, cfg: TrainConfig, runs: RunSet) -> None:
+    def __init__(self, task, cfg: TrainConfig, runs: RunSet) -> None:
         self.task, self.cfg, self.runs = task, cfg, runs
         self.dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
-        self.tt = ToyAdditionTorch(task, self.dtype)
+        self.tt = torch_task(task, self.dtype)
         seeds = runs.seed
-        inits = {s: bm.default_init(task.layer_sizes, s) for s in set(seeds)}
+        inits = {s: self.tt.init_params(s) for s in set(seeds)}
         self.params = bm.stack([inits[s] for s in seeds], self.dtype)
         w0 = np.array([decoder_w0(task, s) for s in seeds])
         bm.project_(self.params, torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype))
-        m0 = torch.as_tensor(runs.m0, dtype=self.dtype)
-        self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
-        self.opt = torch.optim.Adam(
-            [{"params": self.params, "lr": cfg.eta_d}, {"params": [self.rep], "lr": cfg.eta_r}],
-            betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+        groups = [{"params": self.params, "lr": cfg.eta_d}]
+        if self.tt.has_m:
+            m0 = torch.as_tensor(runs.m0, dtype=self.dtype)
+            self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
+            groups.append({"params": [self.rep], "lr": cfg.eta_r})
+        else:
+            if any(m != 0 for m in runs.m0):
+                raise InputError(f"this task has no representation coordinate: `m0` must be "
+                                 f"0, got {sorted(set(runs.m0))}")
+            self.rep = None
+        self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
         gamma = torch.as_tensor(runs.gamma, dtype=self.dtype)
         self.decay_d = 1.0 - cfg.eta_d * gamma
-        self.decay_r = 1.0 - cfg.eta_r * gamma if cfg.wd_representation else None
+        self.decay_r = (1.0 - cfg.eta_r * gamma
+                        if cfg.wd_representation and self.rep is not None else None)
         self.step = 0
 
     def _forward(self, split: str) -> torch.Tensor:
-        return bm.forward(self.params, self.tt.inputs(self.rep, split), self.task.activation,
-                          self.task.negative_slope)
+        return bm.forward(self.params, self.tt.inputs(self.rep, split, len(self.runs)),
+                          self.tt.activation, self.tt.negative_slope)
 
     def advance(self) -> None:
         """One AdamW step of every run."""
@@ -76,7 +87,10 @@ class BatchedRuns:
     def measure(self) -> dict[str, np.ndarray]:
         """w, m_hat, residual, losses and accuracies of every run now."""
         pred_train, pred_test = self._forward("train"), self._forward("test")
-        m_hat, resid = project_on_line(self.rep, self.tt.r_lin, self.tt.r_rand)
+        if self.rep is not None:
+            m_hat, resid = project_on_line(self.rep, self.tt.r_lin, self.tt.r_rand)
+        else:  # no representation: m and residual are not applicable, logged as 0
+            m_hat = resid = torch.zeros(len(self.runs), dtype=self.dtype)
         out = {
             "w": bm.sq_norm(self.params).sqrt(),
             "m": m_hat,
@@ -90,13 +104,15 @@ class BatchedRuns:
 
     def state_dict(self) -> dict:
         return {"step": self.step, "params": [p.detach().clone() for p in self.params],
-                "rep": self.rep.detach().clone(), "opt": self.opt.state_dict()}
+                "rep": None if self.rep is None else self.rep.detach().clone(),
+                "opt": self.opt.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
             for p, q in zip(self.params, state["params"], strict=True):
                 p.copy_(q)
-            self.rep.copy_(state["rep"])
+            if self.rep is not None:
+                self.rep.copy_(state["rep"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
 
@@ -109,7 +125,7 @@ def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> n
 
 
 def train_runs(
-    task: ToyAdditionConfig,
+    task,
     cfg: TrainConfig,
     runs: RunSet,
     *,
@@ -120,6 +136,7 @@ def train_runs(
 ) -> dict[str, np.ndarray]:
     """Train every run for ``cfg.steps`` steps; returns logged (run, step) arrays.
 
+    ``task`` is a task config (`reduced_dynamics.tasks`).
     With ``checkpoint``, the state and the log so far are saved every
     ``cfg.checkpoint_every`` steps (atomically); ``resume=True`` continues from that file
     and gives the same numbers as an uninterrupted run. ``stop_after`` (tests) stops early.

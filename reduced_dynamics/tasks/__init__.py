@@ -1,13 +1,26 @@
-"""Tasks: the data and model shape of each problem the package supports."""
+"""Tasks: the data and model shape of each problem the package supports.
+
+Each task module defines a config, its presets and a `TaskEntry` (`base`); its torch
+adapter lives in ``<task>_torch.py``. Everything else (probe, trainer, files, CLI,
+validation) is shared.
+"""
 
 from __future__ import annotations
 
-from ..errors import InputError
+from . import teacher_student, toy_addition
+from .base import REGISTRY, TaskEntry, TorchTask, get_task, register, task_of, torch_task
 
-TASKS = ("toy-addition",)
+register(toy_addition.TASK)
+register(teacher_student.TASK)
+
+TASKS = tuple(REGISTRY)
 
 
 def check_task(name: str) -> str:
-    if name not in TASKS:
-        raise InputError(f"`task` must be one of {list(TASKS)}, got {name!r}")
+    """``name`` if it is a registered task; `InputError` listing the tasks otherwise."""
+    get_task(name)
     return name
+
+
+__all__ = ["REGISTRY", "TASKS", "TaskEntry", "TorchTask", "check_task", "get_task",
+           "register", "task_of", "torch_task"]

@@ -1,6 +1,7 @@
 """Toy addition (Omnigrok Section 5.1, Appendix D; SPEC §3): data and representations.
 
-Pure numpy: the torch model lives in `reduced_dynamics.batched_mlp`. Two presets:
+Pure numpy: the torch model lives in `reduced_dynamics.batched_mlp`, the torch view of the
+data in `toy_addition_torch`. Two presets:
 ``paper`` (labels i+j, scalar embeddings, ReLU) and ``notebook`` (labels (i+j) mod p,
 2-D embeddings, LeakyReLU(0.2)), every number a field of `ToyAdditionConfig`.
 """
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..probe_config import PROBE_PRESETS
+from ..train_config import TrainConfig
+from .base import TaskEntry
 
 
 @dataclass(frozen=True)
@@ -105,3 +109,18 @@ def make_data(config: ToyAdditionConfig) -> ToyAdditionData:
     tr, te = np.sort(order[: config.n_train]), np.sort(order[config.n_train :])
     return ToyAdditionData(pairs[tr], pairs[te], labels[tr], labels[te], targets,
                            r_linear, r_random)
+
+
+TASK = TaskEntry(
+    name="toy-addition",
+    description="toy addition with a (w, m) landscape (Omnigrok Section 5.1, Appendix D)",
+    config_type=ToyAdditionConfig,
+    presets=PRESETS,
+    adapter="toy_addition_torch:ToyAdditionTorch",
+    has_m=True,
+    probe_presets=PROBE_PRESETS,
+    train=TrainConfig(),
+    probe_seeds=(0,),
+    train_seeds=(0, 1),
+    alpha0="10",
+)
