@@ -71,6 +71,17 @@ def _rate(name: str, value: float, *, positive: bool) -> float:
     return value
 
 
+def _etas(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
+    """--eta-d/--eta-r, defaulting to the training rates of the landscape's task."""
+    from .tasks import REGISTRY
+
+    entry = REGISTRY.get(str(prep.dataset.attrs.get("task", "")))
+    d_default, r_default = (entry.train.eta_d, entry.train.eta_r) if entry else (1e-3, 1e-3)
+    eta_d = d_default if args.eta_d is None else args.eta_d
+    eta_r = r_default if args.eta_r is None else args.eta_r
+    return (_rate("--eta-d", eta_d, positive=True), _rate("--eta-r", eta_r, positive=False))
+
+
 def _options(args: argparse.Namespace) -> tuple[EventOptions, SolverOptions]:
     events = EventOptions(theta_train=args.theta_train, grok_on=args.grok_on,
                           theta_test=args.theta_test, acc_threshold=args.acc_threshold)
@@ -88,10 +99,11 @@ def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
                    help="landscape file (.nc); default: the shipped landscape")
-    p.add_argument("--eta-d", type=float, default=1e-3,
-                   help="decoder learning rate eta_D > 0 (default 1e-3)")
-    p.add_argument("--eta-r", type=float, default=1e-3,
-                   help="representation learning rate eta_R >= 0 (default 1e-3)")
+    p.add_argument("--eta-d", type=float, default=None,
+                   help="decoder learning rate eta_D > 0 (default: the landscape's task's "
+                        "training rate, as `train` uses; 1e-3 for an unknown task)")
+    p.add_argument("--eta-r", type=float, default=None,
+                   help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
     p.add_argument("--start", default=None, metavar="ALPHA,M",
                    help="start (alpha = w/w0, m); default: large alpha (85%% of the grid's "
                         "log range), m = 0.2")
@@ -139,8 +151,7 @@ def _json_value(v: object) -> object:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Grokking times over a γ list, with closed and geometric forms and the fitted exponent."""
     prep = _landscape(args)
-    eta_d = _rate("--eta-d", args.eta_d, positive=True)
-    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
     gam = _gammas(args, prep)
     res = predict_grokking_times(prep, gam, eta_d, eta_r, _start(args.start), events=events,
@@ -171,7 +182,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("".join(f"{_fmt(r[k]):>12}" for k in ("gamma", *cols)) + f"  {r['status']}")
     p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
     if p is None:
-        print(f"fitted exponent: not available ({n} path(s) with status ok and t_grok > 0)")
+        print(f"fitted exponent: not available ({n} path(s) that grokked)")
     else:
         se_txt = f" ± {se:.3f}" if se is not None else ""
         print(f"fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
@@ -189,8 +200,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     from .plot_engine import plot_path
 
     prep = _landscape(args)
-    eta_d = _rate("--eta-d", args.eta_d, positive=True)
-    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    eta_d, eta_r = _etas(args, prep)
     if args.gamma is None:
         gamma = float(default_gammas(prep, args.theta_train)[3])
     else:
@@ -214,8 +224,7 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     from .plot_engine import plot_gamma
 
     prep = _landscape(args)
-    eta_d = _rate("--eta-d", args.eta_d, positive=True)
-    eta_r = _rate("--eta-r", args.eta_r, positive=False)
+    eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
     res = predict_grokking_times(prep, _gammas(args, prep), eta_d, eta_r, _start(args.start),
                                  events=events, solver=solver)

@@ -245,19 +245,39 @@ def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
     return arr
 
 
+def _task_entry(prep: PreparedLandscape):
+    """The registered task that made this landscape (its ``task`` attribute), or None."""
+    from .tasks import REGISTRY
+
+    return REGISTRY.get(str(prep.dataset.attrs.get("task", "")))
+
+
 def default_start(prep: PreparedLandscape) -> tuple[float, float]:
-    """Large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2 (clipped)."""
+    """The task's default study start (alpha0, m0) when the landscape names a registered
+    task (the same start `reduced-dynamics train` uses, so predictions and runs compare);
+    otherwise large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2."""
+    entry = _task_entry(prep)
+    m_lo, m_hi = prep.interp.m_range
+    if entry is not None:
+        alpha0 = float(entry.alpha0.split(",")[0])
+        return _starts(prep, (alpha0, min(max(entry.m0, m_lo), m_hi)))[0].tolist()
     a_lo, a_hi = prep.alpha_range
     alpha = math.exp(math.log(a_lo) + 0.85 * (math.log(a_hi) - math.log(a_lo)))
-    m_lo, m_hi = prep.interp.m_range
     return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi))
 
 
 def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 7
                    ) -> np.ndarray:
-    """γ log-spaced over 1.5 decades below γ_c, the weight decay that the training-loss
-    gradient balances on the boundary contour at the cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there.
-    Larger γ pushes paths through the boundary into region I. Falls back to 1e-4..3e-3."""
+    """The task's default γ sweep when the landscape names a registered task (the same γ
+    `reduced-dynamics train` uses); otherwise γ log-spaced over 1.5 decades below γ_c, the
+    weight decay that the training-loss gradient balances on the boundary contour at the
+    cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there. Larger γ pushes paths through the boundary into
+    region I. Falls back to 1e-4..3e-3."""
+    entry = _task_entry(prep)
+    if entry is not None:
+        from .gridspec import parse_list
+
+        return parse_list("gamma", entry.gammas, minimum=0.0)
     it = prep.interp
     u_c = contour_u(it, it.mg[0], it.ug[-1], theta_train)
     gamma_c = float("nan")
@@ -526,7 +546,7 @@ def predict_grokking_times(
     t_closed = ln(w_C/w_c)/(η_D γ) and the geometric form t_geometric = (L + h tan θ)/(η_D γ)
     (both from C; `path_analysis`), w_c, L, h, theta, t_C, n_descents, the points A–E
     (t_point, w_point, m_point over ``point``), and the fit (exponent, exponent_stderr,
-    intercept, n_fit) of ln t_grok on ln γ over paths with status ok and t_grok > 0.
+    intercept, n_fit) of ln t_grok on ln γ over paths that grokked (finite t_grok > 0).
     """
     events = events or EventOptions()
     solver = solver or SolverOptions()
@@ -538,7 +558,9 @@ def predict_grokking_times(
     ev_t = raw["ev_t"]
     status = np.array(dopri.STATUS_NAMES)[raw["status"]]
     t_grok = ev_t[:, dy.EV_GROK]
-    fit = fit_exponent(gam, np.where(status == "ok", t_grok, np.nan))
+    # t_grok is an event before the path ended, however it ended (a path may grok and then
+    # leave the grid); paths that never grokked have t_grok = NaN and drop out of the fit.
+    fit = fit_exponent(gam, t_grok)
     tu = {"units": TIME_UNITS}
     scal = {k: np.array([a[k] for a in analyses], float)
             for k in ("t_closed", "t_geometric", "w_c", "L", "h", "theta")}

@@ -27,10 +27,12 @@ class ProbeConfig:
     lr_scaling: str = "constant"
     dtype: str = "float32"  # "float32" or "float64"
     # converged: |l(T) - l(0.9 T)| <= rel_change_tol * l(0.9 T) + abs_change_tol, and (for a
-    # whole landscape) train loss no higher than at a smaller w by more than monotone_tol.
+    # whole landscape) train loss <= (1 + monotone_tol) x its minimum over smaller w
+    # + monotone_abs_tol.
     rel_change_tol: float = 0.01
     abs_change_tol: float = 1e-4
     monotone_tol: float = 0.1
+    monotone_abs_tol: float = 1e-3  # losses this far below the 0.05 boundary count as equal
     chunk_size: int = 64  # members (grid points x seeds) per batched model
 
     def __post_init__(self) -> None:

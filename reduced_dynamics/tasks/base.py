@@ -83,7 +83,9 @@ class TaskEntry:
     train: TrainConfig  # default full-run settings
     probe_seeds: tuple[int, ...]  # default restarts of `probe` (init seeds)
     train_seeds: tuple[int, ...]  # default init seeds of `train`
-    alpha0: str  # default `--alpha0` of `train`
+    alpha0: str  # default `--alpha0` of `train` (and alpha of `predict`'s default start)
+    m0: float = 0.0  # default `--m0` of `train` (and m of `predict`'s default start)
+    gammas: str = "log:0.03:1:8"  # default weight decays of `train` and `predict`
 
     def preset(self, name: str, **overrides) -> Any:
         """The named task preset, with any fields replaced."""

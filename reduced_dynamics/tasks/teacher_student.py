@@ -102,4 +102,5 @@ TASK = TaskEntry(
     probe_seeds=(1, 2, 3),  # restarts: student inits for seeds 1, 2, 3 (teacher: 0)
     train_seeds=(1,),  # SPEC §7: the student is seed 1
     alpha0="2",
+    gammas="log:0.03:1:8",  # SPEC §7: the sweep of Fig. 2c
 )

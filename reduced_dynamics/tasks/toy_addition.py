@@ -119,8 +119,13 @@ TASK = TaskEntry(
     adapter="toy_addition_torch:ToyAdditionTorch",
     has_m=True,
     probe_presets=PROBE_PRESETS,
-    train=TrainConfig(),
+    train=TrainConfig(steps=40_000),
     probe_seeds=(0,),
     train_seeds=(0, 1),
-    alpha0="10",
+    # The default study (`train`, `predict`, examples/toy_addition_study.py): a start in
+    # region I just below the boundary at a messy representation, where the shipped
+    # landscape is converged (alpha <= 5), and weight decays over 1.5 decades.
+    alpha0="5",
+    m0=0.12,
+    gammas="log:0.05:1.6:6",
 )
