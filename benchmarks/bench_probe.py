@@ -15,8 +15,8 @@ from itertools import pairwise
 
 import numpy as np
 import torch
-from torch import nn
 
+from reduced_dynamics.batched_mlp import reference_mlp
 from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0, probe_batch
 from reduced_dynamics.probe_config import ProbeConfig
 from reduced_dynamics.tasks.toy_addition import preset
@@ -27,14 +27,7 @@ def loop_probe(task, w, m, steps, lr):
     tt = ToyAdditionTorch(task, torch.float32)
     out = []
     for wk, mk in zip(w, m):
-        torch.manual_seed(0)
-        sizes = task.layer_sizes
-        layers = []
-        for k, (a, b) in enumerate(pairwise(sizes)):
-            layers.append(nn.Linear(a, b))
-            if k < len(sizes) - 2:
-                layers.append(nn.ReLU())
-        model = nn.Sequential(*layers)
+        model = reference_mlp(task.layer_sizes, 0)
         params = list(model.parameters())
         with torch.no_grad():
             scale = wk / torch.sqrt(sum((p**2).sum() for p in params))

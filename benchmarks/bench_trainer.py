@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from itertools import pairwise
 
 import numpy as np
 import torch
 
+from reduced_dynamics.batched_mlp import reference_mlp
 from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0
 from reduced_dynamics.tasks.toy_addition import preset
 from reduced_dynamics.train_config import RunSet, TrainConfig
@@ -27,13 +27,7 @@ def loop_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     pr = tt.pairs["train"]
     y = tt.targets[tt.labels["train"]]
     for gamma, seed, alpha0, m0 in zip(runs.gamma, runs.seed, runs.alpha0, runs.m0):
-        torch.manual_seed(seed)
-        layers = []
-        for k, (a, b) in enumerate(pairwise(task.layer_sizes)):
-            layers.append(torch.nn.Linear(a, b))
-            if k < len(task.layer_sizes) - 2:
-                layers.append(torch.nn.ReLU())
-        model = torch.nn.Sequential(*layers)
+        model = reference_mlp(task.layer_sizes, seed)
         with torch.no_grad():
             norm = torch.sqrt(sum((p**2).sum() for p in model.parameters()))
             for p in model.parameters():

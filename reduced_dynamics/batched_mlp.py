@@ -16,17 +16,34 @@ from torch import nn
 Params = list[torch.Tensor]
 
 
-def default_init(layer_sizes: Sequence[int], seed: int) -> Params:
-    """Unbatched parameters of ``nn.Linear`` layers at PyTorch's default init for ``seed``.
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
 
-    Built with real ``nn.Linear`` modules under a forked RNG so that ``w0`` is exactly the
-    norm a user gets from ``torch.manual_seed(seed)`` and the same layers.
+
+def reference_mlp(layer_sizes: Sequence[int], seed: int, activation: str = "relu",
+                  negative_slope: float = 0.2) -> nn.Sequential:
+    """One ordinary ``nn.Sequential`` MLP at PyTorch's default init for ``seed``.
+
+    The unbatched model that one member of the batch is; tests and benchmarks compare with
+    it. The global RNG is left as it was (the init runs under a forked RNG).
     """
+    layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        layers = [nn.Linear(a, b) for a, b in pairwise(layer_sizes)]
+        for k, (a, b) in enumerate(pairwise(layer_sizes)):
+            layers.append(nn.Linear(a, b))
+            if k < len(layer_sizes) - 2:
+                act = ACTIVATIONS[activation]
+                layers.append(act(negative_slope) if activation == "leaky_relu" else act())
+    return nn.Sequential(*layers)
+
+
+def default_init(layer_sizes: Sequence[int], seed: int) -> Params:
+    """Unbatched parameters (float64) of `reference_mlp` for ``seed``, as ``[W1, b1, ...]``
+    with ``W: (fan_in, fan_out)``, ``b: (1, fan_out)``: ``w0`` is exactly the norm a user
+    gets from ``torch.manual_seed(seed)`` and the same layers."""
+    linears = [m for m in reference_mlp(layer_sizes, seed) if isinstance(m, nn.Linear)]
     params: Params = []
-    for layer in layers:
+    for layer in linears:
         params += [layer.weight.detach().T.double().contiguous(),
                    layer.bias.detach()[None, :].double().contiguous()]
     return params

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import pytest
 import xarray as xr
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.cli import main  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
@@ -31,14 +30,7 @@ TASK = preset("paper")
 
 def _sequential(seed: int) -> torch.nn.Sequential:
     """The reference network: nn.Linear + Tanh at PyTorch's default init for ``seed``."""
-    torch.manual_seed(seed)
-    layers: list[torch.nn.Module] = []
-    sizes = TASK.layer_sizes
-    for k, (a, b) in enumerate(pairwise(sizes)):
-        layers.append(torch.nn.Linear(a, b))
-        if k < len(sizes) - 2:
-            layers.append(torch.nn.Tanh())
-    return torch.nn.Sequential(*layers).double()
+    return reference_mlp(TASK.layer_sizes, seed, "tanh").double()
 
 
 def test_task_is_registered_with_paper_settings():

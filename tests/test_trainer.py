@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import pytest
 import xarray as xr
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.files import open_trajectories  # noqa: E402
 from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
@@ -23,13 +22,7 @@ TASK = preset("paper")
 def _alone_with_adamw(gamma, seed, alpha0, m0, cfg, steps):
     """The reference: one nn.Sequential + trainable embedding + torch.optim.AdamW."""
     tt = ToyAdditionTorch(TASK, torch.float64)
-    torch.manual_seed(seed)
-    layers = []
-    for k, (a, b) in enumerate(pairwise(TASK.layer_sizes)):
-        layers.append(torch.nn.Linear(a, b))
-        if k < len(TASK.layer_sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers).double()
+    model = reference_mlp(TASK.layer_sizes, seed).double()
     with torch.no_grad():
         scale = alpha0 * decoder_w0(TASK, seed) / torch.sqrt(
             sum((p**2).sum() for p in model.parameters()))
