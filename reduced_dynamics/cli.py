@@ -12,12 +12,12 @@ import numpy as np
 from .errors import InputError, ReducedDynamicsError
 
 M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
-M0_DEFAULT = "0.1"  # toy addition: --m0 of `train`
 
 
 def _probe(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .executors import executor_for
     from .files import now_iso
     from .gridspec import parse_grid
     from .probe_sweep import ProbeGrid, probe_landscape, seeds_from_spec
@@ -50,8 +50,9 @@ def _probe(args: argparse.Namespace) -> int:
                              f"1-D in w); drop `--m`, got {args.m!r}")
         grid = ProbeGrid.no_m(w, seeds)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
-                         progress=not args.quiet, history=history)
+    with executor_for(args.scheduler, args.workers) as executor:
+        ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
+                             progress=not args.quiet, history=history, executor=executor)
     n_bad = int((~ds["converged"]).sum())
     m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text} x {len(seeds)} seed(s); "
@@ -62,6 +63,7 @@ def _probe(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .executors import executor_for
     from .files import now_iso
     from .gridspec import parse_list
     from .probe_sweep import seeds_from_spec
@@ -79,21 +81,24 @@ def _train(args: argparse.Namespace) -> int:
         overrides["wd_representation"] = True
     cfg = dataclasses.replace(entry.train, **overrides)
     if entry.has_m:
-        m0 = parse_list("--m0", args.m0 if args.m0 is not None else M0_DEFAULT, minimum=0.0)
+        m0 = parse_list("--m0", args.m0 if args.m0 is not None else str(entry.m0), minimum=0.0)
     elif args.m0 is not None:
         raise InputError(f"task {entry.name!r} has no m coordinate; drop `--m0`, got "
                          f"{args.m0!r}")
     else:
         m0 = np.zeros(1)
-    runs = RunSet.sweep(parse_list("--gamma", args.gamma, minimum=0.0).tolist(),
+    gammas = args.gamma if args.gamma is not None else entry.gammas
+    runs = RunSet.sweep(parse_list("--gamma", gammas, minimum=0.0).tolist(),
                         (seeds_from_spec(args.seeds) if args.seeds is not None
                          else entry.train_seeds),
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
                         m0.tolist())
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    ds = run_training(task, cfg, runs, args.output, resume=args.resume,
-                      progress=not args.quiet, history=history)
+    with executor_for(args.scheduler, args.workers) as executor:
+        ds = run_training(task, cfg, runs, args.output, resume=args.resume,
+                          progress=not args.quiet, history=history,
+                          chunk_size=args.chunk_size, executor=executor)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
     print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
     return 0
@@ -138,6 +143,15 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="ADDRESS", help="send the chunks to a running "
+                       "dask.distributed cluster, e.g. tcp://HOST:8786 (needs the `dask` "
+                       "extra)")
+    group.add_argument("--workers", type=int, metavar="N", help="start a dask LocalCluster "
+                       "of N worker processes (one thread each) on this machine")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reduced-dynamics",
@@ -166,20 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
                    "when other jobs share the cores")
+    _cluster_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_probe)
 
     p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
     p.add_argument("task", help=task_help)
     p.add_argument("--preset", default="paper", choices=presets)
-    p.add_argument("--gamma", required=True, help="weight decays: list or log:0.1:3:5")
+    p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
+                   "study, the same as `predict`)")
     p.add_argument("--seeds", help="a count (2) or a list (0,5); default: the task's "
                    "(toy-addition 2, i.e. seeds 0,1; teacher-student the student seed 1)")
-    p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: toy-addition "
-                   "10, teacher-student 2)")
-    p.add_argument("--m0", help=f"initial messiness, list allowed (default {M0_DEFAULT}; "
-                   "tasks with m only)")
-    p.add_argument("--steps", type=int, help="default: toy-addition 30000, "
+    p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: the task's "
+                   "study start, the same as `predict`: toy-addition 5, teacher-student 2)")
+    p.add_argument("--m0", help="initial messiness, list allowed (default: the task's study "
+                   "start: toy-addition 0.12; tasks with m only)")
+    p.add_argument("--steps", type=int, help="default: toy-addition 40000, "
                    "teacher-student 100000")
     p.add_argument("--eta-d", type=float, help="decoder (student) learning rate (default: "
                    "toy-addition 1e-3, teacher-student 3e-4)")
@@ -190,8 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
                    "toy-addition 240, teacher-student 300)")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint (or "
+                   "from the finished chunks of a chunked run)")
+    p.add_argument("--chunk-size", type=int, help="runs per batched model, each chunk saved "
+                   "when done (default: all runs in one checkpointed model; with --workers/"
+                   "--scheduler one chunk per worker thread)")
     p.add_argument("--threads", type=int, help="torch threads")
+    _cluster_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

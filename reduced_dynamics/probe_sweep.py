@@ -7,8 +7,9 @@ Tasks without a representation coordinate (teacher–student) are probed on the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import xarray as xr
@@ -16,8 +17,11 @@ import xarray as xr
 from .errors import InputError
 from .files import landscape_dataset, save_landscape
 from .probe_config import ProbeConfig
-from .sweep import ChunkPlan, PartStore, run_chunks
+from .sweep import ChunkPlan, PartStore, run_chunks, save_merged
 from .tasks import task_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .executors import Executor
 
 REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
                 "converged", "tangent_grad_ratio", "loss_rel_change")
@@ -60,8 +64,33 @@ class ProbeGrid:
         return np.asarray(self.w)[i], np.asarray(self.m)[j], np.asarray(self.seeds)[s]
 
 
-def monotone_violation(train_loss: np.ndarray, tol: float) -> np.ndarray:
-    """Where l~_train(w) exceeds its minimum over smaller w by more than ``tol`` (relative).
+@dataclasses.dataclass(frozen=True)
+class ProbeChunk:
+    """The probe of some members of a grid: a pure function of (task, probe, grid, members).
+
+    Picklable, so a dask worker computes a chunk exactly as this process would
+    (`reduced_dynamics.executors`)."""
+
+    task: Any
+    probe: ProbeConfig
+    grid: ProbeGrid
+    name: ClassVar[str] = "probe"
+
+    def __call__(self, members: np.ndarray, progress: Callable[[int], None] | None = None
+                 ) -> dict[str, np.ndarray]:
+        from .probe import probe_batch
+
+        w, m, seeds = self.grid.member_coords(members)
+        return probe_batch(self.task, self.probe, w, m, seeds, progress=progress)
+
+    def work(self, members: np.ndarray) -> int:
+        """Progress units of a chunk: member-steps."""
+        return len(members) * self.probe.steps
+
+
+def monotone_violation(train_loss: np.ndarray, tol: float, abs_tol: float = 0.0
+                       ) -> np.ndarray:
+    """Where l~_train(w) > (1 + tol) min_{w' < w} l~_train(w') + abs_tol.
 
     For ReLU decoders l~_train is non-increasing in w (Omnigrok footnote 2: scaling the
     first layer by c and the second layer's weights by 1/c keeps the function and raises the
@@ -69,7 +98,7 @@ def monotone_violation(train_loss: np.ndarray, tol: float) -> np.ndarray:
     """
     running_min = np.fmin.accumulate(np.where(np.isfinite(train_loss), train_loss, np.inf), 0)
     previous = np.concatenate([np.full_like(train_loss[:1], np.inf), running_min[:-1]], 0)
-    return train_loss > (1.0 + tol) * previous
+    return train_loss > (1.0 + tol) * previous + abs_tol
 
 
 def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -90,15 +119,19 @@ def probe_landscape(
     resume: bool = False,
     progress: bool = True,
     history: str = "",
+    executor: Executor | None = None,
 ) -> xr.Dataset:
     """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); a task without m needs
-    ``grid.m == (0.0,)`` (`ProbeGrid.no_m`) and gives a 1-D landscape.
+    ``grid.m == (0.0,)`` (`ProbeGrid.no_m`) and gives a 1-D landscape. ``executor``
+    (`reduced_dynamics.executors`): where the chunks are computed (default: here, one
+    after another); every finished chunk is saved at once as a part file, and the parts
+    are merged into ``output`` atomically at the end.
     """
     import torch
 
-    from .probe import decoder_w0, probe_batch
+    from .probe import decoder_w0
 
     entry = task_of(task)
     if not entry.has_m and tuple(grid.m) != (0.0,):
@@ -112,13 +145,9 @@ def probe_landscape(
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
 
-    def compute(members: np.ndarray, tick) -> dict[str, np.ndarray]:
-        w, m, seeds = grid.member_coords(members)
-        return probe_batch(task, probe, w, m, seeds, progress=tick)
-
     bar = _progress_bar(plan, probe.steps, todo, enabled=progress)
     try:
-        run_chunks(plan, store, compute, todo, bar.update)
+        run_chunks(plan, store, ProbeChunk(task, probe, grid), todo, bar.update, executor)
     finally:
         bar.close()
     flat = store.read_all(plan)
@@ -129,20 +158,22 @@ def probe_landscape(
     monotone = task.activation in HOMOGENEOUS
     if monotone:
         reduced["converged"] = reduced["converged"] & ~monotone_violation(
-            reduced["train_loss"], probe.monotone_tol)
+            reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
     w0 = decoder_w0(task, grid.seeds[0])
+    from .executors import torch_threads
+
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
-              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone)}
+              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),
+              "torch_threads": torch_threads(executor)}
     ds = landscape_dataset(
         np.asarray(grid.w), np.asarray(grid.m) if entry.has_m else None, variables,
         task=entry.name,
         preset=task.preset, config=config, w0=w0, history=history,
         torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
     )
-    save_landscape(ds, output)
-    store.remove()
+    save_merged(save_landscape, ds, output, store)
     return ds
 
 
@@ -151,7 +182,7 @@ def _converged_doc(probe: ProbeConfig, monotone: bool = True) -> str:
     if not monotone:  # tanh: l~_train(w) may rise with w, so no monotonicity test
         return settled
     return (f"{settled}, and train_loss <= (1 + {probe.monotone_tol}) x its minimum over "
-            "smaller w")
+            f"smaller w + {probe.monotone_abs_tol}")
 
 
 def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: bool):

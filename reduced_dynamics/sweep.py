@@ -5,6 +5,10 @@ atomically, as ``<output>.parts/chunk_NNNNN.nc``; ``sweep.json`` beside the part
 the sweep is (its fingerprint). Re-running with ``resume=True`` computes only the missing
 chunks. Chunks are fixed by the plan, never by what happened to run, so a resumed sweep does
 the same arithmetic as an uninterrupted one and gives the same file.
+
+Where the chunks are computed is the executor's business (`reduced_dynamics.executors`):
+one after another in this process, or as tasks on a dask.distributed cluster; either way
+this process writes each part as soon as its chunk is back.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
-from .errors import FileCheckError, InputError
+from .errors import FileCheckError, InputError, WriteError
 from .files import read_dataset, write_atomic
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .executors import Executor
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,16 @@ class PartStore:
         return {int(p.stem.split("_")[1]) for p in self.folder.glob("chunk_*.nc")}
 
     def write(self, chunk: int, members: np.ndarray, results: dict[str, np.ndarray]) -> None:
-        ds = xr.Dataset({k: ("member", np.asarray(v)) for k, v in results.items()},
-                        coords={"member": members})
+        """Save one finished chunk atomically; arrays have the members along axis 0.
+
+        A failure (disk full, no permission) raises `WriteError`: no part of this chunk is
+        left behind and the parts written before are intact.
+        """
+        data = {}
+        for k, v in results.items():
+            v = np.asarray(v)
+            data[k] = (("member", *(f"{k}_dim{i}" for i in range(1, v.ndim))), v)
+        ds = xr.Dataset(data, coords={"member": members})
         ds.attrs["chunk"] = chunk
         write_atomic(ds, self.part_path(chunk))
 
@@ -101,6 +117,13 @@ class PartStore:
         merged = xr.concat(pieces, dim="member")
         return {k: merged[k].values for k in merged.data_vars}
 
+    @staticmethod
+    def stored_fingerprint(output: str | Path) -> dict | None:
+        """The fingerprint recorded by an earlier, unfinished sweep to ``output`` (or None)."""
+        output = Path(output)
+        manifest = output.with_name(output.name + ".parts") / "sweep.json"
+        return json.loads(manifest.read_text()) if manifest.exists() else None
+
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -111,8 +134,31 @@ def run_chunks(
     compute: Callable[[np.ndarray, Callable[[int], None]], dict[str, np.ndarray]],
     todo: Iterable[int],
     progress: Callable[[int], None],
+    executor: Executor | None = None,
 ) -> None:
-    """Compute each chunk in ``todo`` in this process and save it at once."""
-    for chunk in todo:
-        members = plan.members(chunk)
-        store.write(chunk, members, compute(members, progress))
+    """Compute each chunk in ``todo`` and save it as soon as it is done.
+
+    ``executor`` (`reduced_dynamics.executors`) decides where: None or `LocalExecutor`
+    computes the chunks one after another in this process; `DaskExecutor` on a cluster,
+    where ``compute`` must be a picklable chunk function (`executors.ChunkFunction`).
+    """
+    if executor is None:
+        from .executors import LocalExecutor
+
+        executor = LocalExecutor()
+    finished = executor.map(compute, [(c, plan.members(c)) for c in todo], progress)
+    try:
+        for chunk, members, results in finished:
+            store.write(chunk, members, results)
+    finally:  # stop the chunks still running elsewhere (interrupt, failed write)
+        finished.close()
+
+
+def save_merged(save: Callable, ds: xr.Dataset, output: str | Path, store: PartStore) -> None:
+    """Write the merged file atomically, then drop the parts; a failed write keeps them."""
+    try:
+        save(ds, output)
+    except WriteError as exc:
+        raise WriteError(f"{exc}; the finished chunks are kept in {store.folder}: free "
+                         "space (or fix permissions) and rerun with --resume") from exc
+    store.remove()

@@ -74,5 +74,11 @@ class RunSet:
         grid = [(g, s, a, m) for g in gammas for s in seeds for a in alpha0s for m in m0s]
         return cls(*(tuple(col) for col in zip(*grid)))
 
+    def subset(self, members) -> RunSet:
+        """The runs at indices ``members``, in that order."""
+        idx = [int(i) for i in np.asarray(members).ravel()]
+        return RunSet(*(tuple(getattr(self, f.name)[i] for i in idx)
+                        for f in dataclasses.fields(self)))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
