@@ -66,16 +66,18 @@ def compile_times() -> tuple[dict, dict]:
     return runs[0], runs[1]
 
 
-def path_set(prep: P.PreparedLandscape, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """≈ n paths: starts (alpha log-spaced over the upper 70 % of the grid, m in [0, 0.4])
-    × γ (log-spaced over the default range)."""
+def path_set(prep: P.PreparedLandscape, n: int, alpha_max: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """≈ n paths: starts (alpha log-spaced over the upper 70 % of the grid, or up to
+    ``alpha_max``, m in [0, 0.4]) × γ (log-spaced over the default range)."""
     a_lo, a_hi = prep.alpha_range
     la, lb = np.log(a_lo), np.log(a_hi)
     n_g = max(2, round(np.sqrt(n / 4)))
     n_s = max(1, round(n / n_g))
     n_a = max(1, round(np.sqrt(n_s)))
     n_m = max(1, n_s // n_a)
-    alphas = np.exp(np.linspace(la + 0.3 * (lb - la), la + 0.95 * (lb - la), n_a))
+    hi = la + 0.95 * (lb - la) if alpha_max is None else np.log(min(alpha_max, a_hi))
+    alphas = np.exp(np.linspace(la + 0.3 * (hi - la), hi, n_a))
     m_lo, m_hi = prep.interp.m_range
     ms = np.clip(np.linspace(0.0, 0.4, n_m), m_lo, m_hi)
     starts = np.array([(a, m) for a in alphas for m in ms])
@@ -166,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtol", type=float, default=1e-6)
     ap.add_argument("--atol", type=float, default=1e-9)
     ap.add_argument("--no-compile", action="store_true", help="skip the compile timing")
+    ap.add_argument("--alpha-max", type=float, default=None,
+                    help="largest start alpha (e.g. where the probe converged)")
+    ap.add_argument("--stop-at-grok", action="store_true",
+                    help="end each numba path at t_grok (as a grokking-time sweep needs)")
     args = ap.parse_args(argv)
 
     import numba
@@ -197,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
     preps = {d: P.prepare_landscape(ds, P.InterpolantOptions(derivatives=d))
              for d in ("pchip", "spline")}
-    starts, gammas = path_set(preps["pchip"], args.paths)
-    so = P.SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2, max_steps=args.max_steps)
+    starts, gammas = path_set(preps["pchip"], args.paths, args.alpha_max)
+    so = P.SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2, max_steps=args.max_steps,
+                         stop_at_grok=args.stop_at_grok)
     n = starts.shape[0] * gammas.size
     print(f"\nnumba, integrate() with events (default PCHIP interpolant), {n} paths "
           f"({starts.shape[0]} starts x {gammas.size} gammas), rtol={args.rtol:g}, "
