@@ -16,11 +16,5 @@ register(teacher_student.TASK)
 TASKS = tuple(REGISTRY)
 
 
-def check_task(name: str) -> str:
-    """``name`` if it is a registered task; `InputError` listing the tasks otherwise."""
-    get_task(name)
-    return name
-
-
-__all__ = ["REGISTRY", "TASKS", "TaskEntry", "TorchTask", "check_task", "get_task",
+__all__ = ["REGISTRY", "TASKS", "TaskEntry", "TorchTask", "get_task",
            "register", "task_of", "torch_task"]
