@@ -34,6 +34,7 @@ from .predict import (
     default_gammas,
     predict_grokking_times,
     prepare_landscape,
+    task_entry,
 )
 
 
@@ -73,9 +74,7 @@ def _rate(name: str, value: float, *, positive: bool) -> float:
 
 def _etas(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
     """--eta-d/--eta-r, defaulting to the training rates of the landscape's task."""
-    from .tasks import REGISTRY
-
-    entry = REGISTRY.get(str(prep.dataset.attrs.get("task", "")))
+    entry = task_entry(prep)
     d_default, r_default = (entry.train.eta_d, entry.train.eta_r) if entry else (1e-3, 1e-3)
     eta_d = d_default if args.eta_d is None else args.eta_d
     eta_r = r_default if args.eta_r is None else args.eta_r

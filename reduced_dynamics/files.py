@@ -238,6 +238,24 @@ VAR_META = {
 }
 
 
+def provenance_attrs(kind: str, *, title: str, task: str, preset: str, config: dict,
+                     w0: float, history: str, torch_version: str) -> dict:
+    """The global attributes of SPEC §9 (``REQUIRED_ATTRS``) plus the file kind."""
+    return {
+        "Conventions": "CF-1.8",
+        "title": title,
+        "task": task,
+        "preset": preset,
+        "config_json": json.dumps(config, sort_keys=True),
+        "w0": float(w0),
+        "package_version": package_version(),
+        "torch_version": torch_version,
+        "date_created": now_iso(),
+        "history": history,
+        FILE_KIND_ATTR: kind,
+    }
+
+
 def landscape_dataset(
     w: np.ndarray,
     m: np.ndarray | None,
@@ -273,19 +291,9 @@ def landscape_dataset(
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
         long_name, units = VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
-    attrs = {
-        "Conventions": "CF-1.8",
-        "title": title or f"reduced landscape of {task} ({preset})",
-        "task": task,
-        "preset": preset,
-        "config_json": json.dumps(config, sort_keys=True),
-        "w0": float(w0),
-        "package_version": package_version(),
-        "torch_version": torch_version,
-        "date_created": now_iso(),
-        "history": history,
-        FILE_KIND_ATTR: "landscape",
-    }
+    attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
+                             task=task, preset=preset, config=config, w0=w0,
+                             history=history, torch_version=torch_version)
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

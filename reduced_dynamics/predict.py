@@ -245,7 +245,7 @@ def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
     return arr
 
 
-def _task_entry(prep: PreparedLandscape):
+def task_entry(prep: PreparedLandscape):
     """The registered task that made this landscape (its ``task`` attribute), or None."""
     from .tasks import REGISTRY
 
@@ -256,7 +256,7 @@ def default_start(prep: PreparedLandscape) -> tuple[float, float]:
     """The task's default study start (alpha0, m0) when the landscape names a registered
     task (the same start `reduced-dynamics train` uses, so predictions and runs compare);
     otherwise large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2."""
-    entry = _task_entry(prep)
+    entry = task_entry(prep)
     m_lo, m_hi = prep.interp.m_range
     if entry is not None:
         alpha0 = float(entry.alpha0.split(",")[0])
@@ -273,7 +273,7 @@ def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 
     weight decay that the training-loss gradient balances on the boundary contour at the
     cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there. Larger γ pushes paths through the boundary into
     region I. Falls back to 1e-4..3e-3."""
-    entry = _task_entry(prep)
+    entry = task_entry(prep)
     if entry is not None:
         from .gridspec import parse_list
 

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InputError
-from .files import FILE_KIND_ATTR, now_iso, package_version, save_trajectories
+from .files import provenance_attrs, save_trajectories
 from .tasks import task_of
 from .train_config import RunSet, TrainConfig
 
@@ -60,8 +60,6 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     are recorded in ``config_json``: both change the rounding, which long runs amplify
     (module docstring).
     """
-    import json
-
     import torch
 
     from .probe import decoder_w0
@@ -86,23 +84,13 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
         "m0": ("run", np.asarray(runs.m0, float), {"long_name": "initial messiness"
                                                    if entry.has_m else NOT_APPLICABLE}),
     }
-    attrs = {
-        "Conventions": "CF-1.8",
-        "title": f"full training runs of {entry.name} ({task.preset})",
-        "task": entry.name,
-        "preset": task.preset,
-        "config_json": json.dumps({"task": task.to_dict(), "train": cfg.to_dict(),
-                                   "runs": runs.to_dict(),
-                                   "runs_per_model": runs_per_model or n,
-                                   "torch_threads": torch_threads or torch.get_num_threads()},
-                                  sort_keys=True),
-        "w0": decoder_w0(task, runs.seed[0]),
-        "package_version": package_version(),
-        "torch_version": torch.__version__,
-        "date_created": now_iso(),
-        "history": history,
-        FILE_KIND_ATTR: "trajectory",
-    }
+    config = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
+              "runs_per_model": runs_per_model or n,
+              "torch_threads": torch_threads or torch.get_num_threads()}
+    attrs = provenance_attrs("trajectory", title=f"full training runs of {entry.name} "
+                             f"({task.preset})", task=entry.name, preset=task.preset,
+                             config=config, w0=decoder_w0(task, runs.seed[0]),
+                             history=history, torch_version=torch.__version__)
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
