@@ -33,9 +33,9 @@ import torch
 import xarray as xr
 
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster
-from reduced_dynamics.probe import decoder_w0
-from reduced_dynamics.probe_config import ProbeConfig
-from reduced_dynamics.probe_sweep import ProbeGrid, probe_landscape
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.landscape.probe import decoder_w0
+from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks.toy_addition import preset
 
 

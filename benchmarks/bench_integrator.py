@@ -15,7 +15,7 @@ tolerances (rtol, atol, with scipy's error norm and step-size controller on both
    in a second process that finds the cache.
 
 The landscape defaults to ``landscapes/toy_addition_paper.nc`` when it exists, otherwise a
-synthetic L/U landscape (`reduced_dynamics.synthetic`). Every number printed is measured.
+synthetic L/U landscape (`reduced_dynamics.testing.synthetic`). Every number printed is measured.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reduced_dynamics import predict as P  # noqa: E402
+from reduced_dynamics.engine import predict as P  # noqa: E402
 
 SHIPPED = ROOT / "landscapes" / "toy_addition_paper.nc"
 
 _COMPILE_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
-from reduced_dynamics import predict as P
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.engine import predict as P
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 t1 = time.perf_counter()
 prep = P.prepare_landscape(synthetic_landscape())
 t2 = time.perf_counter()
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         source = None
     if source is None:
-        from reduced_dynamics.synthetic import synthetic_landscape
+        from reduced_dynamics.testing.synthetic import synthetic_landscape
 
         ds, name = synthetic_landscape(), "synthetic L/U landscape (no shipped file yet)"
     else:

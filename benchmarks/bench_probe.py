@@ -16,9 +16,9 @@ from itertools import pairwise
 import numpy as np
 import torch
 
-from reduced_dynamics.batched_mlp import reference_mlp
-from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0, probe_batch
-from reduced_dynamics.probe_config import ProbeConfig
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0, probe_batch
+from reduced_dynamics.models.batched_mlp import reference_mlp
 from reduced_dynamics.tasks.toy_addition import preset
 
 

@@ -15,11 +15,11 @@ import time
 import numpy as np
 import torch
 
-from reduced_dynamics.batched_mlp import reference_mlp
-from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0
+from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0
+from reduced_dynamics.models.batched_mlp import reference_mlp
 from reduced_dynamics.tasks.toy_addition import preset
-from reduced_dynamics.train_config import RunSet, TrainConfig
-from reduced_dynamics.trainer import train_runs
+from reduced_dynamics.training.config import RunSet, TrainConfig
+from reduced_dynamics.training.trainer import train_runs
 
 
 def loop_runs(task, cfg: TrainConfig, runs: RunSet) -> None:

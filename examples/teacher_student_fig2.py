@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.files import open_landscape, open_trajectories
-from reduced_dynamics.predict import fit_exponent
-from reduced_dynamics.resources import landscape_path
+from reduced_dynamics.engine.predict import fit_exponent
+from reduced_dynamics.io.files import open_landscape, open_trajectories
+from reduced_dynamics.io.resources import landscape_path
 from reduced_dynamics.tasks import get_task
-from reduced_dynamics.train_config import RunSet
+from reduced_dynamics.training.config import RunSet
 from reduced_dynamics.validate import table, validate, write_report
 
 ENTRY = get_task("teacher-student")
@@ -71,8 +71,8 @@ def landscape_marks(ls: xr.Dataset) -> dict[str, float]:
 
 
 def probe_again(out: Path) -> Path:
-    from reduced_dynamics.probe import decoder_w0
-    from reduced_dynamics.probe_sweep import ProbeGrid, probe_landscape
+    from reduced_dynamics.landscape.probe import decoder_w0
+    from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 
     task = ENTRY.preset("paper")
     seeds = ENTRY.probe_seeds
@@ -225,7 +225,7 @@ def main() -> None:
     cfg = dataclasses.replace(ENTRY.train, steps=args.steps)
     start = time.perf_counter()
     if args.retrain or not runs_file.exists():
-        from reduced_dynamics.train_sweep import run_training
+        from reduced_dynamics.training.sweep import run_training
 
         ckpt = runs_file.with_name(runs_file.name + ".ckpt")
         run_training(ENTRY.preset("paper"), cfg, run_set(), runs_file, resume=ckpt.exists(),

@@ -4,9 +4,9 @@ Importing the package needs neither torch nor matplotlib; the probe and the full
 runs import torch when called.
 """
 
-from .errors import FileCheckError, InputError, ReducedDynamicsError, WriteError
-from .files import open_landscape, save_landscape
-from .resources import default_landscape
+from reduced_dynamics.errors import FileCheckError, InputError, ReducedDynamicsError, WriteError
+from reduced_dynamics.io.files import open_landscape, save_landscape
+from reduced_dynamics.io.resources import default_landscape
 
 __all__ = [
     "FileCheckError",

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import InputError
+from reduced_dynamics.errors import InputError
 
 ChunkResult = tuple[int, np.ndarray, dict[str, np.ndarray]]
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",

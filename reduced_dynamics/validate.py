@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .files import open_trajectories
-from .predict import EventOptions, fit_exponent, integrate, prepare_landscape
+from reduced_dynamics.engine.predict import EventOptions, fit_exponent, integrate, prepare_landscape
+from reduced_dynamics.io.files import open_trajectories
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
 # accuracies too: overfit = train_acc >= 0.95, grok = test_acc >= 0.95.
@@ -151,8 +151,8 @@ def table(report: xr.Dataset) -> str:
 def write_report(report: xr.Dataset, landscape: xr.Dataset,
                  folder: str | os.PathLike) -> list[Path]:
     """CSV, netCDF and the two figures into ``folder``."""
-    from .files import write_atomic
-    from .plotting import plot_validation
+    from reduced_dynamics.io.files import write_atomic
+    from reduced_dynamics.plot.landscape import plot_validation
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from reduced_dynamics.cli import main
+from reduced_dynamics.cli.gridspec import parse_grid, parse_list
+from reduced_dynamics.cli.main import main
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.files import open_landscape, save_landscape
-from reduced_dynamics.gridspec import parse_grid, parse_list
+from reduced_dynamics.io.files import open_landscape, save_landscape
 
 
 def test_grid_specs():
@@ -84,11 +84,11 @@ def test_predictions_import_without_torch(tmp_path, landscape):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import reduced_dynamics as rd\n"
-        "from reduced_dynamics.predict import integrate\n"
+        "from reduced_dynamics.engine.predict import integrate\n"
         f"ds = rd.open_landscape({str(path)!r})\n"
         "r = integrate(ds, [(5.0, 0.1)], gamma=[0.1])\n"
         "assert r['status'].size == 1\n"
-        "import reduced_dynamics.cli, reduced_dynamics.validate\n"
+        "import reduced_dynamics.cli.main, reduced_dynamics.validate\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reduced_dynamics import cli_engine
+from reduced_dynamics.cli import engine as cli_engine
 from reduced_dynamics.errors import ReducedDynamicsError
-from reduced_dynamics.files import save_landscape
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.io.files import save_landscape
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 ROOT = Path(__file__).resolve().parents[1]
 GAMMAS = "1e-5,2e-5,4e-5"
@@ -58,9 +58,9 @@ def test_predict_json(landscape, capsys):
 
 
 def test_predict_uses_the_shipped_default(landscape, capsys, monkeypatch):
-    fake = types.ModuleType("reduced_dynamics.resources")
+    fake = types.ModuleType("reduced_dynamics.io.resources")
     fake.default_landscape = lambda: Path(landscape)
-    monkeypatch.setitem(sys.modules, "reduced_dynamics.resources", fake)
+    monkeypatch.setitem(sys.modules, "reduced_dynamics.io.resources", fake)
     assert run(["predict", "--gamma", "2e-5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["landscape"] == landscape
 
@@ -108,13 +108,13 @@ def test_bad_landscape_files(tmp_path, capsys):
 
 
 def test_no_default_landscape_is_a_clear_error(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "reduced_dynamics.resources", None)
+    monkeypatch.setitem(sys.modules, "reduced_dynamics.io.resources", None)
     assert run(["predict"]) == 2
     assert "no LANDSCAPE given" in capsys.readouterr().err
 
 
 def test_stand_alone_main_and_lazy_imports(landscape):
-    code = ("import sys; import reduced_dynamics.cli_engine, reduced_dynamics.predict; "
+    code = ("import sys; import reduced_dynamics.cli.engine, reduced_dynamics.engine.predict; "
             "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=120)

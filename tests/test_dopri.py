@@ -15,10 +15,10 @@ from _engine_helpers import exact_landscape, poly_landscape
 from scipy.integrate import RK45, solve_ivp
 from scipy.optimize import brentq
 
-from reduced_dynamics import dopri
-from reduced_dynamics import dynamics as dy
-from reduced_dynamics import predict as P
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import dynamics as dy
+from reduced_dynamics.engine import predict as P
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,8 +200,8 @@ def test_integrate_path_python_body_matches_jit(syn):
 
 _SCRIPT = """
 import json, numpy as np
-from reduced_dynamics import predict as P
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.engine import predict as P
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 so = P.SolverOptions(rtol=1e-4, atol=1e-7, max_steps=2000, n_times=5, record_sub=1)
 r = P.integrate(synthetic_landscape(), [(4.0, 0.1), (35.5, 0.2)], [1e-5, 1e-4], solver=so)
 a = P.analyze_path(synthetic_landscape(), 3e-5, start=(35.5, 0.2), solver=so)

@@ -8,9 +8,7 @@ import xarray as xr
 from _engine_helpers import exact_landscape
 from scipy.interpolate import RectBivariateSpline, RegularGridInterpolator
 
-from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.files import landscape_dataset
-from reduced_dynamics.interpolant import (
+from reduced_dynamics.engine.interpolant import (
     bicubic_grad,
     bicubic_value,
     bilinear,
@@ -21,7 +19,9 @@ from reduced_dynamics.interpolant import (
     loss_grad,
     node_derivatives,
 )
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.errors import FileCheckError, InputError
+from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 RNG = np.random.default_rng(0)
 

@@ -13,12 +13,12 @@ from _engine_helpers import (
     loss_crossing_exact,
 )
 
-from reduced_dynamics import predict as P
-from reduced_dynamics.dopri import STATUS_NAMES
+from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.dopri import STATUS_NAMES
+from reduced_dynamics.engine.path_analysis import count_descents
 from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.files import landscape_dataset, save_landscape
-from reduced_dynamics.path_analysis import count_descents
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 CASES = [("pchip", "log"), ("pchip", "linear"), ("spline", "log"), ("spline", "linear")]
 

@@ -10,12 +10,12 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
-from reduced_dynamics import batched_mlp as bm  # noqa: E402
-from reduced_dynamics.files import open_landscape  # noqa: E402
-from reduced_dynamics.probe import decoder_w0, probe_batch  # noqa: E402
-from reduced_dynamics.probe_config import ProbeConfig  # noqa: E402
-from reduced_dynamics.probe_sweep import ProbeGrid, probe_landscape  # noqa: E402
-from reduced_dynamics.sweep import ChunkPlan, PartStore  # noqa: E402
+from reduced_dynamics.io.files import open_landscape  # noqa: E402
+from reduced_dynamics.io.parts import ChunkPlan, PartStore  # noqa: E402
+from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
+from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
+from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
+from reduced_dynamics.models import batched_mlp as bm  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import make_data, preset  # noqa: E402
 
 TASK = preset("paper")
@@ -67,7 +67,7 @@ def test_batched_probe_equals_probing_alone():
 
 def test_envelope_derivatives_match_finite_differences():
     """dtrain_dw = theta_hat . grad l (radial) and dtrain_dm = dl/dm at fixed theta."""
-    from reduced_dynamics.probe import ToyAdditionTorch, _measure
+    from reduced_dynamics.landscape.probe import ToyAdditionTorch, _measure
 
     dt = torch.float64
     tt = ToyAdditionTorch(TASK, dt)
@@ -138,7 +138,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
     grid = _grid()
     clean = probe_landscape(TASK, probe, grid, tmp_path / "clean.nc", progress=False)
 
-    import reduced_dynamics.sweep as sweep
+    import reduced_dynamics.io.parts as sweep
 
     real_write = PartStore.write
     calls = {"n": 0}
@@ -159,7 +159,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep.PartStore, "write", real_write)
 
     computed = []
-    import reduced_dynamics.probe as probe_mod
+    import reduced_dynamics.landscape.probe as probe_mod
 
     real_batch = probe_mod.probe_batch
 
@@ -190,7 +190,7 @@ def test_rerun_without_resume_refuses_to_mix(tmp_path):
 
 
 def test_best_seed_is_the_lowest_train_loss():
-    from reduced_dynamics.probe_sweep import reduce_over_seeds
+    from reduced_dynamics.landscape.sweep import reduce_over_seeds
 
     per_seed = {"train_loss": np.array([[[1.0, np.nan]], [[0.5, 2.0]]]),
                 "test_loss": np.array([[[10.0, 20.0]], [[30.0, 40.0]]])}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reduced_dynamics import predict as P
-from reduced_dynamics.dopri import STATUS_NAMES
-from reduced_dynamics.files import check_landscape, landscape_dataset
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.dopri import STATUS_NAMES
+from reduced_dynamics.io.files import check_landscape, landscape_dataset
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 W0 = 14.0
 GAMMAS = np.geomspace(1e-5, 10.0, 7)

@@ -8,22 +8,22 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
-from reduced_dynamics.batched_mlp import reference_mlp  # noqa: E402
-from reduced_dynamics.cli import main  # noqa: E402
+from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.engine.predict import EventOptions, integrate  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
-from reduced_dynamics.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
-from reduced_dynamics.predict import EventOptions, integrate  # noqa: E402
-from reduced_dynamics.probe import decoder_w0, probe_batch  # noqa: E402
-from reduced_dynamics.probe_config import ProbeConfig  # noqa: E402
-from reduced_dynamics.probe_sweep import ProbeGrid, probe_landscape  # noqa: E402
+from reduced_dynamics.io.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
+from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
+from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
+from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
+from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.tasks import TASKS, get_task, task_of, torch_task  # noqa: E402
 from reduced_dynamics.tasks.teacher_student import (  # noqa: E402
     TeacherStudentConfig,
     make_inputs,
     preset,
 )
-from reduced_dynamics.train_config import RunSet, TrainConfig  # noqa: E402
-from reduced_dynamics.trainer import train_runs  # noqa: E402
+from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
+from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 
 TASK = preset("paper")
 
@@ -217,7 +217,7 @@ def test_bad_teacher_student_cli_input(argv, message, capsys, tmp_path, monkeypa
 
 def test_validation_report_of_1d_runs(tmp_path):
     """`validate` + `write_report` take a 1-D landscape and runs without m (m0 = 0)."""
-    from reduced_dynamics.train_sweep import run_training
+    from reduced_dynamics.training.sweep import run_training
     from reduced_dynamics.validate import table, validate, write_report
 
     cfg = TrainConfig(steps=30, n_log=6, eta_d=3e-4, eta_r=0.0)

@@ -8,13 +8,13 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
-from reduced_dynamics.batched_mlp import reference_mlp  # noqa: E402
-from reduced_dynamics.files import open_trajectories  # noqa: E402
-from reduced_dynamics.probe import ToyAdditionTorch, decoder_w0  # noqa: E402
+from reduced_dynamics.io.files import open_trajectories  # noqa: E402
+from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0  # noqa: E402
+from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
-from reduced_dynamics.train_config import RunSet, TrainConfig  # noqa: E402
-from reduced_dynamics.train_sweep import run_training  # noqa: E402
-from reduced_dynamics.trainer import project_on_line, train_runs  # noqa: E402
+from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
+from reduced_dynamics.training.sweep import run_training  # noqa: E402
+from reduced_dynamics.training.trainer import project_on_line, train_runs  # noqa: E402
 
 TASK = preset("paper")
 
@@ -63,7 +63,7 @@ def test_batched_member_equals_adamw_alone():
 
 def test_weight_decay_alone_shrinks_by_its_own_gamma():
     """With gradients switched off (lr tiny), w(t) = w(0) (1 - eta_d gamma_b)^t per member."""
-    from reduced_dynamics.trainer import BatchedRuns
+    from reduced_dynamics.training.trainer import BatchedRuns
 
     cfg = TrainConfig(steps=10, dtype="float64", eta_d=1e-2, n_log=3)
     runs = RunSet(gamma=(0.1, 1.0, 3.0), seed=(0, 0, 0), alpha0=(2.0,) * 3, m0=(0.1,) * 3)

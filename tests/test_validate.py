@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from reduced_dynamics.cli import main
-from reduced_dynamics.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
-from reduced_dynamics.predict import integrate
-from reduced_dynamics.synthetic import synthetic_landscape
+from reduced_dynamics.cli.main import main
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.io.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
+from reduced_dynamics.testing.synthetic import synthetic_landscape
 from reduced_dynamics.validate import EVENTS, path_distance, plateau_rate, validate
 
 

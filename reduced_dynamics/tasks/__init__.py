@@ -7,8 +7,16 @@ validation) is shared.
 
 from __future__ import annotations
 
-from . import teacher_student, toy_addition
-from .base import REGISTRY, TaskEntry, TorchTask, get_task, register, task_of, torch_task
+from reduced_dynamics.tasks import teacher_student, toy_addition
+from reduced_dynamics.tasks.base import (
+           REGISTRY,
+           TaskEntry,
+           TorchTask,
+           get_task,
+           register,
+           task_of,
+           torch_task,
+)
 
 register(toy_addition.TASK)
 register(teacher_student.TASK)

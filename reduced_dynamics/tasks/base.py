@@ -6,7 +6,7 @@ these two things. A new task (images, text, molecules) supplies only
 * a frozen config dataclass with ``preset``, ``layer_sizes``, ``activation`` and
   ``to_dict()`` (stored whole in every file as ``config_json``), and its presets;
 * a torch adapter class following `TorchTask` (its data and loss; the network is always
-  the batched MLP of `reduced_dynamics.batched_mlp`);
+  the batched MLP of `reduced_dynamics.models.batched_mlp`);
 * a `TaskEntry` naming both, with the task's default probe and training settings,
   registered in `reduced_dynamics.tasks`.
 
@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import InputError
-from ..probe_config import ProbeConfig
-from ..train_config import TrainConfig
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.training.config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -8,7 +8,7 @@ numpy from ``data_seed`` (train first, then test); labels are the teacher's outp
 correct when its squared error, averaged over the outputs, is below ``threshold`` (0.01).
 
 There is no representation coordinate: the landscape is 1-D (dims w only).
-Pure numpy: the networks live in `reduced_dynamics.batched_mlp`.
+Pure numpy: the networks live in `reduced_dynamics.models.batched_mlp`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..probe_config import ProbeConfig
-from ..train_config import TrainConfig
-from .base import TaskEntry
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.tasks.base import TaskEntry
+from reduced_dynamics.training.config import TrainConfig
 
 ACTIVATIONS = ("tanh", "relu")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import batched_mlp as bm
-from .teacher_student import TeacherStudentConfig, make_inputs
+from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig, make_inputs
 
 
 class TeacherStudentTorch:

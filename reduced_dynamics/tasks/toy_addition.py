@@ -1,6 +1,6 @@
 """Toy addition (Omnigrok Section 5.1, Appendix D; SPEC §3): data and representations.
 
-Pure numpy: the torch model lives in `reduced_dynamics.batched_mlp`, the torch view of the
+Pure numpy: the torch model lives in `reduced_dynamics.models.batched_mlp`, the torch view of the
 data in `toy_addition_torch`. Two presets:
 ``paper`` (labels i+j, scalar embeddings, ReLU) and ``notebook`` (labels (i+j) mod p,
 2-D embeddings, LeakyReLU(0.2)), every number a field of `ToyAdditionConfig`.
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..probe_config import PROBE_PRESETS
-from ..train_config import TrainConfig
-from .base import TaskEntry
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.landscape.config import PROBE_PRESETS
+from reduced_dynamics.tasks.base import TaskEntry
+from reduced_dynamics.training.config import TrainConfig
 
 
 @dataclass(frozen=True)

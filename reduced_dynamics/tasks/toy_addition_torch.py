@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import batched_mlp as bm
-from .toy_addition import ToyAdditionConfig, ToyAdditionData, make_data
+from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.tasks.toy_addition import ToyAdditionConfig, ToyAdditionData, make_data
 
 
 class ToyAdditionTorch:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import FileCheckError, WriteError
+from reduced_dynamics.errors import FileCheckError, WriteError
 
 LANDSCAPE_VARS = (
     "train_loss",

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import batched_mlp as bm
-from .errors import InputError
-from .probe import decoder_w0
-from .tasks import torch_task
-from .train_config import RunSet, TrainConfig
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.landscape.probe import decoder_w0
+from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.tasks import torch_task
+from reduced_dynamics.training.config import RunSet, TrainConfig
 
 LOGGED = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
 

@@ -31,8 +31,8 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from .dynamics import velocities
-from .interpolant import Interpolant, kernel_array
+from reduced_dynamics.engine.dynamics import velocities
+from reduced_dynamics.engine.interpolant import Interpolant, kernel_array
 
 POINTS = ("A", "B", "C", "D", "E")
 FAST_FRACTION = 0.01

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit
-from .interpolant import TEST, TRAIN, loss_grad, node_value, transformed
+from reduced_dynamics.engine._jit import njit
+from reduced_dynamics.engine.interpolant import TEST, TRAIN, loss_grad, node_value, transformed
 
 # per-path parameters
 P_ETA_D, P_ETA_R, P_GAMMA = 0, 1, 2

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FileCheckError, InputError, bad_value
-from .gridspec import parse_list
-from .interpolant import derivative_agreement
-from .predict import (
+from reduced_dynamics.cli.gridspec import parse_list
+from reduced_dynamics.engine.interpolant import derivative_agreement
+from reduced_dynamics.engine.predict import (
     ADAM_NOTE,
     TIME_UNITS,
     EventOptions,
@@ -36,13 +35,14 @@ from .predict import (
     prepare_landscape,
     task_entry,
 )
+from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 
 
 def _landscape(args: argparse.Namespace) -> PreparedLandscape:
     path = args.landscape
     if path is None:
         try:
-            from .resources import default_landscape
+            from reduced_dynamics.io.resources import default_landscape
         except ImportError:
             raise FileCheckError("no LANDSCAPE given and this installation ships no default "
                                  "landscape; pass a landscape file (.nc)") from None
@@ -196,7 +196,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_path(args: argparse.Namespace) -> int:
     """Figure of one path on the train/test landscapes with A–E, and losses along it."""
-    from .plot_engine import plot_path
+    from reduced_dynamics.plot.predictions import plot_path
 
     prep = _landscape(args)
     eta_d, eta_r = _etas(args, prep)
@@ -220,7 +220,7 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 def cmd_gamma_plot(args: argparse.Namespace) -> int:
     """Figure of t_grok (and the closed/geometric forms) against γ, log-log, with the fit."""
-    from .plot_engine import plot_gamma
+    from reduced_dynamics.plot.predictions import plot_gamma
 
     prep = _landscape(args)
     eta_d, eta_r = _etas(args, prep)
@@ -268,8 +268,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for these subcommands (the package CLI is `reduced_dynamics.cli`)."""
-    from .errors import ReducedDynamicsError
+    """Stand-alone entry for these subcommands (the package CLI is `reduced_dynamics.cli.main`)."""
+    from reduced_dynamics.errors import ReducedDynamicsError
 
     parser = argparse.ArgumentParser(prog="reduced-dynamics-engine")
     register(parser.add_subparsers(dest="command", required=True))

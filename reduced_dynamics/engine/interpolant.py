@@ -39,8 +39,8 @@ import numpy as np
 import xarray as xr
 from scipy.interpolate import CubicSpline, PchipInterpolator, RectBivariateSpline
 
-from ._jit import njit
-from .errors import FileCheckError, InputError, bad_value
+from reduced_dynamics.engine._jit import njit
+from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 
 # layer indices in Interpolant.coef and Interpolant.nodes
 TRAIN, TEST = 0, 1

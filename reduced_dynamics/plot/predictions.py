@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import WriteError
-from .predict import TIME_UNITS, PreparedLandscape
+from reduced_dynamics.engine.predict import TIME_UNITS, PreparedLandscape
+from reduced_dynamics.errors import WriteError
 
 _POINT_STYLE = {"A": "o", "B": "s", "C": "D", "D": "^", "E": "*"}
 

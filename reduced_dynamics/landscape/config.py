@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .errors import InputError
+from reduced_dynamics.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from .errors import InputError
-from .files import landscape_dataset, save_landscape
-from .probe_config import ProbeConfig
-from .sweep import ChunkPlan, PartStore, run_chunks, save_merged
-from .tasks import task_of
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .executors import Executor
+    from reduced_dynamics.executors import Executor
 
 REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
                 "converged", "tangent_grad_ratio", "loss_rel_change")
@@ -78,7 +78,7 @@ class ProbeChunk:
 
     def __call__(self, members: np.ndarray, progress: Callable[[int], None] | None = None
                  ) -> dict[str, np.ndarray]:
-        from .probe import probe_batch
+        from reduced_dynamics.landscape.probe import probe_batch
 
         w, m, seeds = self.grid.member_coords(members)
         return probe_batch(self.task, self.probe, w, m, seeds, progress=progress)
@@ -131,7 +131,7 @@ def probe_landscape(
     """
     import torch
 
-    from .probe import decoder_w0
+    from reduced_dynamics.landscape.probe import decoder_w0
 
     entry = task_of(task)
     if not entry.has_m and tuple(grid.m) != (0.0,):
@@ -162,7 +162,7 @@ def probe_landscape(
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
     w0 = decoder_w0(task, grid.seeds[0])
-    from .executors import torch_threads
+    from reduced_dynamics.executors import torch_threads
 
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
               "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),

@@ -21,18 +21,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
-from . import dopri
-from . import dynamics as dy
-from .errors import FileCheckError, InputError, bad_value
-from .files import open_landscape
-from .interpolant import (
+from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import dynamics as dy
+from reduced_dynamics.engine.interpolant import (
     DERIVATIVES,
     TRANSFORMS,
     Interpolant,
     build_interpolant,
     kernel_array,
 )
-from .path_analysis import POINTS, analyze_record, contour_u
+from reduced_dynamics.engine.path_analysis import POINTS, analyze_record, contour_u
+from reduced_dynamics.errors import FileCheckError, InputError, bad_value
+from reduced_dynamics.io.files import open_landscape
 
 TIME_UNITS = "optimiser steps (when eta_d, eta_r are per-step learning rates)"
 ADAM_NOTE = ("Gradient-flow ODE: the weight-decay-driven slow phase runs on AdamW's clock; "
@@ -247,7 +247,7 @@ def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
 
 def task_entry(prep: PreparedLandscape):
     """The registered task that made this landscape (its ``task`` attribute), or None."""
-    from .tasks import REGISTRY
+    from reduced_dynamics.tasks import REGISTRY
 
     return REGISTRY.get(str(prep.dataset.attrs.get("task", "")))
 
@@ -275,7 +275,7 @@ def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 
     region I. Falls back to 1e-4..3e-3."""
     entry = task_entry(prep)
     if entry is not None:
-        from .gridspec import parse_list
+        from reduced_dynamics.cli.gridspec import parse_list
 
         return parse_list("gamma", entry.gammas, minimum=0.0)
     it = prep.interp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .files import config_of
+from reduced_dynamics.io.files import config_of
 
 
 def summarize(ds: xr.Dataset, path: str = "") -> str:

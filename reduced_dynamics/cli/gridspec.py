@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from reduced_dynamics.errors import InputError
 
 KINDS = ("lin", "log", "quad")
 

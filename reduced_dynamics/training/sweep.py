@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from .errors import InputError
-from .files import provenance_attrs, save_trajectories
-from .tasks import task_of
-from .train_config import RunSet, TrainConfig
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.io.files import provenance_attrs, save_trajectories
+from reduced_dynamics.tasks import task_of
+from reduced_dynamics.training.config import RunSet, TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .executors import Executor
+    from reduced_dynamics.executors import Executor
 
 META = {
     "w": ("decoder weight norm ||theta||_2", "1"),
@@ -62,7 +62,7 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     """
     import torch
 
-    from .probe import decoder_w0
+    from reduced_dynamics.landscape.probe import decoder_w0
 
     entry = task_of(task)
     data_vars = {}
@@ -106,7 +106,7 @@ class TrainChunk:
 
     def __call__(self, members: np.ndarray, progress: Callable[[int], None] | None = None
                  ) -> dict[str, np.ndarray]:
-        from .trainer import train_runs
+        from reduced_dynamics.training.trainer import train_runs
 
         tick = None if progress is None else (lambda k: progress(k * len(members)))
         return train_runs(self.task, self.cfg, self.runs.subset(members), progress=tick)
@@ -127,7 +127,7 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
     ``chunk_size`` runs (default on a cluster: one chunk per worker thread; on
     ``resume``: the interrupted sweep's), each saved as a part file when done.
     """
-    from .sweep import PartStore
+    from reduced_dynamics.io.parts import PartStore
 
     output = Path(output)
     ckpt = output.with_name(output.name + ".ckpt")
@@ -151,7 +151,7 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
         if stored is not None and isinstance(stored.get("chunk_size"), int):
             chunk_size = stored["chunk_size"]
         else:
-            from .executors import default_chunk_size
+            from reduced_dynamics.executors import default_chunk_size
 
             chunk_size = default_chunk_size(len(runs), executor)
     return _train_chunked(task, cfg, runs, output, chunk_size, executor, resume=resume,
@@ -162,7 +162,7 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
                      resume: bool, progress: bool, history: str) -> xr.Dataset:
     from tqdm.auto import tqdm
 
-    from .trainer import train_runs
+    from reduced_dynamics.training.trainer import train_runs
 
     if ckpt.exists() and not resume:
         raise InputError(f"found a checkpoint of an earlier run at {ckpt}; rerun the same "
@@ -181,7 +181,7 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
                    history: str) -> xr.Dataset:
     from tqdm.auto import tqdm
 
-    from .sweep import ChunkPlan, PartStore, run_chunks, save_merged
+    from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 
     entry = task_of(task)
     plan = ChunkPlan(len(runs), chunk_size)
@@ -196,7 +196,7 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
               disable=not progress, smoothing=0.05) as bar:
         run_chunks(plan, store, TrainChunk(task, cfg, runs), todo, bar.update, executor)
     logs = store.read_all(plan)
-    from .executors import torch_threads
+    from reduced_dynamics.executors import torch_threads
 
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, runs_per_model=chunk_size,
                             torch_threads=torch_threads(executor))

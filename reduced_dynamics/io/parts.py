@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from .errors import FileCheckError, InputError, WriteError
-from .files import read_dataset, write_atomic
+from reduced_dynamics.errors import FileCheckError, InputError, WriteError
+from reduced_dynamics.io.files import read_dataset, write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .executors import Executor
+    from reduced_dynamics.executors import Executor
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def run_chunks(
     where ``compute`` must be a picklable chunk function (`executors.ChunkFunction`).
     """
     if executor is None:
-        from .executors import LocalExecutor
+        from reduced_dynamics.executors import LocalExecutor
 
         executor = LocalExecutor()
     finished = executor.map(compute, [(c, plan.members(c)) for c in todo], progress)

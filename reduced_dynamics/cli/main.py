@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError, ReducedDynamicsError
+from reduced_dynamics.errors import InputError, ReducedDynamicsError
 
 M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
 
@@ -17,11 +17,11 @@ M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
 def _probe(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .executors import executor_for
-    from .files import now_iso
-    from .gridspec import parse_grid
-    from .probe_sweep import ProbeGrid, probe_landscape, seeds_from_spec
-    from .tasks import get_task
+    from reduced_dynamics.cli.gridspec import parse_grid
+    from reduced_dynamics.executors import executor_for
+    from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
+    from reduced_dynamics.tasks import get_task
 
     entry = get_task(args.task)
     _set_threads(args.threads)
@@ -38,7 +38,7 @@ def _probe(args: argparse.Namespace) -> int:
     if args.w is not None:
         w = parse_grid("--w", args.w)
     else:
-        from .probe import decoder_w0
+        from reduced_dynamics.landscape.probe import decoder_w0
 
         w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
     if entry.has_m:
@@ -63,13 +63,13 @@ def _probe(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .executors import executor_for
-    from .files import now_iso
-    from .gridspec import parse_list
-    from .probe_sweep import seeds_from_spec
-    from .tasks import get_task
-    from .train_config import RunSet
-    from .train_sweep import run_training
+    from reduced_dynamics.cli.gridspec import parse_list
+    from reduced_dynamics.executors import executor_for
+    from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.landscape.sweep import seeds_from_spec
+    from reduced_dynamics.tasks import get_task
+    from reduced_dynamics.training.config import RunSet
+    from reduced_dynamics.training.sweep import run_training
 
     entry = get_task(args.task)
     _set_threads(args.threads)
@@ -105,8 +105,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .files import open_landscape
-    from .validate import table, validate, write_report
+    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.validate import table, validate, write_report
 
     landscape = open_landscape(args.landscape)
     report = validate(landscape, args.runs)
@@ -127,16 +127,16 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .files import open_landscape
-    from .info import summarize
+    from reduced_dynamics.cli.info import summarize
+    from reduced_dynamics.io.files import open_landscape
 
     print(summarize(open_landscape(args.file), str(args.file)))
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .files import open_landscape
-    from .plotting import plot_landscape
+    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.plot.landscape import plot_landscape
 
     plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary)
     print(f"wrote {args.output}")
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from .tasks import REGISTRY
+    from reduced_dynamics.tasks import REGISTRY
 
     task_help = "task name: " + ", ".join(REGISTRY)
     presets = sorted({p for e in REGISTRY.values() for p in e.presets})
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
     p.set_defaults(func=_plot)
 
-    from . import cli_engine
+    from reduced_dynamics.cli import engine as cli_engine
 
     cli_engine.register(sub)
     return parser

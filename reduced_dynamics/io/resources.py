@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .errors import FileCheckError
+from reduced_dynamics.errors import FileCheckError
 
 DEFAULT_LANDSCAPE = "toy_addition_paper.nc"
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from . import batched_mlp as bm
-from .probe_config import ProbeConfig
-from .tasks import TorchTask, torch_task
-from .tasks.toy_addition_torch import ToyAdditionTorch
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.tasks import TorchTask, torch_task
+from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .files import landscape_dataset
+from reduced_dynamics.io.files import landscape_dataset
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -90,4 +90,4 @@ def synthetic_landscape(
                             "l_lo": l_lo, "c": c, "m_g": m_g, "noise": noise, "seed": seed}}
     return landscape_dataset(w, m, variables, task="synthetic", preset="lu", config=config,
                              w0=w0, title="synthetic LU landscape (analytic model)",
-                             history="reduced_dynamics.synthetic.synthetic_landscape")
+                             history="reduced_dynamics.testing.synthetic.synthetic_landscape")

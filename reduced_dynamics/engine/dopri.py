@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, njit_parallel, prange
-from .dynamics import (
+from reduced_dynamics.engine._jit import njit, njit_parallel, prange
+from reduced_dynamics.engine.dynamics import (
     EV_E,
     EV_END,
     EV_GROK,

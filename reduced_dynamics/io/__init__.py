@@ -1,0 +1,1 @@
+"""Files: landscape and trajectory files (open, check, write), sweep parts, shipped data."""

@@ -1,0 +1,1 @@
+"""Reusable torch modules and the batching of many members of one module."""

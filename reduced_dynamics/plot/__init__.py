@@ -1,0 +1,1 @@
+"""Figures (matplotlib imported lazily; functions return a Figure and accept ``ax=``)."""

@@ -1,0 +1,1 @@
+"""Public test helpers: synthetic landscapes with known answers, reference pipelines."""
