@@ -1,71 +1,61 @@
-"""B independent MLPs evaluated as one model with batched matmuls (torch).
+"""The fast path for MLPs: B members evaluated with hand-written batched matmuls (torch).
 
 Parameters are a list ``[W1, b1, W2, b2, ...]`` with ``W: (B, fan_in, fan_out)`` and
-``b: (B, 1, fan_out)``: member ``b`` of the batch is an ordinary MLP. The weight norm
-``w = ||theta||_2`` counts every weight and bias exactly once (SPEC §2).
+``b: (B, 1, fan_out)``: member ``b`` of the batch is the ordinary `MLP` whose ``nn.Linear``
+layers hold ``W.T`` and ``b``. The weight norm ``w = ||theta||_2`` counts every weight and
+bias exactly once (SPEC §2). `BmmMembers` is this path behind the `Members` interface of
+`reduced_dynamics.models.batched`; it is what the probe and trainer use for MLP tasks
+because ``benchmarks/bench_probe.py`` measures it faster than the generic vmap path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 
 import torch
 from torch import nn
 
+from reduced_dynamics.models.batched import Members, init_at_seed, project_, sq_norm
+from reduced_dynamics.models.mlp import ACTIVATIONS, MLP
+
 Params = list[torch.Tensor]
 
-
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
+__all__ = ["ACTIVATIONS", "BmmMembers", "Params", "default_init", "fast_path_applies",
+           "forward", "project_", "reference_mlp", "sq_norm", "stack"]
 
 
 def reference_mlp(layer_sizes: Sequence[int], seed: int, activation: str = "relu",
-                  negative_slope: float = 0.2) -> nn.Sequential:
-    """One ordinary ``nn.Sequential`` MLP at PyTorch's default init for ``seed``.
+                  negative_slope: float = 0.2) -> MLP:
+    """One ordinary `MLP` (an ``nn.Sequential``) at PyTorch's default init for ``seed``.
 
     The unbatched model that one member of the batch is; tests and benchmarks compare with
     it. The global RNG is left as it was (the init runs under a forked RNG).
     """
-    layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        for k, (a, b) in enumerate(pairwise(layer_sizes)):
-            layers.append(nn.Linear(a, b))
-            if k < len(layer_sizes) - 2:
-                act = ACTIVATIONS[activation]
-                layers.append(act(negative_slope) if activation == "leaky_relu" else act())
-    return nn.Sequential(*layers)
+    return init_at_seed(lambda: MLP(layer_sizes, activation, negative_slope), seed)
+
+
+def linear_params(module: nn.Module) -> Params:
+    """``[W1, b1, ...]`` of an MLP's ``nn.Linear`` layers, ``W = weight.T``, ``b = bias[None]``
+    (detached copies in the module's dtype)."""
+    params: Params = []
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            params += [layer.weight.detach().T.contiguous(),
+                       layer.bias.detach()[None, :].contiguous()]
+    return params
 
 
 def default_init(layer_sizes: Sequence[int], seed: int) -> Params:
     """Unbatched parameters (float64) of `reference_mlp` for ``seed``, as ``[W1, b1, ...]``
     with ``W: (fan_in, fan_out)``, ``b: (1, fan_out)``: ``w0`` is exactly the norm a user
     gets from ``torch.manual_seed(seed)`` and the same layers."""
-    linears = [m for m in reference_mlp(layer_sizes, seed) if isinstance(m, nn.Linear)]
-    params: Params = []
-    for layer in linears:
-        params += [layer.weight.detach().T.double().contiguous(),
-                   layer.bias.detach()[None, :].double().contiguous()]
-    return params
+    return [p.double() for p in linear_params(reference_mlp(layer_sizes, seed))]
 
 
 def stack(members: Sequence[Params], dtype: torch.dtype) -> Params:
     """Stack unbatched parameter lists into batched leaves that require grad."""
     return [torch.stack([p[k] for p in members]).to(dtype).requires_grad_(True)
             for k in range(len(members[0]))]
-
-
-def sq_norm(params: Params) -> torch.Tensor:
-    """Per-member squared norm ``||theta_b||^2``, shape (B,)."""
-    return sum(p.pow(2).flatten(1).sum(1) for p in params)
-
-
-@torch.no_grad()
-def project_(params: Params, norm: torch.Tensor) -> None:
-    """Rescale each member in place onto its sphere ``||theta_b|| = norm[b]``."""
-    scale = norm / sq_norm(params).sqrt()
-    for p in params:
-        p.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
 
 
 def forward(params: Params, x: torch.Tensor, activation: str = "relu",
@@ -85,3 +75,44 @@ def forward(params: Params, x: torch.Tensor, activation: str = "relu",
             else:
                 raise ValueError(f"unknown activation {activation!r}")
     return h
+
+
+def fast_path_applies(module: nn.Module, theta_names: Sequence[str] | None) -> bool:
+    """The bmm path computes `MLP` members whose every parameter is in theta."""
+    if type(module) is not MLP:
+        return False
+    names = [n for n, _ in module.named_parameters()]
+    return theta_names is None or set(theta_names) == set(names)
+
+
+class BmmMembers(Members):
+    """B `MLP` members as ``[W1, b1, ...]`` leaves and `forward` (batched matmuls)."""
+
+    path = "bmm"
+
+    def __init__(self, modules: Sequence[nn.Module], dtype: torch.dtype,
+                 device: torch.device) -> None:
+        first = modules[0]
+        self.size = len(modules)
+        self.activation, self.negative_slope = first.activation, first.negative_slope
+        members = [linear_params(m) for m in modules]
+        self.theta = [torch.stack([p[k] for p in members]).to(device=device, dtype=dtype)
+                      .requires_grad_(True) for k in range(len(members[0]))]
+        self.rest = []
+
+    @classmethod
+    def from_leaves(cls, params: Params, activation: str, negative_slope: float
+                    ) -> BmmMembers:
+        """Wrap existing ``[W1, b1, ...]`` leaves (no copy)."""
+        self = cls.__new__(cls)
+        self.size, self.theta, self.rest = params[0].shape[0], list(params), []
+        self.activation, self.negative_slope = activation, negative_slope
+        return self
+
+    def apply(self, make_input, args, in_dims) -> torch.Tensor:
+        if all(d is None for d in in_dims):
+            x = make_input(*args)
+            x = x.expand(self.size, *x.shape)
+        else:
+            x = torch.vmap(make_input, in_dims=tuple(in_dims))(*args)
+        return forward(self.theta, x, self.activation, self.negative_slope)

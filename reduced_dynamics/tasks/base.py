@@ -3,15 +3,18 @@
 The probe, the trainer, the files, the CLI and the validation are written once, against
 these two things. A new task (images, text, molecules) supplies only
 
-* a frozen config dataclass with ``preset``, ``layer_sizes``, ``activation`` and
-  ``to_dict()`` (stored whole in every file as ``config_json``), and its presets;
-* a torch adapter class following `TorchTask` (its data and loss; the network is always
-  the batched MLP of `reduced_dynamics.models.batched_mlp`);
+* a frozen config dataclass with ``preset``, ``activation`` (for the convergence test: see
+  `reduced_dynamics.landscape.sweep.HOMOGENEOUS`) and ``to_dict()`` (stored whole in every
+  file as ``config_json``), and its presets;
+* a torch adapter, a subclass of `TorchTask`: an ordinary ``nn.Module`` for a seed, which of
+  its parameters form θ, the data, the loss and accuracy of one member, and optionally a
+  representation line R(m) and a data-size subset rule;
 * a `TaskEntry` naming both, with the task's default probe and training settings,
   registered in `reduced_dynamics.tasks`.
 
-Importing this module needs neither torch nor matplotlib: the adapter is imported when
-`TaskEntry.torch_task` is called.
+The engine owns the batching (`reduced_dynamics.models.batched`): a task never sees more
+than one member. Importing this module needs neither torch nor matplotlib: the adapter is
+imported when `TaskEntry.torch_task` is called.
 """
 
 from __future__ import annotations
@@ -20,53 +23,182 @@ import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.training.config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
+    from torch import nn
 
 
-class TorchTask(Protocol):
-    """Torch view of a task: data, representation, loss and accuracy of B members at once.
+class TorchTask:
+    """Torch view of a task; subclass it and fill in the marked parts.
 
-    Members are grid points of a probe or runs of a sweep; ``pred`` is the network output
-    ``(B, n, d_out)`` on the ``n`` examples of ``split`` ("train" or "test").
+    A *member* is one network: a grid point of a probe or a run of a sweep. Every method
+    below is written for one member (tensors without a member axis); the engine vmaps
+    them (`reduced_dynamics.models.batched`). ``index`` selects examples of a split (a
+    LongTensor of positions, None: all of them) and ``weight`` weighs them (None: equally):
+    the loss and the accuracy are (weighted) means over examples, so minibatches and
+    training-set subsets need nothing more from a task. The built-in tasks also accept
+    leading member axes, which the bmm fast path and the tests use.
+
+    Subclasses implement ``new_module``, ``n_examples``, ``inputs``, ``loss`` and
+    ``accuracy``, and may set:
+
+    * ``theta_names`` — the parameters of the module that form θ, the norm group whose
+      norm is w (SPEC §2); None (default): all of them. The others (e.g. a trainable
+      representation inside the module) are trained with the representation's learning
+      rate and kept out of the norm.
+    * ``r_lin``, ``r_rand`` — the representation line R(m) = m R_rand + (1 - m) R_lin
+      (SPEC §3): a task with m feeds one member's R into ``inputs(rep, ...)``.
+    * ``subset_seed`` — the data-size subset rule (SPEC §11): a member with n_train = N
+      trains on the first N examples of one permutation of the training set drawn with
+      this seed, so a smaller set is inside every larger one. None: no n_train axis.
     """
 
-    config: Any
-    layer_sizes: tuple[int, ...]  # the trained network (theta): d_in, hidden..., d_out
-    activation: str  # "relu", "leaky_relu" or "tanh" (see batched_mlp.forward)
-    negative_slope: float  # for leaky_relu
-    # Tasks with a representation coordinate m (SPEC §3): R(m) = m R_random + (1-m) R_lin,
-    # and m_hat of a trained representation is its least-squares coordinate on that line.
-    has_m: bool
-    r_lin: torch.Tensor | None
-    r_rand: torch.Tensor | None
+    theta_names: tuple[str, ...] | None = None
+    r_lin: torch.Tensor | None = None
+    r_rand: torch.Tensor | None = None
+    subset_seed: int | None = None
+
+    def __init__(self, config: Any, dtype: torch.dtype | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        import torch
+
+        self.config = config
+        self.dtype = torch.float32 if dtype is None else dtype
+        self.device = torch.device(device)
+        self._w0: dict[int, float] = {}
+        self._order: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ to implement
+
+    def new_module(self) -> nn.Module:
+        """A new network at PyTorch's default init (the caller seeds the RNG)."""
+        raise NotImplementedError
+
+    def n_examples(self, split: str) -> int:
+        """Number of examples of ``split`` ("train" or "test")."""
+        raise NotImplementedError
+
+    def inputs(self, rep: torch.Tensor | None, split: str,
+               index: torch.Tensor | None = None) -> Any:
+        """One member's network input for the examples ``index`` of ``split``, built from
+        its representation ``rep`` (None for a task without m)."""
+        raise NotImplementedError
+
+    def loss(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+        """One member's training objective (no weight decay): a mean over the examples."""
+        raise NotImplementedError
+
+    def accuracy(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+        """One member's fraction of correct examples."""
+        raise NotImplementedError
+
+    def check_seed(self, seed: int) -> int:
+        """Refuse init seeds the task cannot use (default: none)."""
+        return int(seed)
+
+    # ------------------------------------------------------------------ provided
+
+    @property
+    def has_m(self) -> bool:
+        return self.r_lin is not None
+
+    @property
+    def has_subsets(self) -> bool:
+        return self.subset_seed is not None
+
+    def tensor(self, values: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``values`` on the task's device; floating point in the task's dtype."""
+        import torch
+
+        t = torch.as_tensor(values)
+        if dtype is None and t.is_floating_point():
+            dtype = self.dtype
+        return t.to(device=self.device, dtype=dtype)
+
+    def make_module(self, seed: int) -> nn.Module:
+        """``new_module()`` at PyTorch's default init for ``seed`` (a forked RNG: the
+        global RNG is untouched), on the CPU in float32 as a user would build it."""
+        from reduced_dynamics.models.batched import init_at_seed
+
+        return init_at_seed(self.new_module, self.check_seed(seed))
+
+    def theta(self, module: nn.Module) -> list[torch.Tensor]:
+        """The parameters of ``module`` that form θ, in module order."""
+        names = None if self.theta_names is None else set(self.theta_names)
+        return [p for n, p in module.named_parameters() if names is None or n in names]
+
+    def w0(self, seed: int) -> float:
+        """``||θ||_2`` at the default init for ``seed`` (float64; computed once)."""
+        seed = int(seed)
+        if seed not in self._w0:
+            import torch
+
+            with torch.no_grad():
+                sq = sum(p.detach().double().pow(2).sum() for p in
+                         self.theta(self.make_module(seed)))
+            self._w0[seed] = float(torch.sqrt(sq))
+        return self._w0[seed]
 
     def init_params(self, seed: int) -> list[torch.Tensor]:
-        """Unbatched parameters of the network at PyTorch's default init for ``seed``."""
-        ...
+        """θ at the default init for ``seed``, detached float64 copies in module order."""
+        return [p.detach().double().clone() for p in self.theta(self.make_module(seed))]
 
-    def representation(self, m: torch.Tensor) -> torch.Tensor | None:
-        """R(m) for ``m: (B,)``, or None for a task without m."""
-        ...
+    def representation(self, m: torch.Tensor) -> torch.Tensor:
+        """R(m) = m R_rand + (1 - m) R_lin for ``m`` of any shape -> ``m.shape + R.shape``."""
+        if self.r_lin is None:
+            raise InputError("this task has no representation coordinate m")
+        m = m.reshape(*m.shape, *([1] * self.r_lin.dim()))
+        return m * self.r_rand + (1 - m) * self.r_lin
 
-    def inputs(self, rep: torch.Tensor | None, split: str, batch: int | None = None
-               ) -> torch.Tensor:
-        """Network inputs ``(B, n, d_in)`` from the representation (or fixed data)."""
-        ...
+    def subset_order(self) -> torch.Tensor:
+        """The permutation of the training examples whose first N form the n_train = N
+        subset (SPEC §11); drawn once with ``subset_seed`` (numpy ``default_rng``)."""
+        if self.subset_seed is None:
+            raise InputError("this task has no data-size subset rule: it cannot be probed "
+                             "or trained on an n_train axis")
+        if self._order is None:
+            import numpy as np
 
-    def loss(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Per-member training objective (no weight decay), shape (B,)."""
-        ...
+            order = np.random.default_rng(self.subset_seed).permutation(
+                self.n_examples("train"))
+            self._order = self.tensor(order)
+        return self._order
 
-    def accuracy(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Per-member fraction of correct examples, shape (B,)."""
-        ...
+    def check_n_train(self, n_train: np.ndarray) -> np.ndarray:
+        """Training-set sizes for members: integers in [1, n_examples('train')]."""
+        import numpy as np
+
+        n_max = self.n_examples("train")
+        values = np.asarray(n_train)
+        if self.subset_seed is None:
+            raise InputError(f"`n_train`: this task has no data-size subset rule; drop it "
+                             f"(got {values.ravel().tolist()[:8]})")
+        if (values.size == 0 or not np.all(np.round(values) == values)
+                or values.min() < 1 or values.max() > n_max):
+            raise InputError(f"`n_train` must be integers in [1, {n_max}] (the training "
+                             f"set of this task), got {values.ravel().tolist()[:8]}")
+        return values.astype(np.int64)
+
+
+def example_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the last axis (the examples), weighted by ``weight`` where given:
+    ``sum_i weight_i values_i / sum_i weight_i`` (0 where every weight is 0, with a zero
+    gradient: a chunk of examples outside a member's subset)."""
+    if weight is None:
+        return values.mean(-1)
+    import torch
+
+    total = weight.sum(-1).clamp_min(torch.finfo(values.dtype).tiny)
+    return (values * weight).sum(-1) / total
 
 
 @dataclass(frozen=True)
@@ -101,11 +233,14 @@ class TaskEntry:
                              f"{sorted(self.probe_presets)}")
         return self.probe_presets[name]
 
-    def torch_task(self, config: Any, dtype: torch.dtype) -> TorchTask:
-        """The torch adapter of ``config`` (imports torch)."""
+    def torch_task(self, config: Any, dtype: torch.dtype | None = None,
+                   device: str | torch.device = "cpu") -> TorchTask:
+        """The torch adapter of ``config`` (imports torch). ``adapter`` is
+        "module:Class", the module relative to this package or absolute."""
         module, cls = self.adapter.split(":")
-        mod = importlib.import_module(f"{__package__}.{module}")
-        return getattr(mod, cls)(config, dtype)
+        name = module if "." in module else f"{__package__}.{module}"
+        mod = importlib.import_module(name)
+        return getattr(mod, cls)(config, dtype, device)
 
 
 REGISTRY: dict[str, TaskEntry] = {}
@@ -137,6 +272,7 @@ def task_of(config: Any) -> TaskEntry:
                      f"tasks: {list(REGISTRY)}")
 
 
-def torch_task(config: Any, dtype: torch.dtype) -> TorchTask:
+def torch_task(config: Any, dtype: torch.dtype | None = None,
+               device: str | torch.device = "cpu") -> TorchTask:
     """The torch adapter of a task config (imports torch)."""
-    return task_of(config).torch_task(config, dtype)
+    return task_of(config).torch_task(config, dtype, device)

@@ -1,55 +1,70 @@
-"""Torch adapter of the teacher–student task (SPEC §7): fixed inputs, teacher labels."""
+"""Torch adapter of the teacher–student task (SPEC §7): fixed inputs, teacher labels.
+
+θ is every weight and bias of the student (the module). Subset rule: n_train = N uses the
+first N training inputs in one permutation drawn with ``data_seed``.
+"""
 
 from __future__ import annotations
 
 import torch
 
 from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.batched import init_at_seed
+from reduced_dynamics.models.mlp import MLP
+from reduced_dynamics.tasks.base import TorchTask, example_mean
 from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig, make_inputs
 
 
-class TeacherStudentTorch:
+class TeacherStudentTorch(TorchTask):
     """Inputs x ~ N(0, I) and the teacher's outputs on them; no representation (m)."""
 
-    has_m = False
-    r_lin = None
-    r_rand = None
-
-    def __init__(self, config: TeacherStudentConfig, dtype: torch.dtype) -> None:
-        self.config = config
+    def __init__(self, config: TeacherStudentConfig, dtype: torch.dtype | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        super().__init__(config, dtype, device)
         self.layer_sizes = config.layer_sizes
         self.activation = config.activation
         self.negative_slope = config.negative_slope
-        self.teacher = bm.default_init(config.layer_sizes, config.teacher_seed)  # float64
+        teacher = init_at_seed(self.new_module, config.teacher_seed)
+        self.teacher = [p.double() for p in bm.linear_params(teacher)]
         x_train, x_test = make_inputs(config)
         self.x, self.y = {}, {}
         for split, x in (("train", x_train), ("test", x_test)):
             x64 = torch.as_tensor(x, dtype=torch.float64)
-            with torch.no_grad():
+            with torch.no_grad():  # labels in float64, then stored in the run's dtype
                 y = bm.forward([p[None] for p in self.teacher], x64[None], self.activation)[0]
-            self.x[split] = x64.to(dtype)
-            self.y[split] = y.to(dtype)
+            self.x[split] = self.tensor(x64)
+            self.y[split] = self.tensor(y)
+        self.subset_seed = config.data_seed
 
-    def init_params(self, seed: int) -> bm.Params:
-        """The student at PyTorch's default init for ``seed`` (not the teacher's seed)."""
-        return bm.default_init(self.layer_sizes, self.config.check_student_seed(seed))
+    def new_module(self) -> MLP:
+        """The student (and teacher) network, 5–100–100–5 tanh."""
+        return MLP(self.layer_sizes, self.activation, self.negative_slope)
 
-    def representation(self, m: torch.Tensor | None = None) -> None:
-        return None
+    def check_seed(self, seed: int) -> int:
+        """The student may not start as the teacher (seed ``teacher_seed``)."""
+        return self.config.check_student_seed(seed)
 
-    def inputs(self, rep: None, split: str, batch: int | None = None) -> torch.Tensor:
-        """The fixed inputs of ``split`` for ``batch`` members, ``(B, n, d_in)`` (a view)."""
-        x = self.x[split]
-        return x.expand(batch or 1, *x.shape)
+    def n_examples(self, split: str) -> int:
+        return len(self.x[split])
 
-    def sq_error(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Squared error per sample, mean over the outputs, ``(B, n)``."""
-        return (pred - self.y[split]).pow(2).mean(-1)
+    def inputs(self, rep: None, split: str, index: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """The fixed inputs of ``split`` (``index`` of them), ``(n, d_in)``."""
+        return self.x[split] if index is None else self.x[split][index]
 
-    def loss(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Per-member MSE to the teacher's outputs, shape (B,)."""
-        return self.sq_error(pred, split).mean(1)
+    def sq_error(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """Squared error per sample, mean over the outputs, ``(..., n)``."""
+        y = self.y[split] if index is None else self.y[split][index]
+        return (pred - y).pow(2).mean(-1)
 
-    def accuracy(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Fraction of samples with squared error (mean over outputs) < threshold, (B,)."""
-        return (self.sq_error(pred, split) < self.config.threshold).to(pred.dtype).mean(1)
+    def loss(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+        """MSE to the teacher's outputs."""
+        return example_mean(self.sq_error(pred, split, index), weight)
+
+    def accuracy(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Fraction of samples with squared error (mean over outputs) < threshold."""
+        ok = (self.sq_error(pred, split, index) < self.config.threshold).to(pred.dtype)
+        return example_mean(ok, weight)

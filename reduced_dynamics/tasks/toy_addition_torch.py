@@ -1,53 +1,66 @@
-"""Torch adapter of toy addition (SPEC §3): inputs E_i + E_j of the representation R(m)."""
+"""Torch adapter of toy addition (SPEC §3): the decoder MLP fed E_i + E_j of R(m).
+
+θ is every weight and bias of the decoder (the module); the representation R (p symbols ×
+rep_dim) lies outside it, on the line R(m) = m R_random + (1 - m) R_linear. Subset rule:
+n_train = N uses the first N of the training pairs in one permutation drawn with
+``data_seed``.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.mlp import MLP
+from reduced_dynamics.tasks.base import TorchTask, example_mean
 from reduced_dynamics.tasks.toy_addition import ToyAdditionConfig, ToyAdditionData, make_data
 
 
-class ToyAdditionTorch:
-    """Torch view of the toy-addition data: inputs E_i + E_j as a function of m."""
+class ToyAdditionTorch(TorchTask):
+    """Inputs E_i + E_j of a member's representation; MSE to the class's target vector."""
 
-    has_m = True
-
-    def __init__(self, config: ToyAdditionConfig, dtype: torch.dtype) -> None:
-        self.config = config
+    def __init__(self, config: ToyAdditionConfig, dtype: torch.dtype | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        super().__init__(config, dtype, device)
         self.layer_sizes = config.layer_sizes
         self.activation = config.activation
         self.negative_slope = config.negative_slope
         self.data: ToyAdditionData = make_data(config)
         d = self.data
-        as_t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
-        self.r_lin, self.r_rand = as_t(d.r_linear), as_t(d.r_random)
-        self.targets = as_t(d.targets)
-        self.pairs = {"train": torch.as_tensor(d.pairs_train),
-                      "test": torch.as_tensor(d.pairs_test)}
-        self.labels = {"train": torch.as_tensor(d.labels_train),
-                       "test": torch.as_tensor(d.labels_test)}
+        self.r_lin, self.r_rand = self.tensor(d.r_linear), self.tensor(d.r_random)
+        self.targets = self.tensor(d.targets)
+        self.pairs = {"train": self.tensor(d.pairs_train), "test": self.tensor(d.pairs_test)}
+        self.labels = {"train": self.tensor(d.labels_train),
+                       "test": self.tensor(d.labels_test)}
+        self.subset_seed = config.data_seed
 
-    def init_params(self, seed: int) -> bm.Params:
-        """The decoder at PyTorch's default init for ``seed``."""
-        return bm.default_init(self.layer_sizes, seed)
+    def new_module(self) -> MLP:
+        """The decoder ``rep_dim``–200–200–30 (ReLU, or LeakyReLU(0.2) for the notebook)."""
+        return MLP(self.layer_sizes, self.activation, self.negative_slope)
 
-    def inputs(self, rep: torch.Tensor, split: str, batch: int | None = None) -> torch.Tensor:
-        """``rep: (B, p, d)`` -> decoder inputs ``(B, n, d)`` = E_i + E_j."""
-        pr = self.pairs[split]
-        return rep[:, pr[:, 0]] + rep[:, pr[:, 1]]
+    def n_examples(self, split: str) -> int:
+        return len(self.labels[split])
 
-    def representation(self, m: torch.Tensor) -> torch.Tensor:
-        """R(m) = m R_random + (1 - m) R_linear, ``m: (B,)`` -> ``(B, p, d)``."""
-        m = m.view(-1, 1, 1)
-        return m * self.r_rand + (1 - m) * self.r_lin
+    def inputs(self, rep: torch.Tensor, split: str, index: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """``rep: (..., p, d)`` -> decoder inputs ``(..., n, d)`` = E_i + E_j."""
+        pr = self.pairs[split] if index is None else self.pairs[split][index]
+        return rep[..., pr[:, 0], :] + rep[..., pr[:, 1], :]
 
-    def loss(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Per-member MSE to the target vectors, shape (B,)."""
-        y = self.targets[self.labels[split]]
-        return (pred - y).pow(2).flatten(1).mean(1)
+    def _target(self, split: str, index: torch.Tensor | None) -> torch.Tensor:
+        labels = self.labels[split] if index is None else self.labels[split][index]
+        return self.targets[labels]
 
-    def accuracy(self, pred: torch.Tensor, split: str) -> torch.Tensor:
-        """Fraction whose nearest target vector (Euclidean) is the right one, shape (B,)."""
+    def loss(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+        """MSE to the target vectors (mean over examples and the 30 outputs)."""
+        sq = (pred - self._target(split, index)).pow(2)
+        if weight is None:
+            return sq.flatten(-2).mean(-1)
+        return example_mean(sq.mean(-1), weight)
+
+    def accuracy(self, pred: torch.Tensor, split: str, index: torch.Tensor | None = None,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Fraction whose nearest target vector (Euclidean) is the right one."""
+        labels = self.labels[split] if index is None else self.labels[split][index]
         d2 = (pred.unsqueeze(-2) - self.targets).pow(2).sum(-1)
-        return (d2.argmin(-1) == self.labels[split]).to(pred.dtype).mean(1)
+        return example_mean((d2.argmin(-1) == labels).to(pred.dtype), weight)
