@@ -34,6 +34,11 @@ class ProbeConfig:
     monotone_tol: float = 0.1
     monotone_abs_tol: float = 1e-3  # losses this far below the 0.05 boundary count as equal
     chunk_size: int = 64  # members (grid points x seeds) per batched model
+    # None: full batch. Else minibatches of this many training examples, each member
+    # walking through epochs of its own training set in an order drawn from
+    # (shuffle_seed, its init seed, epoch) (`reduced_dynamics.tasks.batches`).
+    batch_size: int | None = None
+    shuffle_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 10:
@@ -52,6 +57,9 @@ class ProbeConfig:
             raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
         if self.chunk_size < 1:
             raise InputError(f"`chunk_size` must be >= 1, got {self.chunk_size}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"`batch_size` must be >= 1 (or None: full batch), got "
+                             f"{self.batch_size}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

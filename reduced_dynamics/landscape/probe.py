@@ -1,15 +1,20 @@
 """The constrained-norm probe (SPEC §2): many grid points as one batched torch model.
 
-For each member b with norm ``w_b``, messiness ``m_b`` and init seed ``s_b``:
-    theta <- Adam step on l_train(theta; R(m_b));  theta <- theta * w_b / ||theta||
+For each member b with norm ``w_b``, messiness ``m_b``, training-set size ``n_b`` and init
+seed ``s_b``:
+    theta <- Adam step on l_train(theta; R(m_b), first n_b examples);
+    theta <- theta * w_b / ||theta||
 and at the end, on the sphere: losses, accuracies and the envelope derivatives
     d l~/dw = theta_hat . grad_theta l_train,     d l~/dm = d l_train / dm |_theta.
-The task (data, loss, accuracy) comes from its torch adapter (`reduced_dynamics.tasks`);
-a task without a representation coordinate has no m and no d l~/dm.
+The task (module, theta, data, loss, accuracy) comes from its torch adapter
+(`reduced_dynamics.tasks`); the members are one batched model
+(`reduced_dynamics.models.batched`). A task without a representation coordinate has no m
+and no d l~/dm; a task with a subset rule may give each member its own n_train.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +22,15 @@ import torch
 
 from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.batched import Members, project_, resolve_device, sq_norm
 from reduced_dynamics.tasks import TorchTask, torch_task
+from reduced_dynamics.tasks.batches import (
+    MemberData,
+    evaluate,
+    member_loss,
+    members_for,
+    predict,
+)
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
@@ -31,9 +44,19 @@ def result_vars(has_m: bool) -> tuple[str, ...]:
     return RESULT_VARS if has_m else tuple(v for v in RESULT_VARS if v != "dtrain_dm")
 
 
+@functools.lru_cache(maxsize=16)
+def _w0_task(config) -> TorchTask:
+    return torch_task(config, torch.float64)
+
+
 def decoder_w0(config, seed: int) -> float:
-    """Norm of the trained network (decoder, student) at PyTorch's default init for ``seed``."""
-    return float(bm.sq_norm([p[None] for p in bm.default_init(config.layer_sizes, seed)]).sqrt())
+    """``||theta||`` (decoder, student, ...) at PyTorch's default init for ``seed``:
+    `TorchTask.w0` of the task's adapter, computed once per (config, seed)."""
+    try:
+        task = _w0_task(config)
+    except TypeError:  # an unhashable config: no cache
+        task = torch_task(config, torch.float64)
+    return task.w0(int(seed))
 
 
 def probe_batch(
@@ -43,43 +66,55 @@ def probe_batch(
     m: np.ndarray | None,
     seeds: np.ndarray,
     progress: Callable[[int], None] | None = None,
+    *,
+    n_train: np.ndarray | None = None,
+    device: str | torch.device = "cpu",
+    path: str = "auto",
 ) -> dict[str, np.ndarray]:
     """Minimise l_train over directions at fixed norm for B members at once.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); ``w``, ``m``, ``seeds`` are (B,)
-    arrays (``m`` may be None for a task without m: it is ignored there). Returns (B,) arrays
+    arrays (``m`` may be None for a task without m: it is ignored there); ``n_train``
+    (B,) training-set sizes for a task with a subset rule (None: the whole training set).
+    ``device``: "cpu", "cuda" or "auto"; ``path``: how the members are batched ("auto",
+    "bmm", "vmap", "loop"; `reduced_dynamics.models.batched`). Returns (B,) numpy arrays
     named as in `result_vars`. ``progress(k)`` is called with the number of member-steps
     done since the last call.
     """
+    dev = resolve_device(device)
     dtype = torch.float32 if probe.dtype == "float32" else torch.float64
-    tt = torch_task(task, dtype)
+    tt = torch_task(task, dtype, dev)
     w, seeds = (np.asarray(a).ravel() for a in (w, seeds))
     n = w.size
-    inits = {int(s): tt.init_params(int(s)) for s in np.unique(seeds)}
-    params = bm.stack([inits[int(s)] for s in seeds], dtype)
-    norm = torch.as_tensor(w, dtype=dtype)
-    bm.project_(params, norm)
-    w0 = np.array([decoder_w0(task, int(s)) for s in seeds])
-    m_t = torch.as_tensor(np.asarray(m).ravel(), dtype=dtype) if tt.has_m else None
-    act, slope = tt.activation, tt.negative_slope
+    members = members_for(tt, seeds, dtype, dev, path)
+    norm = torch.as_tensor(w, dtype=dtype, device=dev)
+    project_(members.theta, norm)
+    w0 = np.array([tt.w0(int(s)) for s in seeds])
+    m_t = (torch.as_tensor(np.asarray(m).ravel(), dtype=dtype, device=dev) if tt.has_m
+           else None)
     with torch.no_grad():
-        x_train = tt.inputs(tt.representation(m_t) if tt.has_m else None, "train", n)
+        rep = tt.representation(m_t) if tt.has_m else None
+    data = MemberData(tt, n, seeds=seeds, n_train=n_train, batch_size=probe.batch_size,
+                      shuffle_seed=probe.shuffle_seed)
 
     # One Adam over the stacked leaves is exactly B separate Adams: its update is elementwise.
     # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
     # the step, which Adam does not see: we scale the update, not the gradient.
+    params = members.theta
     opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2))
     lr_scale = (np.maximum(1.0, w / w0) if probe.lr_scaling == "alpha" else np.ones(n))
-    lr_scale_t = torch.as_tensor(lr_scale, dtype=dtype)
+    lr_scale_t = torch.as_tensor(lr_scale, dtype=dtype, device=dev)
     scheduler = _scheduler(opt, probe)
     mark = round(0.9 * probe.steps)
     loss_at_mark = None
     for step in range(probe.steps):
         before = [p.detach().clone() for p in params] if probe.lr_scaling == "alpha" else None
+        sel = data.train_batch(step)
         opt.zero_grad(set_to_none=True)
-        loss = tt.loss(bm.forward(params, x_train, act, slope), "train")
+        loss = member_loss(tt, predict(tt, members, rep, "train", sel), "train", sel)
         if step == mark:
-            loss_at_mark = loss.detach().clone()
+            loss_at_mark = (loss.detach().clone() if data.batch_size is None
+                            else evaluate(tt, members, rep, "train", data).loss)
         loss.sum().backward()
         opt.step()
         if before is not None:
@@ -87,12 +122,12 @@ def probe_batch(
                 for p, p0 in zip(params, before):
                     s = lr_scale_t.view(-1, *([1] * (p.dim() - 1)))
                     p.copy_(p0 + s * (p - p0))
-        bm.project_(params, norm)
+        project_(params, norm)
         if scheduler is not None:
             scheduler.step()
         if progress is not None:
             progress(n)
-    return _measure(tt, params, m_t, loss_at_mark, probe)
+    return _measure(tt, members, m_t, loss_at_mark, probe, data)
 
 
 def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
@@ -103,39 +138,43 @@ def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
     return None
 
 
-def _measure(tt: TorchTask, params: bm.Params, m_t: torch.Tensor | None,
-             loss_at_mark: torch.Tensor | None, probe: ProbeConfig) -> dict[str, np.ndarray]:
-    """Losses, accuracies, envelope derivatives and diagnostics at the projected point."""
-    act, slope = tt.activation, tt.negative_slope
-    n = params[0].shape[0]
+def _measure(tt: TorchTask, members: Members | bm.Params, m_t: torch.Tensor | None,
+             loss_at_mark: torch.Tensor | None, probe: ProbeConfig,
+             data: MemberData | None = None) -> dict[str, np.ndarray]:
+    """Losses, accuracies, envelope derivatives and diagnostics at the projected point.
+
+    ``members`` may also be bare ``[W1, b1, ...]`` leaves of the bmm MLP path."""
+    if isinstance(members, list):
+        members = bm.BmmMembers.from_leaves(members, tt.activation, tt.negative_slope)
+    if data is None:
+        data = MemberData(tt, members.size)
+    params = members.theta
     if tt.has_m:
         m_req = m_t.clone().requires_grad_(True)
         rep = tt.representation(m_req)
-        leaves = [*params, m_req]
+        wrt = [*params, m_req]
     else:
-        rep, leaves = None, list(params)
-    pred_train = bm.forward(params, tt.inputs(rep, "train", n), act, slope)
-    train_loss = tt.loss(pred_train, "train")
-    grads = torch.autograd.grad(train_loss.sum(), leaves)
-    g_theta = grads[: len(params)]
+        rep, wrt = None, list(params)
+    train = evaluate(tt, members, rep, "train", data, wrt)
+    g_theta = train.grads[: len(params)]
     with torch.no_grad():
-        pred_test = bm.forward(params, tt.inputs(rep, "test", n), act, slope)
-        norm = bm.sq_norm(params).sqrt()
+        test = evaluate(tt, members, None if rep is None else rep.detach(), "test", data)
+        norm = sq_norm(params).sqrt()
         radial = sum((g * p).flatten(1).sum(1) for g, p in zip(g_theta, params)) / norm
-        g_norm = bm.sq_norm(list(g_theta)).sqrt()
+        g_norm = sq_norm(list(g_theta)).sqrt()
         tangent = (g_norm.pow(2) - radial.pow(2)).clamp_min(0).sqrt()
         ratio = torch.where(g_norm > 0, tangent / g_norm.clamp_min(1e-300),
                             torch.zeros_like(g_norm))
-        l_end = train_loss.detach()
+        l_end = train.loss
         l_mark = loss_at_mark if loss_at_mark is not None else l_end
         rel_change = (l_end - l_mark).abs() / l_mark.abs().clamp_min(1e-30)
         tol = probe.rel_change_tol * l_mark.abs() + probe.abs_change_tol
         settled = (l_end - l_mark).abs() <= tol
         out = {
             "train_loss": l_end,
-            "test_loss": tt.loss(pred_test, "test"),
-            "train_acc": tt.accuracy(pred_train.detach(), "train"),
-            "test_acc": tt.accuracy(pred_test, "test"),
+            "test_loss": test.loss,
+            "train_acc": train.acc,
+            "test_acc": test.acc,
             "dtrain_dw": radial,
             "tangent_grad_ratio": ratio,
             "loss_rel_change": rel_change,
@@ -145,7 +184,7 @@ def _measure(tt: TorchTask, params: bm.Params, m_t: torch.Tensor | None,
             "converged": settled & torch.isfinite(l_end),
         }
         if tt.has_m:
-            out["dtrain_dm"] = grads[-1]
+            out["dtrain_dm"] = train.grads[-1]
         out = {k: out[k] for k in result_vars(tt.has_m)}
     return {k: v.detach().cpu().numpy().astype(bool if k == "converged" else np.float64)
             for k, v in out.items()}

@@ -126,7 +126,8 @@ class Members:
 
     ``apply(make_input, args, in_dims)`` returns ``module_b(make_input(*args_b))`` stacked
     over members, shape ``(B, ...)``; ``in_dims[k]`` is 0 where ``args[k]`` is per member
-    (stacked along dim 0) and None where it is shared.
+    (stacked along dim 0) and None where it is shared. ``vectorized``: ``make_input``
+    also takes the stacked arguments at once (a path may use that to skip a vmap).
     """
 
     path: str
@@ -138,8 +139,8 @@ class Members:
     def leaves(self) -> Params:
         return [*self.theta, *self.rest]
 
-    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None]
-              ) -> torch.Tensor:
+    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None],
+              vectorized: bool = False) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -174,8 +175,8 @@ class VmapMembers(Members):
         self.theta = [self.params[n] for n in self.theta_names]
         self.rest = [self.params[n] for n in self.rest_names]
 
-    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None]
-              ) -> torch.Tensor:
+    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None],
+              vectorized: bool = False) -> torch.Tensor:
         base = self.base
 
         def one(params, buffers, *a):
@@ -189,8 +190,8 @@ class LoopMembers(VmapMembers):
 
     path = "loop"
 
-    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None]
-              ) -> torch.Tensor:
+    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None],
+              vectorized: bool = False) -> torch.Tensor:
         outs = []
         for b in range(self.size):
             a = [x if d is None else x.select(d, b) for x, d in zip(args, in_dims)]
@@ -206,8 +207,8 @@ class AutoMembers(VmapMembers):
 
     path = "vmap"
 
-    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None]
-              ) -> torch.Tensor:
+    def apply(self, make_input: MakeInput, args: Sequence, in_dims: Sequence[int | None],
+              vectorized: bool = False) -> torch.Tensor:
         if self.path == "loop":
             return LoopMembers.apply(self, make_input, args, in_dims)
         try:

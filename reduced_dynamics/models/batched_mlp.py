@@ -109,10 +109,12 @@ class BmmMembers(Members):
         self.activation, self.negative_slope = activation, negative_slope
         return self
 
-    def apply(self, make_input, args, in_dims) -> torch.Tensor:
+    def apply(self, make_input, args, in_dims, vectorized: bool = False) -> torch.Tensor:
         if all(d is None for d in in_dims):
             x = make_input(*args)
             x = x.expand(self.size, *x.shape)
+        elif vectorized:  # make_input takes the leading member axis itself
+            x = make_input(*args)
         else:
             x = torch.vmap(make_input, in_dims=tuple(in_dims))(*args)
         return forward(self.theta, x, self.activation, self.negative_slope)

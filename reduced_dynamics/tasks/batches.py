@@ -27,7 +27,7 @@ import torch
 from torch.func import vmap
 
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.models.batched import Members
+from reduced_dynamics.models.batched import Members, members_of
 from reduced_dynamics.tasks.base import TorchTask
 
 
@@ -133,26 +133,40 @@ class MemberData:
             yield self._chunk(split, start, min(n, start + step))
 
 
+def members_for(task: TorchTask, seeds: np.ndarray, dtype: torch.dtype,
+                device: torch.device, path: str = "auto") -> Members:
+    """One batched model of ``task.make_module(seed)`` for every member's seed."""
+    modules = {int(s): task.make_module(int(s)) for s in np.unique(seeds)}
+    return members_of([modules[int(s)] for s in np.asarray(seeds).ravel()], task.theta_names,
+                      dtype, device, path)
+
+
 def predict(task: TorchTask, members: Members, rep: torch.Tensor | None, split: str,
             sel: Selection) -> torch.Tensor:
     """Network outputs of every member on the examples of ``sel``, ``(B, ...)``."""
     rep_dim = None if rep is None else 0
     return members.apply(lambda r, i: task.inputs(r, split, i), (rep, sel.index),
-                         (rep_dim, sel.index_dim))
+                         (rep_dim, sel.index_dim),
+                         vectorized=task.vectorized and sel.index_dim is None)
+
+
+def _per_member(task: TorchTask, fn, pred: torch.Tensor, sel: Selection) -> torch.Tensor:
+    """``fn(pred_b, index_b, weight_b)`` for every member b, shape (B,)."""
+    if task.vectorized and sel.index_dim is None:
+        return fn(pred, sel.index, sel.weight)
+    return vmap(fn, in_dims=(0, sel.index_dim, sel.weight_dim))(pred, sel.index, sel.weight)
 
 
 def member_loss(task: TorchTask, pred: torch.Tensor, split: str, sel: Selection
                 ) -> torch.Tensor:
     """Per-member loss (B,) of predictions ``pred`` on ``sel``."""
-    return vmap(lambda p, i, w: task.loss(p, split, i, w),
-                in_dims=(0, sel.index_dim, sel.weight_dim))(pred, sel.index, sel.weight)
+    return _per_member(task, lambda p, i, w: task.loss(p, split, i, w), pred, sel)
 
 
 def member_accuracy(task: TorchTask, pred: torch.Tensor, split: str, sel: Selection
                     ) -> torch.Tensor:
     """Per-member accuracy (B,) of predictions ``pred`` on ``sel``."""
-    return vmap(lambda p, i, w: task.accuracy(p, split, i, w),
-                in_dims=(0, sel.index_dim, sel.weight_dim))(pred, sel.index, sel.weight)
+    return _per_member(task, lambda p, i, w: task.accuracy(p, split, i, w), pred, sel)
 
 
 @dataclass

@@ -18,6 +18,8 @@ from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig, make_in
 class TeacherStudentTorch(TorchTask):
     """Inputs x ~ N(0, I) and the teacher's outputs on them; no representation (m)."""
 
+    vectorized = True  # every method below also takes a leading member axis
+
     def __init__(self, config: TeacherStudentConfig, dtype: torch.dtype | None = None,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(config, dtype, device)

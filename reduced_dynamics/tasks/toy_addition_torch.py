@@ -18,6 +18,8 @@ from reduced_dynamics.tasks.toy_addition import ToyAdditionConfig, ToyAdditionDa
 class ToyAdditionTorch(TorchTask):
     """Inputs E_i + E_j of a member's representation; MSE to the class's target vector."""
 
+    vectorized = True  # every method below also takes a leading member axis
+
     def __init__(self, config: ToyAdditionConfig, dtype: torch.dtype | None = None,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(config, dtype, device)

@@ -24,6 +24,13 @@ class TrainConfig:
     n_log: int = 240  # log-spaced logging steps (plus step 0)
     dtype: str = "float32"
     checkpoint_every: int = 5_000  # steps between saved checkpoints (resume point)
+    # None: full batch. Else minibatches of this many training examples per step, each run
+    # in its own epoch order from (shuffle_seed, its seed, epoch) (`tasks.batches`).
+    batch_size: int | None = None
+    shuffle_seed: int = 0
+    # Fig. 7b ("de-grokking"): after every step, rescale theta back to its initial norm
+    # alpha0 w0. Weight decay is then meaningless: runs with gamma != 0 are refused.
+    constrain_norm: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "n_log", "checkpoint_every"):
@@ -35,6 +42,16 @@ class TrainConfig:
             raise InputError(f"`eta_r` must be >= 0, got {self.eta_r}")
         if self.dtype not in ("float32", "float64"):
             raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"`batch_size` must be >= 1 (or None: full batch), got "
+                             f"{self.batch_size}")
+
+    def check_runs(self, runs: RunSet) -> None:
+        """Refuse runs this configuration cannot train: weight decay with constrain_norm."""
+        if self.constrain_norm and any(g != 0 for g in runs.gamma):
+            raise InputError(f"`constrain_norm` keeps ||theta|| at alpha0 w0, so weight decay "
+                             f"has no effect: `gamma` must be 0, got {sorted(set(runs.gamma))} "
+                             "(--gamma 0)")
 
     def log_steps(self) -> np.ndarray:
         """0 and ``n_log`` log-spaced steps up to ``steps`` (unique integers)."""

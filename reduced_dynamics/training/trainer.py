@@ -1,9 +1,13 @@
 """Full training runs (SPEC §6): many runs as one batched torch model, checkpointed.
 
-Each run b has its own representation R_b (starts at R(m0_b), lr eta_r) and decoder theta_b
-(default init for seed_b scaled to norm alpha0_b w0, lr eta_d), trained by AdamW:
+Each run b has its own representation R_b (starts at R(m0_b), lr eta_r) and network whose
+theta_b starts at the default init for seed_b scaled to norm alpha0_b w0 (lr eta_d),
+trained by AdamW:
     theta_b <- theta_b (1 - eta_d gamma_b)  then the Adam update     (decoupled decay)
-which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member.
+which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member. The
+module's parameters outside theta (if the task has any) are trained like the
+representation. With ``constrain_norm`` (Fig. 7b), theta_b is rescaled back to
+alpha0_b w0 after every step, and gamma must be 0.
 
 A task without a representation coordinate (teacher–student) trains theta only; its
 logged ``m`` and ``residual`` are 0 (not applicable) and ``m0`` must be 0.
@@ -19,9 +23,15 @@ import numpy as np
 import torch
 
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.landscape.probe import decoder_w0
-from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.batched import per_member, project_, resolve_device, sq_norm
 from reduced_dynamics.tasks import torch_task
+from reduced_dynamics.tasks.batches import (
+    MemberData,
+    evaluate,
+    member_loss,
+    members_for,
+    predict,
+)
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
 LOGGED = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -39,77 +49,90 @@ def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
 
 
 class BatchedRuns:
-    """State of B runs: decoder parameters, representations, optimiser; one step at a time."""
+    """State of B runs: theta and other parameters, representations, optimiser; one step at
+    a time. ``params`` are the stacked leaves of theta (`reduced_dynamics.models.batched`)."""
 
-    def __init__(self, task, cfg: TrainConfig, runs: RunSet) -> None:
+    def __init__(self, task, cfg: TrainConfig, runs: RunSet, *,
+                 device: str | torch.device = "cpu", path: str = "auto") -> None:
+        cfg.check_runs(runs)
         self.task, self.cfg, self.runs = task, cfg, runs
+        self.device = resolve_device(device)
         self.dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
-        self.tt = torch_task(task, self.dtype)
-        seeds = runs.seed
-        inits = {s: self.tt.init_params(s) for s in set(seeds)}
-        self.params = bm.stack([inits[s] for s in seeds], self.dtype)
-        w0 = np.array([decoder_w0(task, s) for s in seeds])
-        bm.project_(self.params, torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype))
+        self.tt = torch_task(task, self.dtype, self.device)
+        seeds = np.asarray(runs.seed)
+        self.members = members_for(self.tt, seeds, self.dtype, self.device, path)
+        self.params = self.members.theta
+        w0 = np.array([self.tt.w0(int(s)) for s in seeds])
+        self.norm0 = torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype,
+                                     device=self.device)
+        project_(self.params, self.norm0)
         groups = [{"params": self.params, "lr": cfg.eta_d}]
         if self.tt.has_m:
-            m0 = torch.as_tensor(runs.m0, dtype=self.dtype)
+            m0 = torch.as_tensor(runs.m0, dtype=self.dtype, device=self.device)
             self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
-            groups.append({"params": [self.rep], "lr": cfg.eta_r})
         else:
             if any(m != 0 for m in runs.m0):
                 raise InputError(f"this task has no representation coordinate: `m0` must be "
                                  f"0, got {sorted(set(runs.m0))}")
             self.rep = None
+        others = ([self.rep] if self.rep is not None else []) + self.members.rest
+        if others:
+            groups.append({"params": others, "lr": cfg.eta_r})
         self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
-        gamma = torch.as_tensor(runs.gamma, dtype=self.dtype)
+        gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
         self.decay_d = 1.0 - cfg.eta_d * gamma
-        self.decay_r = (1.0 - cfg.eta_r * gamma
-                        if cfg.wd_representation and self.rep is not None else None)
+        self.decay_r = (1.0 - cfg.eta_r * gamma if cfg.wd_representation and others
+                        else None)
+        self.data = MemberData(self.tt, len(runs), seeds=seeds, batch_size=cfg.batch_size,
+                               shuffle_seed=cfg.shuffle_seed)
         self.step = 0
 
-    def _forward(self, split: str) -> torch.Tensor:
-        return bm.forward(self.params, self.tt.inputs(self.rep, split, len(self.runs)),
-                          self.tt.activation, self.tt.negative_slope)
-
     def advance(self) -> None:
-        """One AdamW step of every run."""
+        """One AdamW step of every run (then, with constrain_norm, back onto the sphere)."""
+        sel = self.data.train_batch(self.step)
         self.opt.zero_grad(set_to_none=True)
-        self.tt.loss(self._forward("train"), "train").sum().backward()
+        pred = predict(self.tt, self.members, self.rep, "train", sel)
+        member_loss(self.tt, pred, "train", sel).sum().backward()
         with torch.no_grad():
             for p in self.params:
-                p.mul_(self.decay_d.view(-1, *([1] * (p.dim() - 1))))
+                p.mul_(per_member(self.decay_d, p))
             if self.decay_r is not None:
-                self.rep.mul_(self.decay_r.view(-1, 1, 1))
+                for p in self.opt.param_groups[1]["params"]:
+                    p.mul_(per_member(self.decay_r, p))
         self.opt.step()
+        if self.cfg.constrain_norm:
+            project_(self.params, self.norm0)
         self.step += 1
 
     @torch.no_grad()
     def measure(self) -> dict[str, np.ndarray]:
         """w, m_hat, residual, losses and accuracies of every run now."""
-        pred_train, pred_test = self._forward("train"), self._forward("test")
+        train = evaluate(self.tt, self.members, self.rep, "train", self.data)
+        test = evaluate(self.tt, self.members, self.rep, "test", self.data)
         if self.rep is not None:
             m_hat, resid = project_on_line(self.rep, self.tt.r_lin, self.tt.r_rand)
         else:  # no representation: m and residual are not applicable, logged as 0
-            m_hat = resid = torch.zeros(len(self.runs), dtype=self.dtype)
+            m_hat = resid = torch.zeros(len(self.runs), dtype=self.dtype, device=self.device)
         out = {
-            "w": bm.sq_norm(self.params).sqrt(),
+            "w": sq_norm(self.params).sqrt(),
             "m": m_hat,
             "residual": resid,
-            "train_loss": self.tt.loss(pred_train, "train"),
-            "test_loss": self.tt.loss(pred_test, "test"),
-            "train_acc": self.tt.accuracy(pred_train, "train"),
-            "test_acc": self.tt.accuracy(pred_test, "test"),
+            "train_loss": train.loss,
+            "test_loss": test.loss,
+            "train_acc": train.acc,
+            "test_acc": test.acc,
         }
         return {k: v.cpu().numpy().astype(np.float64) for k, v in out.items()}
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "params": [p.detach().clone() for p in self.params],
+        return {"step": self.step,
+                "params": [p.detach().clone() for p in self.members.leaves],
                 "rep": None if self.rep is None else self.rep.detach().clone(),
                 "opt": self.opt.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
-            for p, q in zip(self.params, state["params"], strict=True):
+            for p, q in zip(self.members.leaves, state["params"], strict=True):
                 p.copy_(q)
             if self.rep is not None:
                 self.rep.copy_(state["rep"])
@@ -133,20 +156,23 @@ def train_runs(
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
     stop_after: int | None = None,
+    device: str | torch.device = "cpu",
+    path: str = "auto",
 ) -> dict[str, np.ndarray]:
-    """Train every run for ``cfg.steps`` steps; returns logged (run, step) arrays.
+    """Train every run for ``cfg.steps`` steps; returns logged (run, step) numpy arrays.
 
-    ``task`` is a task config (`reduced_dynamics.tasks`).
+    ``task`` is a task config (`reduced_dynamics.tasks`); ``device`` "cpu", "cuda" or
+    "auto"; ``path`` how the runs are batched (`reduced_dynamics.models.batched`).
     With ``checkpoint``, the state and the log so far are saved every
     ``cfg.checkpoint_every`` steps (atomically); ``resume=True`` continues from that file
     and gives the same numbers as an uninterrupted run. ``stop_after`` (tests) stops early.
     """
-    state = BatchedRuns(task, cfg, runs)
+    state = BatchedRuns(task, cfg, runs, device=device, path=path)
     log_steps = cfg.log_steps()
     logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
+        saved = torch.load(ckpt, weights_only=False, map_location=state.device)
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
     index = {int(s): i for i, s in enumerate(log_steps)}
