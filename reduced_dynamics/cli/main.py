@@ -25,10 +25,12 @@ def _probe(args: argparse.Namespace) -> int:
 
     entry = get_task(args.task)
     _set_threads(args.threads)
+    _check_device(args.device)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
         "steps": args.steps, "lr": args.lr, "schedule": args.schedule,
         "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
+        "batch_size": args.batch_size,
     }.items() if v is not None}
     probe = dataclasses.replace(entry.probe_preset(args.preset), **overrides)
     seeds = seeds_from_spec(args.seeds) if args.seeds is not None else entry.probe_seeds
@@ -41,21 +43,30 @@ def _probe(args: argparse.Namespace) -> int:
         from reduced_dynamics.landscape.probe import decoder_w0
 
         w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
+    n_train = None
+    if args.n_train is not None:
+        values = parse_grid("--n-train", args.n_train)
+        n_train = tuple(int(n) for n in np.unique(np.round(values)))
+        if n_train[0] < 1:
+            raise InputError(f"`--n-train` must be training-set sizes >= 1, got "
+                             f"{args.n_train!r}")
     if entry.has_m:
         m = tuple(map(float, parse_grid("--m", args.m if args.m is not None else M_DEFAULT)))
-        grid = ProbeGrid(tuple(map(float, w)), m, seeds)
+        grid = ProbeGrid(tuple(map(float, w)), m, seeds, n_train)
     else:
         if args.m is not None:
             raise InputError(f"task {entry.name!r} has no m coordinate (its landscape is "
                              f"1-D in w); drop `--m`, got {args.m!r}")
-        grid = ProbeGrid.no_m(w, seeds)
+        grid = ProbeGrid.no_m(w, seeds, n_train)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     with executor_for(args.scheduler, args.workers) as executor:
         ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
-                             progress=not args.quiet, history=history, executor=executor)
+                             progress=not args.quiet, history=history, executor=executor,
+                             device=args.device)
     n_bad = int((~ds["converged"]).sum())
     m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
-    print(f"wrote {args.output}: {ds.sizes['w']} w{m_text} x {len(seeds)} seed(s); "
+    n_text = f" x {ds.sizes['n_train']} n_train" if "n_train" in ds.sizes else ""
+    print(f"wrote {args.output}: {ds.sizes['w']} w{m_text}{n_text} x {len(seeds)} seed(s); "
           f"{n_bad} unconverged point(s)")
     return 0
 
@@ -73,12 +84,16 @@ def _train(args: argparse.Namespace) -> int:
 
     entry = get_task(args.task)
     _set_threads(args.threads)
+    _check_device(args.device)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
         "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
+        "batch_size": args.batch_size,
     }.items() if v is not None}
     if args.wd_representation:
         overrides["wd_representation"] = True
+    if args.constrain_norm:
+        overrides["constrain_norm"] = True
     cfg = dataclasses.replace(entry.train, **overrides)
     if entry.has_m:
         m0 = parse_list("--m0", args.m0 if args.m0 is not None else str(entry.m0), minimum=0.0)
@@ -87,7 +102,9 @@ def _train(args: argparse.Namespace) -> int:
                          f"{args.m0!r}")
     else:
         m0 = np.zeros(1)
-    gammas = args.gamma if args.gamma is not None else entry.gammas
+    # --constrain-norm keeps the norm fixed, so weight decay is off: its default gamma is 0
+    gammas = (args.gamma if args.gamma is not None
+              else "0" if args.constrain_norm else entry.gammas)
     runs = RunSet.sweep(parse_list("--gamma", gammas, minimum=0.0).tolist(),
                         (seeds_from_spec(args.seeds) if args.seeds is not None
                          else entry.train_seeds),
@@ -98,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
     with executor_for(args.scheduler, args.workers) as executor:
         ds = run_training(task, cfg, runs, args.output, resume=args.resume,
                           progress=not args.quiet, history=history,
-                          chunk_size=args.chunk_size, executor=executor)
+                          chunk_size=args.chunk_size, executor=executor, device=args.device)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
     print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
     return 0
@@ -114,6 +131,13 @@ def _validate(args: argparse.Namespace) -> int:
     for path in write_report(report, landscape, args.output):
         print(f"wrote {path}")
     return 0
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device this machine lacks (--device cuda without CUDA) before any work."""
+    from reduced_dynamics.models.batched import resolve_device
+
+    resolve_device(device)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -141,6 +165,13 @@ def _plot(args: argparse.Namespace) -> int:
     plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary)
     print(f"wrote {args.output}")
     return 0
+
+
+def _torch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda (or cuda:N) or auto "
+                   "(cuda where available); recorded in the file")
+    p.add_argument("--batch-size", type=int, help="minibatches of this many training examples "
+                   "(default: full batch)")
 
 
 def _cluster_options(p: argparse.ArgumentParser) -> None:
@@ -176,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-scaling", choices=["constant", "alpha"])
     p.add_argument("--dtype", choices=["float32", "float64"])
     p.add_argument("--chunk-size", type=int, help="grid points per batched model (default 64)")
+    p.add_argument("--n-train", help="training-set sizes (nested subsets; tasks with a subset "
+                   "rule): list or KIND:START:STOP:NUM, rounded to integers; adds an n_train "
+                   "axis to the landscape")
+    _torch_options(p)
     p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
     p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
@@ -203,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "tasks with m only)")
     p.add_argument("--wd-representation", action="store_true",
                    help="apply weight decay to the representation too")
+    p.add_argument("--constrain-norm", action="store_true",
+                   help="rescale theta back to alpha0 w0 after every step (Fig. 7b); weight "
+                   "decay must be 0 (the default --gamma becomes 0)")
+    _torch_options(p)
     p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
                    "toy-addition 240, teacher-student 300)")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")

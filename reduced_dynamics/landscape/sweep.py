@@ -1,7 +1,10 @@
-"""A whole landscape: the (w, m, seed) grid probed chunk by chunk into one landscape file.
+"""A whole landscape: the (w, m, n_train, seed) grid probed chunk by chunk into one file.
 
-Tasks without a representation coordinate (teacher–student) are probed on the grid
-(w, m=(0,), seed) and written as a 1-D landscape (dims w and seed, no m, no dtrain_dm).
+The grid is ``w`` plus any of ``m`` (tasks with a representation line) and ``n_train``
+(tasks with a data-size subset rule); seeds are restarts. Tasks without a representation
+coordinate (teacher–student) are probed on the grid (w, m=(0,), seed) and written without
+m (no dtrain_dm). The file's variables have dims (w), (w, m), (w, n_train) or
+(w, m, n_train), with ``seed`` first in the ``*_by_seed`` ones.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ HOMOGENEOUS = ("relu", "leaky_relu")
 
 @dataclasses.dataclass(frozen=True)
 class ProbeGrid:
-    """The grid of a probe sweep: absolute norms ``w``, messiness ``m``, init ``seeds``.
+    """The grid of a probe sweep: absolute norms ``w``, messiness ``m``, init ``seeds`` and
+    optionally training-set sizes ``n_train`` (SPEC §11; None: the whole training set).
 
     For a task without m, ``m`` is the single dummy value ``(0.0,)`` (`no_m`)."""
 
     w: tuple[float, ...]
     m: tuple[float, ...]
     seeds: tuple[int, ...]
+    n_train: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         w, m = np.asarray(self.w), np.asarray(self.m)
@@ -48,20 +53,43 @@ class ProbeGrid:
             raise InputError(f"`m` must be increasing within [0, 1], got {list(self.m)}")
         if len(self.seeds) == 0 or len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"`seeds` must be distinct integers, got {list(self.seeds)}")
+        if self.n_train is not None:
+            n = np.asarray(self.n_train)
+            if (n.size == 0 or not np.issubdtype(n.dtype, np.integer) or n.min() < 1
+                    or np.any(np.diff(n) <= 0)):
+                raise InputError(f"`n_train` must be increasing integers >= 1, got "
+                                 f"{list(self.n_train)}")
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        return len(self.seeds), len(self.w), len(self.m)
+    def shape(self) -> tuple[int, int, int, int]:
+        """(seed, w, m, n_train); n_train is 1 long without an n_train axis."""
+        n = 1 if self.n_train is None else len(self.n_train)
+        return len(self.seeds), len(self.w), len(self.m), n
 
     @classmethod
-    def no_m(cls, w, seeds) -> ProbeGrid:
+    def no_m(cls, w, seeds, n_train=None) -> ProbeGrid:
         """The grid of a task without a representation coordinate."""
-        return cls(tuple(map(float, w)), (0.0,), tuple(int(s) for s in seeds))
+        return cls(tuple(map(float, w)), (0.0,), tuple(int(s) for s in seeds),
+                   None if n_train is None else tuple(int(n) for n in n_train))
 
     def member_coords(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(w, m, seed) of flat member indices, C order over (seed, w, m)."""
-        s, i, j = np.unravel_index(members, self.shape)
+        """(w, m, seed) of flat member indices, C order over (seed, w, m, n_train)."""
+        s, i, j, _ = np.unravel_index(members, self.shape)
         return np.asarray(self.w)[i], np.asarray(self.m)[j], np.asarray(self.seeds)[s]
+
+    def member_n_train(self, members: np.ndarray) -> np.ndarray | None:
+        """n_train of flat member indices (None without an n_train axis)."""
+        if self.n_train is None:
+            return None
+        return np.asarray(self.n_train)[np.unravel_index(members, self.shape)[3]]
+
+    def fingerprint(self) -> dict:
+        """What identifies the grid in a resume fingerprint (no n_train key without one,
+        as before the n_train axis existed)."""
+        out = dataclasses.asdict(self)
+        if self.n_train is None:
+            del out["n_train"]
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +102,7 @@ class ProbeChunk:
     task: Any
     probe: ProbeConfig
     grid: ProbeGrid
+    device: str = "cpu"
     name: ClassVar[str] = "probe"
 
     def __call__(self, members: np.ndarray, progress: Callable[[int], None] | None = None
@@ -81,7 +110,12 @@ class ProbeChunk:
         from reduced_dynamics.landscape.probe import probe_batch
 
         w, m, seeds = self.grid.member_coords(members)
-        return probe_batch(self.task, self.probe, w, m, seeds, progress=progress)
+        extra: dict[str, Any] = {}  # only what differs from probe_batch's defaults
+        if self.grid.n_train is not None:
+            extra["n_train"] = self.grid.member_n_train(members)
+        if self.device != "cpu":
+            extra["device"] = self.device
+        return probe_batch(self.task, self.probe, w, m, seeds, progress=progress, **extra)
 
     def work(self, members: np.ndarray) -> int:
         """Progress units of a chunk: member-steps."""
@@ -120,59 +154,78 @@ def probe_landscape(
     progress: bool = True,
     history: str = "",
     executor: Executor | None = None,
+    device: str = "cpu",
 ) -> xr.Dataset:
-    """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file.
+    """Probe every (w, m, n_train, seed) member, chunk by chunk, and write the landscape file.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); a task without m needs
-    ``grid.m == (0.0,)`` (`ProbeGrid.no_m`) and gives a 1-D landscape. ``executor``
-    (`reduced_dynamics.executors`): where the chunks are computed (default: here, one
-    after another); every finished chunk is saved at once as a part file, and the parts
-    are merged into ``output`` atomically at the end.
+    ``grid.m == (0.0,)`` (`ProbeGrid.no_m`) and gives a landscape without m; ``grid.n_train``
+    needs a task with a subset rule. ``executor`` (`reduced_dynamics.executors`): where the
+    chunks are computed (default: here, one after another); every finished chunk is saved
+    at once as a part file, and the parts are merged into ``output`` atomically at the end.
+    ``device``: "cpu", "cuda" or "auto", recorded (with its name) in ``config_json`` and in
+    the resume fingerprint.
     """
     import torch
 
     from reduced_dynamics.landscape.probe import decoder_w0
+    from reduced_dynamics.models.batched import device_record, resolve_device
 
     entry = task_of(task)
     if not entry.has_m and tuple(grid.m) != (0.0,):
         raise InputError(f"task {entry.name!r} has no m coordinate: probe it on m = (0,) "
                          f"(ProbeGrid.no_m), got m = {list(grid.m)}")
+    if grid.n_train is not None:
+        entry.torch_task(task).check_n_train(np.asarray(grid.n_train))
+    dev = resolve_device(device)
     names = REDUCED_VARS if entry.has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
     fingerprint = {"task": task.to_dict(), "probe": probe.to_dict(),
-                   "grid": dataclasses.asdict(grid), "kind": f"{entry.name} probe"}
+                   "grid": grid.fingerprint(), "kind": f"{entry.name} probe",
+                   **device_record(dev)}
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
 
     bar = _progress_bar(plan, probe.steps, todo, enabled=progress)
     try:
-        run_chunks(plan, store, ProbeChunk(task, probe, grid), todo, bar.update, executor)
+        run_chunks(plan, store, ProbeChunk(task, probe, grid, str(dev)), todo, bar.update,
+                   executor)
     finally:
         bar.close()
     flat = store.read_all(plan)
-    per_seed = {k: flat[k].reshape(grid.shape) for k in names}
+    per_seed = {k: flat[k].reshape(grid.shape) for k in names}  # (seed, w, m, n_train)
     if not entry.has_m:
+        per_seed = {k: v[:, :, 0] for k, v in per_seed.items()}
+    if grid.n_train is None:
         per_seed = {k: v[..., 0] for k, v in per_seed.items()}
-    reduced = reduce_over_seeds(per_seed)
-    monotone = task.activation in HOMOGENEOUS
+    reduced = reduce_over_seeds(per_seed)  # (w[, m][, n_train])
+    monotone = getattr(task, "activation", None) in HOMOGENEOUS
     if monotone:
         reduced["converged"] = reduced["converged"] & ~monotone_violation(
             reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
+    extra_dims = {"seed": np.asarray(grid.seeds)}
+    if grid.n_train is not None:  # landscape_dataset wants extra dims first: n_train, seed
+        variables = {k: np.moveaxis(v, -1, 0) for k, v in variables.items()}
+        extra_dims = {"n_train": np.asarray(grid.n_train, np.int64), **extra_dims}
     w0 = decoder_w0(task, grid.seeds[0])
     from reduced_dynamics.executors import torch_threads
 
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
               "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),
-              "torch_threads": torch_threads(executor)}
+              "torch_threads": torch_threads(executor), **device_record(dev)}
+    if grid.n_train is not None:
+        config["n_train"] = list(grid.n_train)
     ds = landscape_dataset(
         np.asarray(grid.w), np.asarray(grid.m) if entry.has_m else None, variables,
         task=entry.name,
         preset=task.preset, config=config, w0=w0, history=history,
-        torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
+        torch_version=torch.__version__, extra_dims=extra_dims,
     )
+    if grid.n_train is not None:
+        ds = ds.transpose("seed", "w", "m", "n_train", missing_dims="ignore")
     save_merged(save_landscape, ds, output, store)
     return ds
 

@@ -53,12 +53,13 @@ NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored
 def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
                        logs: dict[str, np.ndarray], *, history: str = "",
                        runs_per_model: int | None = None,
-                       torch_threads: int | None = None) -> xr.Dataset:
+                       torch_threads: int | None = None,
+                       device: dict[str, str] | None = None) -> xr.Dataset:
     """Wrap the logs of `train_runs` with SPEC §9 conventions (``task``: a task config).
 
     ``runs_per_model`` (default: all runs) and ``torch_threads`` (default: this process's)
     are recorded in ``config_json``: both change the rounding, which long runs amplify
-    (module docstring).
+    (module docstring); so is ``device`` (`models.batched.device_record`; default: CPU).
     """
     import torch
 
@@ -87,6 +88,11 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     config = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
               "runs_per_model": runs_per_model or n,
               "torch_threads": torch_threads or torch.get_num_threads()}
+    if device is None:
+        from reduced_dynamics.models.batched import device_record
+
+        device = device_record(torch.device("cpu"))
+    config.update(device)
     attrs = provenance_attrs("trajectory", title=f"full training runs of {entry.name} "
                              f"({task.preset})", task=entry.name, preset=task.preset,
                              config=config, w0=decoder_w0(task, runs.seed[0]),
@@ -102,6 +108,7 @@ class TrainChunk:
     task: Any
     cfg: TrainConfig
     runs: RunSet
+    device: str = "cpu"
     name: ClassVar[str] = "train"
 
     def __call__(self, members: np.ndarray, progress: Callable[[int], None] | None = None
@@ -109,7 +116,8 @@ class TrainChunk:
         from reduced_dynamics.training.trainer import train_runs
 
         tick = None if progress is None else (lambda k: progress(k * len(members)))
-        return train_runs(self.task, self.cfg, self.runs.subset(members), progress=tick)
+        return train_runs(self.task, self.cfg, self.runs.subset(members), progress=tick,
+                          device=self.device)
 
     def work(self, members: np.ndarray) -> int:
         """Progress units of a chunk: run-steps."""
@@ -118,16 +126,21 @@ class TrainChunk:
 
 def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
                  *, resume: bool = False, progress: bool = True, history: str = "",
-                 chunk_size: int | None = None, executor: Executor | None = None
-                 ) -> xr.Dataset:
+                 chunk_size: int | None = None, executor: Executor | None = None,
+                 device: str = "cpu") -> xr.Dataset:
     """Train the runs and write the trajectory file ``output``.
 
     Default: all runs as one batched model, checkpointed beside ``output``. With
     ``chunk_size`` or a remote ``executor`` (`reduced_dynamics.executors`): chunks of
     ``chunk_size`` runs (default on a cluster: one chunk per worker thread; on
     ``resume``: the interrupted sweep's), each saved as a part file when done.
+    ``device``: "cpu", "cuda" or "auto", recorded with its name in ``config_json``.
     """
     from reduced_dynamics.io.parts import PartStore
+    from reduced_dynamics.models.batched import device_record, resolve_device
+
+    cfg.check_runs(runs)
+    dev = device_record(resolve_device(device))
 
     output = Path(output)
     ckpt = output.with_name(output.name + ".ckpt")
@@ -141,7 +154,7 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
                              f"rerun with --chunk-size {stored.get('chunk_size')} (and "
                              "--resume) to continue it, or delete that folder")
         return _train_one_model(task, cfg, runs, output, ckpt, resume=resume,
-                                progress=progress, history=history)
+                                progress=progress, history=history, device=dev)
     if ckpt.exists():
         raise InputError(f"found a checkpoint of an earlier unchunked run at {ckpt}; rerun "
                          "without --chunk-size/--workers/--scheduler (and with --resume) to "
@@ -155,11 +168,12 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
 
             chunk_size = default_chunk_size(len(runs), executor)
     return _train_chunked(task, cfg, runs, output, chunk_size, executor, resume=resume,
-                          progress=progress, history=history)
+                          progress=progress, history=history, device=dev)
 
 
 def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: Path, *,
-                     resume: bool, progress: bool, history: str) -> xr.Dataset:
+                     resume: bool, progress: bool, history: str,
+                     device: dict[str, str]) -> xr.Dataset:
     from tqdm.auto import tqdm
 
     from reduced_dynamics.training.trainer import train_runs
@@ -169,8 +183,9 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
                          "command with --resume to continue it, or delete it")
     with tqdm(total=cfg.steps, unit="step", desc=f"train {len(runs)} runs",
               disable=not progress, smoothing=0.05) as bar:
-        logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update)
-    ds = trajectory_dataset(task, cfg, runs, logs, history=history)
+        logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update,
+                          device=device["device"])
+    ds = trajectory_dataset(task, cfg, runs, logs, history=history, device=device)
     save_trajectories(ds, output)
     ckpt.unlink(missing_ok=True)
     return ds
@@ -178,7 +193,7 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
 
 def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_size: int,
                    executor: Executor | None, *, resume: bool, progress: bool,
-                   history: str) -> xr.Dataset:
+                   history: str, device: dict[str, str]) -> xr.Dataset:
     from tqdm.auto import tqdm
 
     from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
@@ -186,7 +201,7 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
     entry = task_of(task)
     plan = ChunkPlan(len(runs), chunk_size)
     fingerprint = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
-                   "chunk_size": chunk_size, "kind": f"{entry.name} train"}
+                   "chunk_size": chunk_size, "kind": f"{entry.name} train", **device}
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
@@ -194,11 +209,12 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
     with tqdm(total=len(runs) * cfg.steps, initial=done, unit="run·step", unit_scale=True,
               desc=f"train {len(runs)} runs in {plan.n_chunks} chunk(s)",
               disable=not progress, smoothing=0.05) as bar:
-        run_chunks(plan, store, TrainChunk(task, cfg, runs), todo, bar.update, executor)
+        run_chunks(plan, store, TrainChunk(task, cfg, runs, device["device"]), todo,
+                   bar.update, executor)
     logs = store.read_all(plan)
     from reduced_dynamics.executors import torch_threads
 
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, runs_per_model=chunk_size,
-                            torch_threads=torch_threads(executor))
+                            torch_threads=torch_threads(executor), device=device)
     save_merged(save_trajectories, ds, output, store)
     return ds

@@ -23,7 +23,13 @@ import numpy as np
 import torch
 
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.models.batched import per_member, project_, resolve_device, sq_norm
+from reduced_dynamics.models.batched import (
+    device_record,
+    per_member,
+    project_,
+    resolve_device,
+    sq_norm,
+)
 from reduced_dynamics.tasks import torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -173,6 +179,11 @@ def train_runs(
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False, map_location=state.device)
+        here = device_record(state.device)
+        stored = {k: saved.get(k, "cpu" if k == "device" else here[k]) for k in here}
+        if stored != here:
+            raise InputError(f"--resume: the checkpoint {ckpt} was written on {stored}, this "
+                             f"run is on {here}; resume on the same device, or delete it")
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
     index = {int(s): i for i, s in enumerate(log_steps)}
@@ -190,7 +201,8 @@ def train_runs(
         if progress is not None:
             progress(1)
         if ckpt is not None and state.step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
+                                    **device_record(state.device)})
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
     logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
     return logs
