@@ -240,10 +240,12 @@ class TaskEntry:
     def torch_task(self, config: Any, dtype: torch.dtype | None = None,
                    device: str | torch.device = "cpu") -> TorchTask:
         """The torch adapter of ``config`` (imports torch). ``adapter`` is
-        "module:Class", the module relative to this package or absolute."""
+        "module:Class", the module in this package (built-in tasks) or importable."""
         module, cls = self.adapter.split(":")
-        name = module if "." in module else f"{__package__}.{module}"
-        mod = importlib.import_module(name)
+        try:
+            mod = importlib.import_module(f"{__package__}.{module}")
+        except ModuleNotFoundError:
+            mod = importlib.import_module(module)
         return getattr(mod, cls)(config, dtype, device)
 
 
