@@ -22,7 +22,13 @@ import torch
 
 from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.models import batched_mlp as bm
-from reduced_dynamics.models.batched import Members, project_, resolve_device, sq_norm
+from reduced_dynamics.models.batched import (
+    Members,
+    adam_options,
+    project_,
+    resolve_device,
+    sq_norm,
+)
 from reduced_dynamics.tasks import TorchTask, torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -101,7 +107,8 @@ def probe_batch(
     # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
     # the step, which Adam does not see: we scale the update, not the gradient.
     params = members.theta
-    opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2))
+    opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2),
+                           **adam_options(dev))
     lr_scale = (np.maximum(1.0, w / w0) if probe.lr_scaling == "alpha" else np.ones(n))
     lr_scale_t = torch.as_tensor(lr_scale, dtype=dtype, device=dev)
     scheduler = _scheduler(opt, probe)

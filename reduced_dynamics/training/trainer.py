@@ -24,6 +24,7 @@ import torch
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.models.batched import (
+    adam_options,
     device_record,
     per_member,
     project_,
@@ -84,7 +85,8 @@ class BatchedRuns:
         others = ([self.rep] if self.rep is not None else []) + self.members.rest
         if others:
             groups.append({"params": others, "lr": cfg.eta_r})
-        self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+        self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                    **adam_options(self.device))
         gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
         self.decay_d = 1.0 - cfg.eta_d * gamma
         self.decay_r = (1.0 - cfg.eta_r * gamma if cfg.wd_representation and others
