@@ -109,7 +109,7 @@ def _validate(args: argparse.Namespace) -> int:
     from reduced_dynamics.validate import table, validate, write_report
 
     landscape = open_landscape(args.landscape)
-    report = validate(landscape, args.runs)
+    report = validate(landscape, args.runs, n_train=args.n_train)
     print(table(report))
     for path in write_report(report, landscape, args.output):
         print(f"wrote {path}")
@@ -138,7 +138,8 @@ def _plot(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.files import open_landscape
     from reduced_dynamics.plot.landscape import plot_landscape
 
-    plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary)
+    plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary,
+                   n_train=args.n_train)
     print(f"wrote {args.output}")
     return 0
 
@@ -220,16 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("landscape", help="landscape file (.nc)")
     p.add_argument("runs", help="trajectory file from `reduced-dynamics train`")
     p.add_argument("-o", "--output", required=True, help="report folder")
+    p.add_argument("--n-train", type=int, metavar="N", help="training-set size of the runs, "
+                   "on a landscape with an n_train axis (default: the runs' own)")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("info", help="summarise a landscape file")
     p.add_argument("file")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b)")
+    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b; "
+                       "Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; curves "
+                       "for a 1-D one)")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
+    p.add_argument("--n-train", type=int, metavar="N", help="draw one training-set size "
+                   "(a grid value) of a landscape with an n_train axis")
     p.set_defaults(func=_plot)
 
     from reduced_dynamics.cli import engine as cli_engine
