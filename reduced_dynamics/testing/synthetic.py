@@ -122,16 +122,19 @@ def synthetic_n_train_landscape(
     With a = ln α, N the training-set size and ``step`` as in `synthetic_landscape`:
 
         l_train = l_hi·step((a_c(N) − a)/width) + l_lo,  a_c(N) = a0 + κ ln(N/10)   (an L)
-        l_test  = l_train + gap(N) + rise(a, N)
-        gap     = (1 − threshold)·scale·(N*/N)^q          (test error at the U's bottom)
+        l_test  = l_train + rise(a, N) + scale·A/N^q
         rise    = c_u (n_u/N)^p_u softplus((a − a_u)/s_u)  (the U's right arm; → 0: an L)
         err     = clip((l − l_lo)/scale, 0, 1),  acc = 1 − err rounded to 1/n_test
 
-    So the test loss is a U at small N and an L at large N, and the best test error over w
-    is ≈ (1 − threshold)(N*/N)^q: the test accuracy reaches ``threshold`` for some w from
-    N* on. N* is the geometric mean of ``n_critical`` and the grid value below it, so the
-    critical data size on the grid is ``n_critical`` (it must be on the grid, not first).
-    Defaults: α = 10^linspace(−1, 2, 25), N = round(10^linspace(1, 4, 13)).
+    So the test loss is a U at small N and an L at large N, and the best test error over
+    the w grid is A/N^q + e(N), e(N) = min over w of (l_train − l_lo + rise)/scale. A is
+    the geometric mean of the two values that put the threshold crossing of
+    A/N^q + e(N) = 1 − ``threshold`` at ``n_critical`` or the grid value below it (3/4 of
+    the first where e(N) alone keeps that one from the threshold),
+    so the critical data size on the grid is ``n_critical`` (checked after rounding; it
+    must be on the grid and not its first value). ``threshold`` is stored in config_json as
+    task.grok_threshold. Defaults: α = 10^linspace(−1, 2, 25), N = round(10^linspace(1, 4,
+    13)).
     """
     alpha = np.geomspace(0.1, 100.0, 25) if alpha is None else np.asarray(alpha, float)
     n = (np.round(np.logspace(1, 4, 13)).astype(np.int64) if n_train is None
@@ -140,15 +143,23 @@ def synthetic_n_train_landscape(
     if k.size != 1 or k[0] == 0:
         raise ValueError(f"n_critical={n_critical} must be on the n_train grid {n.tolist()} "
                          "and not its first value")
-    n_star = float(np.sqrt(n[k[0] - 1] * n[k[0]]))
+    k = int(k[0])
     a = np.log(alpha)[:, None]
     nn = n[None, :].astype(float)
     x = (a0 + kappa * np.log(nn / 10.0) - a) / width
     st, dst = _step(x)
     train = l_hi * st + l_lo
-    gap = (1.0 - threshold) * scale * (n_star / nn) ** q
     rise = c_u * (n_u / nn) ** p_u * np.logaddexp(0.0, (a - a_u) / s_u)
-    test = train + gap + rise
+    extra = ((train - l_lo + rise) / scale).min(axis=0)
+    eps = 1.0 - threshold
+    lo, hi = (eps - extra[k - 1]) * n[k - 1] ** q, (eps - extra[k]) * n[k] ** q
+    if not (hi > 0 and lo < hi):
+        raise ValueError(f"n_critical={n_critical}: at this N the model's best test error "
+                         f"without the data term is already {extra[k]:.3g} (threshold "
+                         f"error {eps:.3g}); choose a larger n_critical or a smaller c_u")
+    # lo <= 0: the N below cannot reach the threshold whatever A is
+    amp = float(np.sqrt(lo * hi)) if lo > 0 else 0.75 * float(hi)
+    test = train + rise + scale * amp / nn**q
     w = alpha * w0
 
     def acc(loss: np.ndarray) -> np.ndarray:
@@ -165,7 +176,10 @@ def synthetic_n_train_landscape(
         "converged": np.ones(shape, bool),
         "tangent_grad_ratio": np.full(shape, 1e-4),
     }
-    params = {"w0": w0, "n_critical": int(n_critical), "n_star": n_star, "a0": a0,
+    if int(n[np.argmax(variables["test_acc"].max(axis=0) >= threshold)]) != n_critical:
+        raise ValueError(f"n_critical={n_critical} is lost to rounding accuracies to "
+                         f"1/{n_test}; use a larger n_test")
+    params = {"w0": w0, "n_critical": int(n_critical), "amplitude": amp, "a0": a0,
               "kappa": kappa, "width": width, "l_hi": l_hi, "l_lo": l_lo, "scale": scale,
               "q": q, "a_u": a_u, "s_u": s_u, "c_u": c_u, "n_u": n_u, "p_u": p_u,
               "n_test": n_test}
