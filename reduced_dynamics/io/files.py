@@ -218,7 +218,7 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
 
 def landscape_grid(ds: xr.Dataset) -> tuple[str, ...]:
     """The grid dims of a landscape, in `LANDSCAPE_GRIDS` order: ('w',), ('w', 'm'), ..."""
-    return tuple(d for d in ("w", "m", "n_train") if d in ds.dims)
+    return tuple(d for d in (*STATE_DIMS, *PARAMETER_DIMS) if d in ds.dims)
 
 
 def _n_train_problem(ds: xr.Dataset) -> str | None:
