@@ -244,6 +244,15 @@ def test_checkpoint_without_fingerprint_or_damaged_is_refused(tmp_path, capsys,
     assert rc == 2 and f"checkpoint {ckpt} could not be read" in err
 
 
+def test_parts_with_a_damaged_manifest_are_refused(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "l.nc"
+    _interrupted(PROBE, out, capsys, monkeypatch, chunked=True)
+    manifest = Path(f"{out}.parts") / "sweep.json"
+    manifest.write_text("{not json")
+    rc, err = run(_with(PROBE, "--resume"), out, capsys)
+    assert rc == 2 and "carries no fingerprint" in err and f"delete {out}.parts" in err
+
+
 def test_config_diff_names_nested_paths_and_missing_fields():
     stored = {"a": {"b": 1, "c": [1, 2]}, "d": "x", "old": 3}
     now = {"a": {"b": 2, "c": [1, 2]}, "d": "x", "new": True}

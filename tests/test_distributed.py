@@ -359,7 +359,9 @@ def test_killed_sweep_resumes_without_loss_or_repeats(client, clean, tmp_path):
         proc.wait(timeout=30)
     assert not out.exists()
     rec = RecordingExecutor(DaskExecutor(client))
-    ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False, executor=rec)
+    with pytest.warns(RuntimeWarning, match="took over the lock"):  # the killed sweep's
+        ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False,
+                             executor=rec)
     assert sorted(rec.asked) == [2, 3]  # nothing lost, nothing computed twice
     assert_same_data(clean, ds)
     assert_same_data(clean, open_landscape(out))

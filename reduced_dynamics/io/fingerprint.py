@@ -25,7 +25,18 @@ def job_fingerprint(kind: str, *, torch_threads: int, device: str = "cpu",
     count and device it computes with (both change the rounding), and the configuration
     ``sections`` (task, probe or train settings, grid or runs, chunk size), as plain JSON."""
     fp = {"kind": kind, "torch_threads": int(torch_threads), "device": device, **sections}
-    return json.loads(json.dumps(fp, sort_keys=True))
+    return _plain(fp)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy scalars and tuples become numbers and lists)."""
+
+    def scalar(v: Any) -> Any:
+        if hasattr(v, "item"):
+            return v.item()
+        raise TypeError(f"not JSON-serialisable: {type(v).__name__}")
+
+    return json.loads(json.dumps(value, sort_keys=True, default=scalar))
 
 
 def config_diff(stored: Any, now: Any, path: str = "") -> list[tuple[str, Any, Any]]:
@@ -81,7 +92,7 @@ def check_resume(stored: dict | None, now: dict, what: str, where: str | Path) -
         raise InputError(f"--resume: {what} carries no fingerprint (written by an older "
                          f"version), so it cannot be checked against this command; delete "
                          f"{where} to start afresh")
-    diff = config_diff(stored, json.loads(json.dumps(now, sort_keys=True)))
+    diff = config_diff(stored, _plain(now))
     if diff:
         raise InputError(f"--resume: {what}; {len(diff)} setting(s) differ: "
                          f"{describe_diff(diff)}; rerun with the original settings, or "

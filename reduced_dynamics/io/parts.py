@@ -2,9 +2,10 @@
 
 A sweep is a list of members cut into fixed chunks. Each finished chunk is written at once,
 atomically, as ``<output>.parts/chunk_NNNNN.nc``; ``sweep.json`` beside the parts records what
-the sweep is (its fingerprint). Re-running with ``resume=True`` computes only the missing
-chunks. Chunks are fixed by the plan, never by what happened to run, so a resumed sweep does
-the same arithmetic as an uninterrupted one and gives the same file.
+the sweep is (its fingerprint, `reduced_dynamics.io.fingerprint`). Re-running with
+``resume=True`` computes only the missing chunks, and only for the same fingerprint. Chunks
+are fixed by the plan, never by what happened to run, so a resumed sweep does the same
+arithmetic as an uninterrupted one and gives the same file.
 
 Where the chunks are computed is the executor's business (`reduced_dynamics.executors`):
 one after another in this process, or as tasks on a dask.distributed cluster; either way
@@ -75,7 +76,7 @@ class PartStore:
                     f"found {n} finished chunk(s) of an earlier run in {self.folder}; "
                     "rerun the same command with --resume to reuse them, or delete that folder"
                 )
-            stored = json.loads(manifest.read_text()) if manifest.exists() else None
+            stored = _read_manifest(manifest)
             check_resume(stored, self.fingerprint,
                          f"the finished chunks in {self.folder} belong to a different sweep",
                          self.folder)
@@ -134,11 +135,19 @@ class PartStore:
     def stored_fingerprint(output: str | Path) -> dict | None:
         """The fingerprint recorded by an earlier, unfinished sweep to ``output`` (or None)."""
         output = Path(output)
-        manifest = output.with_name(output.name + ".parts") / "sweep.json"
-        return json.loads(manifest.read_text()) if manifest.exists() else None
+        return _read_manifest(output.with_name(output.name + ".parts") / "sweep.json")
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """The fingerprint in ``sweep.json`` (None: missing or unreadable)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) else None
 
 
 def run_chunks(
