@@ -20,10 +20,13 @@ def _probe(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_grid
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.io.lock import check_output, output_lock
+    from reduced_dynamics.landscape.config import check_norms
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
     from reduced_dynamics.tasks import get_task
 
     entry = get_task(args.task)
+    _check_workers(args.workers)
     _set_threads(args.threads)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
@@ -37,10 +40,13 @@ def _probe(args: argparse.Namespace) -> int:
                          "e.g. --alpha log:0.1:100:31")
     if args.w is not None:
         w = parse_grid("--w", args.w)
+        check_norms("--w", w, probe.dtype)
     else:
         from reduced_dynamics.landscape.probe import decoder_w0
 
-        w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
+        alpha, w0 = parse_grid("--alpha", args.alpha), decoder_w0(task, seeds[0])
+        check_norms("--alpha", alpha, probe.dtype, scale=w0)
+        w = alpha * w0
     if entry.has_m:
         m = tuple(map(float, parse_grid("--m", args.m if args.m is not None else M_DEFAULT)))
         grid = ProbeGrid(tuple(map(float, w)), m, seeds)
@@ -49,10 +55,12 @@ def _probe(args: argparse.Namespace) -> int:
             raise InputError(f"task {entry.name!r} has no m coordinate (its landscape is "
                              f"1-D in w); drop `--m`, got {args.m!r}")
         grid = ProbeGrid.no_m(w, seeds)
+    check_output(args.output, "landscape", overwrite=args.overwrite)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    with executor_for(args.scheduler, args.workers) as executor:
+    with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
-                             progress=not args.quiet, history=history, executor=executor)
+                             progress=not args.quiet, history=history, executor=executor,
+                             overwrite=args.overwrite)
     n_bad = int((~ds["converged"]).sum())
     m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text} x {len(seeds)} seed(s); "
@@ -66,19 +74,25 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_list
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.io.lock import check_output, output_lock
+    from reduced_dynamics.landscape.config import check_int
     from reduced_dynamics.landscape.sweep import seeds_from_spec
     from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.config import RunSet
-    from reduced_dynamics.training.sweep import run_training
+    from reduced_dynamics.training.sweep import check_runs, run_training
 
     entry = get_task(args.task)
+    _check_workers(args.workers)
     _set_threads(args.threads)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
         "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
+        "dtype": args.dtype,
     }.items() if v is not None}
     if args.wd_representation:
         overrides["wd_representation"] = True
+    if args.n_log is None and isinstance(args.steps, int):  # the task's n_log, at most steps
+        overrides["n_log"] = max(1, min(entry.train.n_log, args.steps))
     cfg = dataclasses.replace(entry.train, **overrides)
     if entry.has_m:
         m0 = parse_list("--m0", args.m0 if args.m0 is not None else str(entry.m0), minimum=0.0)
@@ -94,11 +108,16 @@ def _train(args: argparse.Namespace) -> int:
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
                         m0.tolist())
+    if args.chunk_size is not None:
+        check_int("--chunk-size", args.chunk_size, 1)
+    check_runs(task, cfg, runs)
+    check_output(args.output, "trajectory", overwrite=args.overwrite)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    with executor_for(args.scheduler, args.workers) as executor:
+    with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = run_training(task, cfg, runs, args.output, resume=args.resume,
                           progress=not args.quiet, history=history,
-                          chunk_size=args.chunk_size, executor=executor)
+                          chunk_size=args.chunk_size, executor=executor,
+                          overwrite=args.overwrite)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
     print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
     return 0
@@ -116,14 +135,31 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_threads() -> int:
+    """Threads or worker processes one command may ask for: 4 x the cores here (torch
+    crashes on absurd thread counts; more than the cores only slows down)."""
+    import os
+
+    return 4 * (os.cpu_count() or 1)
+
+
 def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if threads < 1:
         raise InputError(f"`--threads` must be >= 1, got {threads}")
+    if threads > _max_threads():
+        raise InputError(f"`--threads` must be <= {_max_threads()} (4 x the cores of this "
+                         f"machine), got {threads}")
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers > _max_threads():
+        raise InputError(f"`--workers` must be <= {_max_threads()} (4 x the cores of this "
+                         f"machine; use --scheduler for a larger cluster), got {workers}")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -136,8 +172,10 @@ def _info(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.io.lock import check_output
     from reduced_dynamics.plot.landscape import plot_landscape
 
+    check_output(args.output, None, inputs=[args.file])
     plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary,
                    n_train=args.n_train)
     print(f"wrote {args.output}")
@@ -178,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"])
     p.add_argument("--chunk-size", type=int, help="grid points per batched model (default 64)")
     p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
-    p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run")
+    p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run "
+                   "(refused if any setting differs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
+                   "that is not a landscape")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
                    "when other jobs share the cores")
     _cluster_options(p)
@@ -206,9 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="apply weight decay to the representation too")
     p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
                    "toy-addition 240, teacher-student 300)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint (or "
-                   "from the finished chunks of a chunked run)")
+                   "from the finished chunks of a chunked run; refused if any setting "
+                   "differs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
+                   "that is not a trajectory file")
     p.add_argument("--chunk-size", type=int, help="runs per batched model, each chunk saved "
                    "when done (default: all runs in one checkpointed model; with --workers/"
                    "--scheduler one chunk per worker thread)")
