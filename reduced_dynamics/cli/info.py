@@ -21,9 +21,11 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
     if "m" in ds.dims:
         m = ds["m"].values
         lines.append(f"  m: {m.size} values, {m[0]:.3g} .. {m[-1]:.3g}")
-    for extra in ("seed", "n_train"):
-        if extra in ds.dims:
-            lines.append(f"  {extra}: {ds[extra].values.tolist()}")
+    if "seed" in ds.dims:
+        lines.append(f"  seed: {ds['seed'].values.tolist()} (restarts)")
+    if "n_train" in ds.dims:
+        lines.append(f"  n_train: {ds['n_train'].values.tolist()} (parameter axis: "
+                     "training-set sizes, selected before integrating)")
     probe = config_of(ds).get("probe")
     if probe:
         lines.append(f"  probe: {probe.get('steps')} steps, lr {probe.get('lr')} "
@@ -46,7 +48,16 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
             text = f"alpha={point['w'] / float(ds.attrs['w0']):.3g}"
             if "m" in point:
                 text += f" m={point['m']:.3g}"
+            if "n_train" in point:
+                text += f" N={int(point['n_train'])}"
             shown.append(text)
         more = f" ... and {len(bad) - 12} more" if len(bad) > 12 else ""
         lines.append("    " + "; ".join(shown) + more)
+    if "n_train" in ds.dims:
+        from reduced_dynamics.engine.parameters import critical_n_train
+
+        crit = critical_n_train(ds)
+        lines.append("  " + crit.describe())
+        best = ", ".join(f"{n}: {b:.3g}" for n, b in zip(crit.n_values, crit.best))
+        lines.append(f"    best test_{crit.on} over the state grid per N: {best}")
     return "\n".join(lines)

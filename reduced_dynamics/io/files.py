@@ -1,9 +1,13 @@
 """Landscape files: one xarray Dataset per netCDF file, written atomically, checked on open.
 
-Layout (SPEC §9): dims ``w`` (increasing, absolute decoder norm) and optionally ``m``
-(increasing, within [0, 1]), ``seed`` and ``n_train``; reduced variables ``train_loss``,
-``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``, ``dtrain_dm`` (only with ``m``),
-``converged``, ``tangent_grad_ratio``; global attributes listed in ``REQUIRED_ATTRS``.
+Layout (SPEC §9, §11): the grid is ``w`` (increasing, absolute decoder norm) plus any of
+``m`` (increasing, within [0, 1]) and ``n_train`` (increasing positive integers), i.e. one of
+`LANDSCAPE_GRIDS`: (w), (w, m), (w, n_train), (w, m, n_train); ``seed`` is an optional
+restart dim of the ``*_by_seed`` variables. ``w`` and ``m`` are *state* axes (the reduced
+dynamics evolves them), ``n_train`` a *parameter* axis (selected before integrating).
+Reduced variables ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``,
+``dtrain_dm`` (only with ``m``), ``converged``, ``tangent_grad_ratio``, each over the whole
+grid; global attributes listed in ``REQUIRED_ATTRS``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.errors import FileCheckError, WriteError
+from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 
 LANDSCAPE_VARS = (
     "train_loss",
@@ -30,6 +34,9 @@ LANDSCAPE_VARS = (
     "tangent_grad_ratio",
 )
 LANDSCAPE_DIMS = ("w", "m", "seed", "n_train")
+STATE_DIMS = ("w", "m")  # evolved by the reduced dynamics (Eq. 6)
+PARAMETER_DIMS = ("n_train",)  # fixed for a run, selected before integrating (SPEC §11)
+LANDSCAPE_GRIDS = (("w",), ("w", "m"), ("w", "n_train"), ("w", "m", "n_train"))
 REQUIRED_ATTRS = (
     "Conventions",
     "title",
@@ -179,13 +186,17 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
             fail(f"coordinate `m` must lie in [0, 1], got range [{m.min():g}, {m.max():g}]")
     unknown = sorted(set(map(str, ds.dims)) - set(LANDSCAPE_DIMS))
     if unknown:
+        grids = ", ".join("(" + ", ".join(g) + ")" for g in LANDSCAPE_GRIDS)
         fail(f"unknown dimension(s) {unknown}; a landscape has dims {list(LANDSCAPE_DIMS)} "
-             "(all but `w` optional)")
-    grid_dims = {"w", "m"} if has_m else {"w"}
+             f"(all but `w` optional): a grid {grids}, plus `seed` for restarts")
+    grid = landscape_grid(ds)
+    if "n_train" in grid:
+        problem = _n_train_problem(ds)
+        if problem:
+            fail(problem)
     for var in required:
-        if not grid_dims <= set(ds[var].dims) <= grid_dims | {"n_train"}:
-            fail(f"variable `{var}` must have dims {sorted(grid_dims)} (and optionally "
-                 f"n_train), has {ds[var].dims}")
+        if set(ds[var].dims) != set(grid):
+            fail(f"variable `{var}` must have the file's grid dims {grid}, has {ds[var].dims}")
         if var != "converged" and not np.issubdtype(ds[var].dtype, np.floating):
             fail(f"variable `{var}` must be floating point, has dtype {ds[var].dtype}")
     conv = ds["converged"]
@@ -203,6 +214,26 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
     except (TypeError, ValueError):
         fail(f"attribute `w0` must be a number, got {ds.attrs['w0']!r}")
     return ds
+
+
+def landscape_grid(ds: xr.Dataset) -> tuple[str, ...]:
+    """The grid dims of a landscape, in `LANDSCAPE_GRIDS` order: ('w',), ('w', 'm'), ..."""
+    return tuple(d for d in (*STATE_DIMS, *PARAMETER_DIMS) if d in ds.dims)
+
+
+def _n_train_problem(ds: xr.Dataset) -> str | None:
+    """What is wrong with the ``n_train`` coordinate (training-set sizes), or None.
+
+    Finite and strictly increasing are checked with every coordinate (`check_common`)."""
+    if "n_train" not in ds.coords:
+        return "coordinate `n_train` (the training-set sizes) is missing"
+    values = np.asarray(ds["n_train"].values)
+    if not np.issubdtype(values.dtype, np.number):
+        return f"coordinate `n_train` must be numeric, has dtype {values.dtype}"
+    if np.any(values < 1) or np.any(values != np.round(values)):
+        return (f"coordinate `n_train` must hold training-set sizes, integers >= 1, got "
+                f"{values.tolist()[:8]}")
+    return None
 
 
 def open_landscape(path: str | os.PathLike) -> xr.Dataset:
@@ -269,20 +300,35 @@ def landscape_dataset(
     history: str = "",
     torch_version: str = "none",
     extra_dims: dict[str, np.ndarray] | None = None,
+    n_train: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Build a landscape Dataset with SPEC §9 coordinates, metadata and attributes.
 
-    ``variables`` maps names to arrays of shape (w, m) (or (w,) without ``m``); arrays with
-    leading ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order.
+    The grid is (w, m, n_train) without the axes given as None: ``variables`` maps names to
+    arrays of shape (w, m), (w,), (w, n_train) or (w, m, n_train); arrays with leading
+    ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order, e.g. a
+    ``*_by_seed`` array of shape (seed, w, n_train). ``n_train``: increasing training-set
+    sizes (integers), a parameter axis (SPEC §11).
     """
-    grid_dims = ("w", "m") if m is not None else ("w",)
+    extra_dims = extra_dims or {}
+    if "n_train" in extra_dims:
+        raise InputError("`extra_dims` must not hold `n_train`: it is a grid axis; pass "
+                         "`n_train=` and put it last in the arrays, after w (and m)")
+    grid_dims = ("w", "m", "n_train")[: 2 if m is not None else 1] + (
+        ("n_train",) if n_train is not None else ())
     coords: dict[str, object] = {"w": ("w", np.asarray(w, float), {"units": "1",
                                  "long_name": "decoder weight norm ||theta||_2"})}
     if m is not None:
         long_name = "representation messiness m in R = m R_random + (1-m) R_linear"
         coords["m"] = ("m", np.asarray(m, float), {"units": "1", "long_name": long_name})
     coords["alpha"] = ("w", np.asarray(w, float) / w0, {"units": "1", "long_name": "w / w0"})
-    extra_dims = extra_dims or {}
+    if n_train is not None:
+        n = np.asarray(n_train)
+        if np.issubdtype(n.dtype, np.number) and np.all(np.isfinite(n)) and np.all(
+                n == np.round(n)):
+            n = n.astype(np.int64)
+        coords["n_train"] = ("n_train", n, {"units": "1", "long_name":
+                             "training-set size N (nested subsets drawn with one seed)"})
     for name, values in extra_dims.items():
         coords[name] = (name, np.asarray(values))
     data_vars = {}

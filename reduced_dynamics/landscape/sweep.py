@@ -19,8 +19,10 @@ import xarray as xr
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.io.fingerprint import job_fingerprint
+from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
-from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.landscape.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
 from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,13 +48,16 @@ class ProbeGrid:
     n_train: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        w, m = np.asarray(self.w), np.asarray(self.m)
-        if w.size == 0 or np.any(w <= 0) or np.any(np.diff(w) <= 0):
-            raise InputError(f"`w` must be increasing and > 0, got {list(self.w)}")
-        if m.size == 0 or np.any(np.diff(m) <= 0) or m.min() < 0 or m.max() > 1:
+        w, m = np.asarray(self.w, float), np.asarray(self.m, float)
+        if (w.size == 0 or not np.all(np.isfinite(w)) or np.any(w <= 0)
+                or np.any(np.diff(w) <= 0)):
+            raise InputError(f"`w` must be finite, increasing and > 0, got {list(self.w)}")
+        if (m.size == 0 or not np.all(np.isfinite(m)) or np.any(np.diff(m) <= 0)
+                or m.min() < 0 or m.max() > 1):
             raise InputError(f"`m` must be increasing within [0, 1], got {list(self.m)}")
         if len(self.seeds) == 0 or len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"`seeds` must be distinct integers, got {list(self.seeds)}")
+        check_seeds("seeds", self.seeds)
         if self.n_train is not None:
             n = np.asarray(self.n_train)
             if (n.size == 0 or not np.issubdtype(n.dtype, np.integer) or n.min() < 1
@@ -144,6 +149,17 @@ def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def probe_fingerprint(task, probe: ProbeConfig, grid: ProbeGrid, *, torch_threads: int,
+                      device: str = "cpu", device_name: str | None = None) -> dict:
+    """Everything that determines a probe's numbers (`io.fingerprint.job_fingerprint`):
+    task, probe settings (steps, lr, schedule, dtype, chunk size, ...), grid, threads,
+    device (and its name, `models.batched.device_record`)."""
+    named = {} if device_name is None else {"device_name": device_name}
+    return job_fingerprint(f"{task_of(task).name} probe", torch_threads=torch_threads,
+                           device=device, task=task.to_dict(), probe=probe.to_dict(),
+                           grid=grid.fingerprint(), **named)
+
+
 def probe_landscape(
     task,
     probe: ProbeConfig,
@@ -154,6 +170,7 @@ def probe_landscape(
     progress: bool = True,
     history: str = "",
     executor: Executor | None = None,
+    overwrite: bool = False,
     device: str = "cpu",
 ) -> xr.Dataset:
     """Probe every (w, m, n_train, seed) member, chunk by chunk, and write the landscape file.
@@ -165,10 +182,13 @@ def probe_landscape(
     at once as a part file, and the parts are merged into ``output`` atomically at the end.
     ``device``: "cpu", "cuda" or "auto", recorded (with its name) in ``config_json`` and in
     the resume fingerprint.
-    """
-    import torch
 
-    from reduced_dynamics.landscape.probe import decoder_w0
+    Before anything is computed or created, the grid and ``output`` are checked
+    (`io.lock.check_output`: an existing file of another kind is replaced only with
+    ``overwrite``). While it runs, the sweep holds ``<output>.lock`` (`io.lock`).
+    ``resume`` reuses the finished chunks of the same sweep only (`probe_fingerprint`).
+    """
+    from reduced_dynamics.executors import torch_threads
     from reduced_dynamics.models.batched import device_record, resolve_device
 
     entry = task_of(task)
@@ -177,20 +197,35 @@ def probe_landscape(
                          f"(ProbeGrid.no_m), got m = {list(grid.m)}")
     if grid.n_train is not None:
         entry.torch_task(task).check_n_train(np.asarray(grid.n_train))
-    dev = resolve_device(device)
+    check_norms("w", grid.w, probe.dtype)
+    dev = device_record(resolve_device(device))
+    output = check_output(output, "landscape", overwrite=overwrite)
+    fingerprint = probe_fingerprint(task, probe, grid, torch_threads=torch_threads(executor),
+                                    **dev)
+    with output_lock(output):
+        return _probe_locked(task, probe, grid, output, fingerprint, resume=resume,
+                             progress=progress, history=history, executor=executor,
+                             device=dev)
+
+
+def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, fingerprint: dict,
+                  *, resume: bool, progress: bool, history: str,
+                  executor: Executor | None, device: dict[str, str]) -> xr.Dataset:
+    import torch
+
+    from reduced_dynamics.landscape.probe import decoder_w0
+
+    entry = task_of(task)
     names = REDUCED_VARS if entry.has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
-    fingerprint = {"task": task.to_dict(), "probe": probe.to_dict(),
-                   "grid": grid.fingerprint(), "kind": f"{entry.name} probe",
-                   **device_record(dev)}
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
 
     bar = _progress_bar(plan, probe.steps, todo, enabled=progress)
     try:
-        run_chunks(plan, store, ProbeChunk(task, probe, grid, str(dev)), todo, bar.update,
-                   executor)
+        run_chunks(plan, store, ProbeChunk(task, probe, grid, device["device"]), todo,
+                   bar.update, executor)
     finally:
         bar.close()
     flat = store.read_all(plan)
@@ -206,26 +241,21 @@ def probe_landscape(
             reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
-    extra_dims = {"seed": np.asarray(grid.seeds)}
-    if grid.n_train is not None:  # landscape_dataset wants extra dims first: n_train, seed
-        variables = {k: np.moveaxis(v, -1, 0) for k, v in variables.items()}
-        extra_dims = {"n_train": np.asarray(grid.n_train, np.int64), **extra_dims}
     w0 = decoder_w0(task, grid.seeds[0])
     from reduced_dynamics.executors import torch_threads
 
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
               "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),
-              "torch_threads": torch_threads(executor), **device_record(dev)}
+              "torch_threads": torch_threads(executor), **device}
     if grid.n_train is not None:
         config["n_train"] = list(grid.n_train)
     ds = landscape_dataset(
         np.asarray(grid.w), np.asarray(grid.m) if entry.has_m else None, variables,
         task=entry.name,
         preset=task.preset, config=config, w0=w0, history=history,
-        torch_version=torch.__version__, extra_dims=extra_dims,
+        torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
+        n_train=None if grid.n_train is None else np.asarray(grid.n_train, np.int64),
     )
-    if grid.n_train is not None:
-        ds = ds.transpose("seed", "w", "m", "n_train", missing_dims="ignore")
     save_merged(save_landscape, ds, output, store)
     return ds
 
@@ -251,11 +281,13 @@ def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: boo
 def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
     """``3`` -> (0, 1, 2); ``"0,5,7"`` -> (0, 5, 7)."""
     if isinstance(spec, int):
-        values = tuple(range(spec))
+        values = _seed_count(spec)
     elif isinstance(spec, str):
         try:
-            values = (tuple(range(int(spec))) if "," not in spec
+            values = (_seed_count(int(spec)) if "," not in spec
                       else tuple(int(v) for v in spec.split(",") if v.strip()))
+        except InputError:
+            raise
         except ValueError:
             raise InputError(f"`--seeds` must be a count like 3 or a list like 0,5,7, "
                              f"got {spec!r}") from None
@@ -263,4 +295,11 @@ def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
         values = tuple(int(s) for s in spec)
     if not values or min(values) < 0:
         raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
-    return values
+    return check_seeds("--seeds", values)
+
+
+def _seed_count(n: int) -> tuple[int, ...]:
+    if n > MAX_SEEDS:
+        raise InputError(f"`--seeds` as a count must be <= {MAX_SEEDS}, got {n}; give a "
+                         "list like 0,5,7 for particular seeds")
+    return tuple(range(n))

@@ -30,6 +30,9 @@ import xarray as xr
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
+from reduced_dynamics.io.fingerprint import job_fingerprint
+from reduced_dynamics.io.lock import check_output, output_lock
+from reduced_dynamics.landscape.config import check_int, check_norms
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
@@ -124,29 +127,77 @@ class TrainChunk:
         return len(members) * self.cfg.steps
 
 
+def train_fingerprint(task, cfg: TrainConfig, runs: RunSet, *, torch_threads: int,
+                      chunk_size: int | None = None, device: str = "cpu",
+                      device_name: str | None = None) -> dict:
+    """Everything that determines the numbers of a training sweep
+    (`io.fingerprint.job_fingerprint`): task, training settings (steps, rates, logging
+    grid, dtype; not ``checkpoint_every``), the runs (gamma, seed, alpha0, m0), the chunk
+    size (None: all runs in one model), the torch threads and the device (and its name,
+    `models.batched.device_record`)."""
+    train = {k: v for k, v in cfg.to_dict().items() if k != "checkpoint_every"}
+    named = {} if device_name is None else {"device_name": device_name}
+    return job_fingerprint(f"{task_of(task).name} train", torch_threads=torch_threads,
+                           device=device, task=task.to_dict(), train=train,
+                           runs=runs.to_dict(), chunk_size=chunk_size, **named)
+
+
+def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
+    """What the configs cannot check alone: eta gamma < 1 (`TrainConfig.check_decay`),
+    gamma = 0 with constrain_norm (`TrainConfig.check_runs`), a finite squared norm
+    (alpha0 w0)^2 in the run's dtype, m0 = 0 without m."""
+    from reduced_dynamics.landscape.probe import decoder_w0
+
+    cfg.check_decay(runs)
+    cfg.check_runs(runs)
+    w0 = max(decoder_w0(task, s) for s in set(runs.seed))
+    check_norms("alpha0", runs.alpha0, cfg.dtype, scale=w0)
+    if not task_of(task).has_m and any(m != 0 for m in runs.m0):
+        raise InputError(f"task {task_of(task).name!r} has no representation coordinate: "
+                         f"`m0` must be 0, got {sorted(set(runs.m0))}")
+
+
 def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
                  *, resume: bool = False, progress: bool = True, history: str = "",
                  chunk_size: int | None = None, executor: Executor | None = None,
-                 device: str = "cpu") -> xr.Dataset:
+                 overwrite: bool = False, device: str = "cpu") -> xr.Dataset:
     """Train the runs and write the trajectory file ``output``.
 
     Default: all runs as one batched model, checkpointed beside ``output``. With
     ``chunk_size`` or a remote ``executor`` (`reduced_dynamics.executors`): chunks of
     ``chunk_size`` runs (default on a cluster: one chunk per worker thread; on
     ``resume``: the interrupted sweep's), each saved as a part file when done.
-    ``device``: "cpu", "cuda" or "auto", recorded with its name in ``config_json``.
+    ``device``: "cpu", "cuda" or "auto", recorded with its name in ``config_json`` and
+    in the fingerprint.
+
+    Before anything is computed or created, the runs and ``output`` are checked
+    (`check_runs`, `io.lock.check_output`: an existing file of another kind is replaced
+    only with ``overwrite``). While it runs, the sweep holds ``<output>.lock``.
+    ``resume`` continues the checkpoint or the finished chunks of the same sweep only
+    (`train_fingerprint`).
     """
-    from reduced_dynamics.io.parts import PartStore
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, 1)
     from reduced_dynamics.models.batched import device_record, resolve_device
 
-    cfg.check_runs(runs)
+    check_runs(task, cfg, runs)
     dev = device_record(resolve_device(device))
+    output = check_output(output, "trajectory", overwrite=overwrite)
+    with output_lock(output):
+        return _run_locked(task, cfg, runs, output, resume=resume, progress=progress,
+                           history=history, chunk_size=chunk_size, executor=executor,
+                           device=dev)
 
-    output = Path(output)
+
+def _run_locked(task, cfg: TrainConfig, runs: RunSet, output: Path, *, resume: bool,
+                progress: bool, history: str, chunk_size: int | None,
+                executor: Executor | None, device: dict[str, str]) -> xr.Dataset:
+    from reduced_dynamics.io.parts import PartStore
+
+    dev = device
+
     ckpt = output.with_name(output.name + ".ckpt")
     remote = executor is not None and executor.remote
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError(f"`chunk_size` must be >= 1, got {chunk_size}")
     if chunk_size is None and not remote:
         stored = PartStore.stored_fingerprint(output)
         if stored is not None and stored.get("kind", "").endswith(" train"):
@@ -181,10 +232,15 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
     if ckpt.exists() and not resume:
         raise InputError(f"found a checkpoint of an earlier run at {ckpt}; rerun the same "
                          "command with --resume to continue it, or delete it")
+    import torch
+
+    fingerprint = train_fingerprint(task, cfg, runs, torch_threads=torch.get_num_threads(),
+                                    device=device["device"],
+                                    device_name=device["device_name"])
     with tqdm(total=cfg.steps, unit="step", desc=f"train {len(runs)} runs",
               disable=not progress, smoothing=0.05) as bar:
         logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update,
-                          device=device["device"])
+                          fingerprint=fingerprint, device=device["device"])
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, device=device)
     save_trajectories(ds, output)
     ckpt.unlink(missing_ok=True)
@@ -196,12 +252,13 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
                    history: str, device: dict[str, str]) -> xr.Dataset:
     from tqdm.auto import tqdm
 
+    from reduced_dynamics.executors import torch_threads
     from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 
-    entry = task_of(task)
     plan = ChunkPlan(len(runs), chunk_size)
-    fingerprint = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
-                   "chunk_size": chunk_size, "kind": f"{entry.name} train", **device}
+    fingerprint = train_fingerprint(task, cfg, runs, torch_threads=torch_threads(executor),
+                                    chunk_size=chunk_size, device=device["device"],
+                                    device_name=device["device_name"])
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
@@ -212,8 +269,6 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
         run_chunks(plan, store, TrainChunk(task, cfg, runs, device["device"]), todo,
                    bar.update, executor)
     logs = store.read_all(plan)
-    from reduced_dynamics.executors import torch_threads
-
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, runs_per_model=chunk_size,
                             torch_threads=torch_threads(executor), device=device)
     save_merged(save_trajectories, ds, output, store)

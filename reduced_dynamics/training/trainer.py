@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import FileCheckError, InputError
+from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.models.batched import (
     adam_options,
     device_record,
@@ -164,6 +165,7 @@ def train_runs(
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
     stop_after: int | None = None,
+    fingerprint: dict | None = None,
     device: str | torch.device = "cpu",
     path: str = "auto",
 ) -> dict[str, np.ndarray]:
@@ -172,20 +174,33 @@ def train_runs(
     ``task`` is a task config (`reduced_dynamics.tasks`); ``device`` "cpu", "cuda" or
     "auto"; ``path`` how the runs are batched (`reduced_dynamics.models.batched`).
     With ``checkpoint``, the state and the log so far are saved every
-    ``cfg.checkpoint_every`` steps (atomically); ``resume=True`` continues from that file
-    and gives the same numbers as an uninterrupted run. ``stop_after`` (tests) stops early.
+    ``cfg.checkpoint_every`` steps (atomically), with the ``fingerprint`` of the job
+    (default: `training.sweep.train_fingerprint` with this process's torch threads and
+    the device);
+    ``resume=True`` continues from that file, only if its fingerprint is the same (else
+    `InputError` listing each difference), and gives the same numbers as an uninterrupted
+    run. ``stop_after`` (tests) stops early.
     """
-    state = BatchedRuns(task, cfg, runs, device=device, path=path)
+    dev = resolve_device(device)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    saved = None
+    if ckpt is not None:
+        if fingerprint is None:
+            from reduced_dynamics.training.sweep import train_fingerprint
+
+            record = device_record(dev)
+            fingerprint = train_fingerprint(task, cfg, runs,
+                                            torch_threads=torch.get_num_threads(),
+                                            device=record["device"],
+                                            device_name=record["device_name"])
+        if resume and ckpt.exists():
+            saved = _load_checkpoint(ckpt, dev)
+            check_resume(saved.get("fingerprint"), fingerprint,
+                         f"the checkpoint {ckpt} belongs to a different run", ckpt)
+    state = BatchedRuns(task, cfg, runs, device=dev, path=path)
     log_steps = cfg.log_steps()
     logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if resume and ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False, map_location=state.device)
-        here = device_record(state.device)
-        stored = {k: saved.get(k, "cpu" if k == "device" else here[k]) for k in here}
-        if stored != here:
-            raise InputError(f"--resume: the checkpoint {ckpt} was written on {stored}, this "
-                             f"run is on {here}; resume on the same device, or delete it")
+    if saved is not None:
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
     index = {int(s): i for i, s in enumerate(log_steps)}
@@ -204,10 +219,22 @@ def train_runs(
             progress(1)
         if ckpt is not None and state.step % cfg.checkpoint_every == 0:
             _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
-                                    **device_record(state.device)})
+                                    "fingerprint": fingerprint})
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
     logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
     return logs
+
+
+def _load_checkpoint(path: Path, device: torch.device | None = None) -> dict:
+    try:
+        saved = torch.load(path, weights_only=False, map_location=device)
+    except Exception as exc:  # torch/pickle raise many types for a damaged file
+        raise FileCheckError(f"checkpoint {path} could not be read ({type(exc).__name__}: "
+                             f"{exc}); delete it to start afresh") from None
+    if not isinstance(saved, dict) or not {"state", "logs"} <= set(saved):
+        raise FileCheckError(f"checkpoint {path} is not a checkpoint of `train`; delete it "
+                             "to start afresh")
+    return saved
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
