@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.io.files import config_of
+from reduced_dynamics.names import RunStatus
 
 
 def summarize(ds: xr.Dataset, path: str = "") -> str:
@@ -49,4 +50,8 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
             shown.append(text)
         more = f" ... and {len(bad) - 12} more" if len(bad) > 12 else ""
         lines.append("    " + "; ".join(shown) + more)
+    if "status" in ds.data_vars:
+        lines.append(f"  diverged (NaN, among the unconverged): "
+                     f"{int((ds['status'].values == RunStatus.DIVERGED).sum())} of "
+                     f"{conv.size} points")
     return "\n".join(lines)
