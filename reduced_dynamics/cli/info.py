@@ -31,8 +31,8 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
                      f"({probe.get('schedule', 'constant')}, scaling {probe.get('lr_scaling')})")
     lines.append("  variables (min .. max over the grid):")
     for name in ds.data_vars:
-        if name.endswith("_by_seed"):
-            continue
+        if name.endswith("_by_seed") or name in ("status", "diverged_step"):
+            continue  # status: its own line below
         values = ds[name].values.astype(float)
         finite = values[np.isfinite(values)]
         rng = f"{finite.min():.4g} .. {finite.max():.4g}" if finite.size else "no finite value"

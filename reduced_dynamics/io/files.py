@@ -4,6 +4,12 @@ Layout (SPEC §9): dims ``w`` (increasing, absolute decoder norm) and optionally
 (increasing, within [0, 1]), ``seed`` and ``n_train``; reduced variables ``train_loss``,
 ``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``, ``dtrain_dm`` (only with ``m``),
 ``converged``, ``tangent_grad_ratio``; global attributes listed in ``REQUIRED_ATTRS``.
+
+Divergence (`names.RunStatus`): files from a probe or a training sweep carry ``status``
+(int8 codes with CF ``flag_values``/``flag_meanings``) and ``diverged_step`` (NaN: never)
+per point or run. With them, NaN is allowed exactly where ``status`` is diverged (for a run:
+from its ``diverged_step`` on) and a diverged point is never ``converged``; without them,
+the rules are as before (landscape: finite where converged; trajectories: finite).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -214,7 +220,8 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
     return ds
 
 
-def _check_status(ds: xr.Dataset, fail, dims: tuple[str, ...]) -> xr.DataArray | None:
+def _check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, ...]
+                  ) -> xr.DataArray | None:
     """Check the ``status`` (`RunStatus` codes) and ``diverged_step`` pair, if present.
 
     Returns where ``status`` is diverged (None for a file without it)."""
@@ -275,7 +282,8 @@ VAR_META = {
     "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
     "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
     "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
-    "status": ("outcome of the probe (diverged: values are NaN, not converged)", "1"),
+    "status": ("outcome of the probe (diverged: overflowed at diverged_step; values NaN, not "
+               "converged; reduced: every restart diverged)", "1"),
     "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
                       "steps"),
 }
