@@ -406,3 +406,20 @@ def test_failed_final_write_of_probe_resumes_by_writing(tmp_path, monkeypatch):
         ds = probe_landscape(TASK, probe, grid, out, resume=True, progress=False)
     assert (ds["status"] == RunStatus.OK).all()
     xr.testing.assert_identical(open_landscape(out).drop_attrs(), ds.drop_attrs())
+
+
+def test_checkpoint_that_cannot_be_written(tmp_path, monkeypatch):
+    """Mid-run: one `WriteError` line; the final one: the output is still written."""
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    runs = RunSet.sweep([0.1], [0], [3.0], [0.1])
+    with pytest.raises(WriteError, match="could not write the checkpoint") as info:
+        run_training(TASK, TrainConfig(steps=6, n_log=3, checkpoint_every=3), runs,
+                     tmp_path / "a.nc", progress=False)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no half-written .tmp left behind
+    ds = run_training(TASK, TrainConfig(steps=6, n_log=3, checkpoint_every=100), runs,
+                      tmp_path / "b.nc", progress=False)
+    xr.testing.assert_identical(open_trajectories(tmp_path / "b.nc"), ds)

@@ -180,8 +180,8 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
     try:
         save_trajectories(ds, output)
     except WriteError as exc:  # the checkpoint is at step == steps: resume only writes
-        raise WriteError(f"{exc}; the finished training is kept in {ckpt}: free space (or "
-                         "fix permissions) and rerun with --resume to write it") from exc
+        raise WriteError(f"{exc}; the training is kept in {ckpt}: free space (or fix "
+                         "permissions) and rerun with --resume to write it") from exc
     ckpt.unlink(missing_ok=True)
     return ds
 

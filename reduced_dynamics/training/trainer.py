@@ -15,6 +15,7 @@ it; it is returned with ``status`` diverged, its ``diverged_step``, and NaN logs
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.landscape.probe import decoder_w0
 from reduced_dynamics.models import batched_mlp as bm
 from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
@@ -185,7 +186,10 @@ def train_runs(
                 and state.step < cfg.steps):
             _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
     if ckpt is not None:  # at step == steps, logged: a resume from here only writes
-        _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
+        try:
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
+        except WriteError:
+            pass  # the output may still fit; if not, resume trains from the previous one
     return _finish(logs, log_steps, state.guard)
 
 
@@ -204,6 +208,14 @@ def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
+    """Write atomically; a failure raises `WriteError` and keeps the previous checkpoint."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise WriteError(f"could not write the checkpoint {path}: {exc.strerror or exc}; the "
+                         "previous checkpoint (if any) is intact: free space (or fix "
+                         "permissions) and rerun with --resume") from exc
