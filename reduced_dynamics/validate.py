@@ -29,6 +29,7 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
+from reduced_dynamics.names import RunStatus
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
 # accuracies too: overfit = train_acc >= 0.95, grok = test_acc >= 0.95.
@@ -82,7 +83,10 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
 
     ``n_train``: the runs' training-set size on a landscape with that axis, when the runs
-    do not record it (see the module docstring)."""
+    do not record it (see the module docstring). A run whose ``status`` is diverged is not
+    predicted nor compared: its row has status ``diverged`` and NaN predictions, and it is
+    left out of the exponent fits.
+    """
     source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
     full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
@@ -99,6 +103,8 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     prep = next(iter(preps.values()))
     has_m = prep.has_m
     n = ds.sizes["run"]
+    diverged = (ds["status"].values == RunStatus.DIVERGED if "status" in ds.data_vars
+                else np.zeros(n, bool))
     step = ds["step"].values
     w0 = prep.w0
     out = {k: np.full(n, np.nan) for k in (
@@ -107,6 +113,9 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     pred_w = np.full((n, step.size), np.nan)
     pred_m = np.full((n, step.size), np.nan)
     for r in range(n):
+        if diverged[r]:
+            status[r] = "diverged"
+            continue
         run = ds.isel(run=r)
         here = preps[int(run_n[r])] if run_n is not None else prep
         start = ([(float(run["alpha0"]), float(run["m0"]))] if has_m
@@ -133,7 +142,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     gamma = ds["gamma"].values
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: event at step 0 or never
         ratio_of, ratio_gr = out["t_overfit_pred"] / t_of, out["t_grok_pred"] / t_gr
-    meas_fit = fit_exponent(gamma, t_gr)
+    meas_fit = fit_exponent(gamma, np.where(diverged, np.nan, t_gr))
     pred_fit = fit_exponent(gamma, out["t_grok_pred"])
     data = {
         "t_overfit_measured": ("run", t_of),
@@ -150,9 +159,10 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
         "plateau_rate": ("run", out["plateau_rate"], {"long_name":
                          "fitted k in w ~ exp(-k t) between t_overfit and t_grok"}),
         "eta_d_gamma": ("run", ds["eta_d"].values * gamma),
-        "max_residual": ("run", np.nanmax(ds["residual"].values, axis=1), {"long_name":
+        "max_residual": ("run", _row_max(ds["residual"].values), {"long_name":
                          "largest off-line residual of the representation along the run"}),
-        "status_predicted": ("run", status.astype(str)),
+        "status_predicted": ("run", status.astype(str), {"long_name": "status of the "
+                             "predicted path (diverged: the run diverged, nothing predicted)"}),
         "w_measured": (("run", "step"), ds["w"].values),
         "m_measured": (("run", "step"), ds["m"].values),
         "w_predicted": (("run", "step"), pred_w),
@@ -212,7 +222,18 @@ def table(report: xr.Dataset) -> str:
         rows.append(f"t_grok predicted/measured: {ok.sum()} of {ratio.size} runs comparable; "
                     f"worst factor {2 ** worst:.2f}; within 2x: "
                     f"{int((np.abs(np.log2(ratio[ok])) <= 1).sum())}")
+    n_div = int((report["status_predicted"].values == "diverged").sum())
+    if n_div:
+        rows.append(f"{n_div} of {ratio.size} runs diverged (status in the runs file): not "
+                    "compared")
     return "\n".join(rows)
+
+
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """Max over axis 1 ignoring NaN; NaN for a row without a finite value (no warning)."""
+    finite = np.isfinite(values)
+    peak = np.where(finite, values, -np.inf).max(axis=1)
+    return np.where(finite.any(axis=1), peak, np.nan)
 
 
 def write_report(report: xr.Dataset, landscape: xr.Dataset,

@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.io.files import config_of
+from reduced_dynamics.names import RunStatus
 
 
 def summarize(ds: xr.Dataset, path: str = "") -> str:
@@ -32,8 +33,8 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
                      f"({probe.get('schedule', 'constant')}, scaling {probe.get('lr_scaling')})")
     lines.append("  variables (min .. max over the grid):")
     for name in ds.data_vars:
-        if name.endswith("_by_seed"):
-            continue
+        if name.endswith("_by_seed") or name in ("status", "diverged_step"):
+            continue  # status: its own line below
         values = ds[name].values.astype(float)
         finite = values[np.isfinite(values)]
         rng = f"{finite.min():.4g} .. {finite.max():.4g}" if finite.size else "no finite value"
@@ -60,4 +61,8 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
         lines.append("  " + crit.describe())
         best = ", ".join(f"{n}: {b:.3g}" for n, b in zip(crit.n_values, crit.best))
         lines.append(f"    best test_{crit.on} over the state grid per N: {best}")
+    if "status" in ds.data_vars:
+        lines.append(f"  diverged (NaN, among the unconverged): "
+                     f"{int((ds['status'].values == RunStatus.DIVERGED).sum())} of "
+                     f"{conv.size} points")
     return "\n".join(lines)

@@ -74,7 +74,7 @@ def _probe(args: argparse.Namespace) -> int:
     m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
     n_text = f" x {ds.sizes['n_train']} n_train" if "n_train" in ds.sizes else ""
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text}{n_text} x {len(seeds)} seed(s); "
-          f"{n_bad} unconverged point(s)")
+          f"{n_bad} unconverged point(s){_diverged_note(ds, 'point')}")
     return 0
 
 
@@ -134,8 +134,18 @@ def _train(args: argparse.Namespace) -> int:
                           chunk_size=args.chunk_size, executor=executor,
                           overwrite=args.overwrite, device=args.device)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
-    print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
+    print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked"
+          f"{_diverged_note(ds, 'run')}")
     return 0
+
+
+def _diverged_note(ds, what: str) -> str:
+    """``"; 2 diverged run(s) (see `status`)"``, or nothing."""
+    from reduced_dynamics.names import RunStatus
+
+    n = (int((ds["status"].values == RunStatus.DIVERGED).sum())
+         if "status" in ds.data_vars else 0)
+    return f"; {n} diverged {what}(s) (NaN from `diverged_step`, see `status`)" if n else ""
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -8,6 +8,12 @@ dynamics evolves them), ``n_train`` a *parameter* axis (selected before integrat
 Reduced variables ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``,
 ``dtrain_dm`` (only with ``m``), ``converged``, ``tangent_grad_ratio``, each over the whole
 grid; global attributes listed in ``REQUIRED_ATTRS``.
+
+Divergence (`names.RunStatus`): files from a probe or a training sweep carry ``status``
+(int8 codes with CF ``flag_values``/``flag_meanings``) and ``diverged_step`` (NaN: never)
+per point or run. With them, NaN is allowed exactly where ``status`` is diverged (for a run:
+from its ``diverged_step`` on) and a diverged point is never ``converged``; without them,
+the rules are as before (landscape: finite where converged; trajectories: finite).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
+from reduced_dynamics.names import RunStatus, flag_attrs
 
 LANDSCAPE_VARS = (
     "train_loss",
@@ -202,13 +209,21 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
     conv = ds["converged"]
     if conv.dtype != bool:
         fail(f"variable `converged` must be boolean, has dtype {conv.dtype}")
+    diverged = _check_status(ds, fail, conv.dims)
+    refused = [(conv, "converged point")]
+    if diverged is not None:  # a file with `status` has NaN exactly where it is diverged
+        if bool((conv & diverged).any()):
+            fail("a point whose `status` is diverged is marked converged")
+        refused.append((~diverged, "point whose `status` is ok"))
     for var in required:
         if var == "converged":
             continue
-        bad = conv & ~np.isfinite(ds[var])
-        if bool(bad.any()):
-            where = {d: float(bad[d][idx]) for d, idx in zip(bad.dims, np.argwhere(bad.values)[0])}
-            fail(f"variable `{var}` is NaN or inf at converged point {where}")
+        for mask, at in refused:
+            bad = mask & ~np.isfinite(ds[var])
+            if bool(bad.any()):
+                idx = np.argwhere(bad.values)[0]
+                where = {d: float(bad[d][i]) for d, i in zip(bad.dims, idx)}
+                fail(f"variable `{var}` is NaN or inf at {at} {where}")
     try:
         float(ds.attrs["w0"])
     except (TypeError, ValueError):
@@ -234,6 +249,36 @@ def _n_train_problem(ds: xr.Dataset) -> str | None:
         return (f"coordinate `n_train` must hold training-set sizes, integers >= 1, got "
                 f"{values.tolist()[:8]}")
     return None
+def _check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, ...]
+                  ) -> xr.DataArray | None:
+    """Check the ``status`` (`RunStatus` codes) and ``diverged_step`` pair, if present.
+
+    Returns where ``status`` is diverged (None for a file without it)."""
+    present = [n for n in ("status", "diverged_step") if n in ds.data_vars]
+    if not present:
+        return None
+    if len(present) == 1:
+        fail(f"variable `{present[0]}` is present without "
+             f"`{'diverged_step' if present[0] == 'status' else 'status'}`")
+    status, step = ds["status"], ds["diverged_step"]
+    for var in (status, step):
+        if var.dims != tuple(dims):
+            fail(f"variable `{var.name}` must have dims {tuple(dims)}, has {var.dims}")
+    if not np.issubdtype(status.dtype, np.integer):
+        fail(f"variable `status` must be integer codes, has dtype {status.dtype}")
+    if not np.issubdtype(step.dtype, np.floating):
+        fail(f"variable `diverged_step` must be floating point, has dtype {step.dtype}")
+    unknown = sorted(set(np.unique(status.values).tolist()) - {int(c) for c in RunStatus})
+    if unknown:
+        fail(f"variable `status` has unknown codes {unknown}; known: "
+             f"{ {c.name.lower(): int(c) for c in RunStatus} }")
+    diverged = status == RunStatus.DIVERGED
+    s = step.values
+    if np.any(diverged.values & ~(np.isfinite(s) & (s >= 0))):
+        fail("variable `diverged_step` must be a step >= 0 where `status` is diverged")
+    if np.any(~diverged.values & ~np.isnan(s)):
+        fail("variable `diverged_step` must be NaN where `status` is ok")
+    return diverged
 
 
 def open_landscape(path: str | os.PathLike) -> xr.Dataset:
@@ -266,6 +311,10 @@ VAR_META = {
     "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
     "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
     "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
+    "status": ("outcome of the probe (diverged: overflowed at diverged_step; values NaN, not "
+               "converged; reduced: every restart diverged)", "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
+                      "steps"),
 }
 
 
@@ -336,7 +385,8 @@ def landscape_dataset(
         values = np.asarray(values)
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
         long_name, units = VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
-        data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
+        flags = flag_attrs(RunStatus) if name.removesuffix("_by_seed") == "status" else {}
+        data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
                              task=task, preset=preset, config=config, w0=w0,
                              history=history, torch_version=torch_version)
@@ -372,12 +422,18 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
         want = ("run",) if var.startswith("t_") else ("run", "step")
         if ds[var].dims != want:
             fail(f"variable `{var}` must have dims {want}, has {ds[var].dims}")
+    diverged = _check_status(ds, fail, ("run",))
+    allowed = np.zeros((ds.sizes["run"], ds.sizes["step"]), bool)  # NaN after divergence
+    if diverged is not None:
+        allowed = diverged.values[:, None] & (
+            ds["step"].values[None, :] >= ds["diverged_step"].values[:, None])
     for var in ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc"):
-        bad = ~np.isfinite(ds[var].values)
+        bad = ~np.isfinite(ds[var].values) & ~allowed
         if bad.any():
             r, k = np.argwhere(bad)[0]
             fail(f"variable `{var}` is NaN or inf at run {r}, step {int(ds['step'][k])} "
-                 "(every step of a finished run is logged)")
+                 "(every step of a finished run is logged, up to its `diverged_step` if "
+                 "its `status` is diverged)")
     return ds
 
 

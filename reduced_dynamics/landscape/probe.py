@@ -10,6 +10,11 @@ The task (module, theta, data, loss, accuracy) comes from its torch adapter
 (`reduced_dynamics.tasks`); the members are one batched model
 (`reduced_dynamics.models.batched`). A task without a representation coordinate has no m
 and no d l~/dm; a task with a subset rule may give each member its own n_train.
+
+A member that overflows (norm, loss, gradient or a result inf/NaN) is frozen at that step
+(`models.divergence.DivergenceGuard`); the others go on bit for bit as without it. It is
+returned with ``status`` diverged, its ``diverged_step`` (``steps``: only the final
+measurement overflowed), NaN results and ``converged`` False.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from reduced_dynamics.models.batched import (
     resolve_device,
     sq_norm,
 )
+from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.tasks import TorchTask, torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -42,7 +48,7 @@ from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
 
 RESULT_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-               "tangent_grad_ratio", "loss_rel_change", "converged")
+               "tangent_grad_ratio", "loss_rel_change", "converged", "status", "diverged_step")
 
 
 def result_vars(has_m: bool) -> tuple[str, ...]:
@@ -93,8 +99,11 @@ def probe_batch(
     w, seeds = (np.asarray(a).ravel() for a in (w, seeds))
     n = w.size
     members = members_for(tt, seeds, dtype, dev, path)
+    params = members.theta
     norm = torch.as_tensor(w, dtype=dtype, device=dev)
-    project_(members.theta, norm)
+    project_(params, norm)
+    guard = DivergenceGuard(params)
+    guard.mark(0, finite_members([sq_norm(params)]))  # |theta|^2 overflows: w too large
     w0 = np.array([tt.w0(int(s)) for s in seeds])
     m_t = (torch.as_tensor(np.asarray(m).ravel(), dtype=dtype, device=dev) if tt.has_m
            else None)
@@ -106,7 +115,6 @@ def probe_batch(
     # One Adam over the stacked leaves is exactly B separate Adams: its update is elementwise.
     # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
     # the step, which Adam does not see: we scale the update, not the gradient.
-    params = members.theta
     opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2),
                            **adam_options(dev))
     lr_scale = (np.maximum(1.0, w / w0) if probe.lr_scaling == "alpha" else np.ones(n))
@@ -123,6 +131,8 @@ def probe_batch(
             loss_at_mark = (loss.detach().clone() if data.batch_size is None
                             else evaluate(tt, members, rep, "train", data).loss)
         loss.sum().backward()
+        guard.mark(step, finite_members([loss, *(p.grad for p in params)]))
+        guard.zero_grads()
         opt.step()
         if before is not None:
             with torch.no_grad():
@@ -130,11 +140,19 @@ def probe_batch(
                     s = lr_scale_t.view(-1, *([1] * (p.dim() - 1)))
                     p.copy_(p0 + s * (p - p0))
         project_(params, norm)
+        guard.restore()
         if scheduler is not None:
             scheduler.step()
         if progress is not None:
             progress(n)
-    return _measure(tt, members, m_t, loss_at_mark, probe, data)
+    out = _measure(tt, members, m_t, loss_at_mark, probe, data)
+    guard.mark(probe.steps, np.logical_and.reduce(
+        [np.isfinite(v) for k, v in out.items() if k != "converged"]))
+    for k, v in out.items():
+        v[guard.diverged] = False if k == "converged" else np.nan
+    out["status"] = guard.status()
+    out["diverged_step"] = guard.step_or_nan()
+    return out
 
 
 def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
@@ -192,6 +210,6 @@ def _measure(tt: TorchTask, members: Members | bm.Params, m_t: torch.Tensor | No
         }
         if tt.has_m:
             out["dtrain_dm"] = train.grads[-1]
-        out = {k: out[k] for k in result_vars(tt.has_m)}
+        out = {k: out[k] for k in result_vars(tt.has_m) if k in out}
     return {k: v.detach().cpu().numpy().astype(bool if k == "converged" else np.float64)
             for k, v in out.items()}

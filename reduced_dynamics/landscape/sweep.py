@@ -23,13 +23,14 @@ from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 from reduced_dynamics.landscape.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
+from reduced_dynamics.names import RunStatus
 from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
 
 REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-                "converged", "tangent_grad_ratio", "loss_rel_change")
+                "converged", "tangent_grad_ratio", "loss_rel_change", "status", "diverged_step")
 # Activations with which scaling one layer up and the next down keeps the function, so
 # that l~_train(w) cannot rise with w (see `monotone_violation`).
 HOMOGENEOUS = ("relu", "leaky_relu")
@@ -141,10 +142,28 @@ def monotone_violation(train_loss: np.ndarray, tol: float, abs_tol: float = 0.0
 
 
 def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``."""
-    loss = np.where(np.isfinite(per_seed["train_loss"]), per_seed["train_loss"], np.inf)
-    best = np.argmin(loss, axis=0)
+    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``.
+
+    Only restarts that did not diverge (``status``, where given) with a finite train_loss
+    compete. Where every restart diverged, the one that diverged last is kept: the point
+    is NaN, not converged, with status diverged.
+    """
+    loss = per_seed["train_loss"]
+    ok = np.isfinite(loss)
+    if "status" in per_seed:
+        ok &= per_seed["status"] == RunStatus.OK
+    best = np.argmin(np.where(ok, loss, np.inf), axis=0)
+    if "diverged_step" in per_seed:
+        last = np.argmax(np.nan_to_num(per_seed["diverged_step"], nan=-1.0), axis=0)
+        best = np.where(ok.any(axis=0), best, last)
     out = {k: np.take_along_axis(v, best[None], axis=0)[0] for k, v in per_seed.items()}
+    if "status" in out:
+        lost = out["status"] == RunStatus.DIVERGED
+        for k, v in out.items():
+            if k == "converged":
+                v[lost] = False
+            elif k != "diverged_step" and np.issubdtype(v.dtype, np.floating):
+                v[lost] = np.nan
     out["best_seed"] = best.astype(np.int64)
     return out
 

@@ -51,7 +51,8 @@ def plot_landscape(ds: xr.Dataset, output: str | Path, *, boundary: float = 0.05
                                r"reduced test loss $\tilde l_{test}$")):
         z = ds[var].transpose("m", "w").values
         z = np.clip(z, 1e-6, None)
-        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(z.min(), 1e-5), vmax=z.max()),
+        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(np.nanmin(z), 1e-5),
+                                                       vmax=np.nanmax(z)),
                              shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax)
         ax.contour(alpha, m, ds["train_loss"].transpose("m", "w").values, levels=[boundary],
@@ -218,7 +219,8 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
     for ax, var in zip(axes, ("train_loss", "test_loss")):
         z = np.clip(landscape[var].transpose("m", "w").values, 1e-6, None)
-        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(z.min(), 1e-5), vmax=z.max()),
+        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(np.nanmin(z), 1e-5),
+                                                       vmax=np.nanmax(z)),
                              shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=var)
         for r in range(report.sizes["run"]):

@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.landscape.config import check_int, check_norms
+from reduced_dynamics.names import RunStatus, flag_attrs
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
@@ -49,6 +50,10 @@ META = {
     "test_acc": ("test accuracy", "1"),
     "t_overfit": ("first logged step with train_acc >= 0.95 (NaN: never)", "steps"),
     "t_grok": ("first logged step with test_acc >= 0.95 (NaN: never)", "steps"),
+    "status": ("outcome of the run (diverged: logged values are NaN from diverged_step on)",
+               "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or logged value (NaN: "
+                      "never)", "steps"),
 }
 NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
 
@@ -71,11 +76,12 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     entry = task_of(task)
     data_vars = {}
     for name, values in logs.items():
-        dims = ("run",) if name.startswith("t_") else ("run", "step")
+        dims = ("run",) if np.ndim(values) == 1 else ("run", "step")
         long_name, units = META[name]
         if not entry.has_m and name in ("m", "residual"):
             long_name = NOT_APPLICABLE
-        data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
+        flags = flag_attrs(RunStatus) if name == "status" else {}
+        data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     n = len(runs)
     coords = {
         "run": np.arange(n),
@@ -242,7 +248,11 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
         logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update,
                           fingerprint=fingerprint, device=device["device"])
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, device=device)
-    save_trajectories(ds, output)
+    try:
+        save_trajectories(ds, output)
+    except WriteError as exc:  # the checkpoint is at step == steps: resume only writes
+        raise WriteError(f"{exc}; the training is kept in {ckpt}: free space (or fix "
+                         "permissions) and rerun with --resume to write it") from exc
     ckpt.unlink(missing_ok=True)
     return ds
 

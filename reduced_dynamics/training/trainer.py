@@ -11,10 +11,15 @@ alpha0_b w0 after every step, and gamma must be 0.
 
 A task without a representation coordinate (teacher–student) trains theta only; its
 logged ``m`` and ``residual`` are 0 (not applicable) and ``m0`` must be 0.
+
+A run that overflows (its loss, a gradient or a logged value inf/NaN) is frozen at that
+step (`models.divergence.DivergenceGuard`) while the others go on bit for bit as without
+it; it is returned with ``status`` diverged, its ``diverged_step``, and NaN logs from then on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reduced_dynamics.errors import FileCheckError, InputError
+from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.models.batched import (
     adam_options,
@@ -32,6 +37,7 @@ from reduced_dynamics.models.batched import (
     resolve_device,
     sq_norm,
 )
+from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.tasks import torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -94,14 +100,20 @@ class BatchedRuns:
                         else None)
         self.data = MemberData(self.tt, len(runs), seeds=seeds, batch_size=cfg.batch_size,
                                shuffle_seed=cfg.shuffle_seed)
+        self.leaves = [*self.params, *others]  # everything trained
+        self.guard = DivergenceGuard(self.leaves)
         self.step = 0
 
     def advance(self) -> None:
-        """One AdamW step of every run (then, with constrain_norm, back onto the sphere)."""
+        """One AdamW step of every run (then, with constrain_norm, back onto the sphere);
+        a run whose loss or gradient is not finite is frozen."""
         sel = self.data.train_batch(self.step)
         self.opt.zero_grad(set_to_none=True)
         pred = predict(self.tt, self.members, self.rep, "train", sel)
-        member_loss(self.tt, pred, "train", sel).sum().backward()
+        loss = member_loss(self.tt, pred, "train", sel)
+        loss.sum().backward()
+        self.guard.mark(self.step, finite_members([loss, *(p.grad for p in self.leaves)]))
+        self.guard.zero_grads()
         with torch.no_grad():
             for p in self.params:
                 p.mul_(per_member(self.decay_d, p))
@@ -111,6 +123,7 @@ class BatchedRuns:
         self.opt.step()
         if self.cfg.constrain_norm:
             project_(self.params, self.norm0)
+        self.guard.restore()
         self.step += 1
 
     @torch.no_grad()
@@ -131,13 +144,15 @@ class BatchedRuns:
             "train_acc": train.acc,
             "test_acc": test.acc,
         }
+        self.guard.mark(self.step, finite_members(out.values()))
         return {k: v.cpu().numpy().astype(np.float64) for k, v in out.items()}
 
     def state_dict(self) -> dict:
         return {"step": self.step,
                 "params": [p.detach().clone() for p in self.members.leaves],
                 "rep": None if self.rep is None else self.rep.detach().clone(),
-                "opt": self.opt.state_dict()}
+                "opt": self.opt.state_dict(),
+                "diverged_step": self.guard.diverged_step.copy()}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
@@ -147,6 +162,7 @@ class BatchedRuns:
                 self.rep.copy_(state["rep"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
+        self.guard.load(state.get("diverged_step", np.full(len(self.runs), -1)))
 
 
 def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> np.ndarray:
@@ -169,17 +185,19 @@ def train_runs(
     device: str | torch.device = "cpu",
     path: str = "auto",
 ) -> dict[str, np.ndarray]:
-    """Train every run for ``cfg.steps`` steps; returns logged (run, step) numpy arrays.
+    """Train every run for ``cfg.steps`` steps; returns logged (run, step) numpy arrays, the
+    per-run ``t_overfit``, ``t_grok``, ``status`` (`RunStatus`) and ``diverged_step``.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); ``device`` "cpu", "cuda" or
     "auto"; ``path`` how the runs are batched (`reduced_dynamics.models.batched`).
     With ``checkpoint``, the state and the log so far are saved every
-    ``cfg.checkpoint_every`` steps (atomically), with the ``fingerprint`` of the job
-    (default: `training.sweep.train_fingerprint` with this process's torch threads and
-    the device);
-    ``resume=True`` continues from that file, only if its fingerprint is the same (else
-    `InputError` listing each difference), and gives the same numbers as an uninterrupted
-    run. ``stop_after`` (tests) stops early.
+    ``cfg.checkpoint_every`` steps and at the end (atomically), with the ``fingerprint``
+    of the job (default: `training.sweep.train_fingerprint` with this process's torch
+    threads and the device); ``resume=True`` continues from that file, only if its
+    fingerprint is the same (else `InputError` listing each difference), and gives the
+    same numbers as an uninterrupted run (from the final checkpoint, e.g. after a failed
+    write of the output, it only returns the logs). ``stop_after`` (tests) stops early. A diverged run's logs
+    are NaN from its ``diverged_step`` on.
     """
     dev = resolve_device(device)
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -207,21 +225,40 @@ def train_runs(
     if progress is not None and state.step:
         progress(state.step)
     while True:
-        if state.step in index and np.isnan(logs["w"][0, index[state.step]]):
+        if state.step in index and np.isnan(logs["w"][:, index[state.step]]).all():
             for k, v in state.measure().items():
                 logs[k][:, index[state.step]] = v
         if state.step >= cfg.steps:
             break
         if stop_after is not None and state.step >= stop_after:
-            return logs
+            return _finish(logs, log_steps, state.guard)
         state.advance()
         if progress is not None:
             progress(1)
-        if ckpt is not None and state.step % cfg.checkpoint_every == 0:
+        if (ckpt is not None and state.step % cfg.checkpoint_every == 0
+                and state.step < cfg.steps):
             _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
                                     "fingerprint": fingerprint})
+    if ckpt is not None:  # at step == steps, logged: a resume from here only writes
+        try:
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
+                                    "fingerprint": fingerprint})
+        except WriteError:
+            pass  # the output may still fit; if not, resume trains from the previous one
+    return _finish(logs, log_steps, state.guard)
+
+
+def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
+            guard: DivergenceGuard) -> dict[str, np.ndarray]:
+    """NaN after each run's divergence; event times; ``status`` and ``diverged_step``."""
+    logs = {k: v.copy() for k, v in logs.items()}
+    after = guard.diverged[:, None] & (log_steps[None, :] >= guard.diverged_step[:, None])
+    for k in LOGGED:
+        logs[k][after] = np.nan
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
     logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
+    logs["status"] = guard.status()
+    logs["diverged_step"] = guard.step_or_nan()
     return logs
 
 
@@ -238,6 +275,14 @@ def _load_checkpoint(path: Path, device: torch.device | None = None) -> dict:
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
+    """Write atomically; a failure raises `WriteError` and keeps the previous checkpoint."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise WriteError(f"could not write the checkpoint {path}: {exc.strerror or exc}; the "
+                         "previous checkpoint (if any) is intact: free space (or fix "
+                         "permissions) and rerun with --resume") from exc
