@@ -196,8 +196,8 @@ def train_runs(
     threads and the device); ``resume=True`` continues from that file, only if its
     fingerprint is the same (else `InputError` listing each difference), and gives the
     same numbers as an uninterrupted run (from the final checkpoint, e.g. after a failed
-    write of the output, it only returns the logs). ``stop_after`` (tests) stops early. A diverged run's logs
-    are NaN from its ``diverged_step`` on.
+    write of the output, it only returns the logs). ``stop_after`` (tests) stops early.
+    A diverged run's logs are NaN from its ``diverged_step`` on.
     """
     dev = resolve_device(device)
     ckpt = Path(checkpoint) if checkpoint is not None else None
