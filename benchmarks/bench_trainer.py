@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     task = preset("paper")
     runs = RunSet.sweep(np.geomspace(0.1, 3.2, 6).tolist(), list(range(args.seeds)), [30.0],
                         [0.05])
-    cfg = TrainConfig(steps=args.steps, n_log=40)
+    cfg = TrainConfig(steps=args.steps, n_log=min(40, args.steps))
     work = len(runs) * args.steps
     print(f"{len(runs)} runs x {args.steps} steps, torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads; {device}: {device_name(device)}")
