@@ -8,6 +8,7 @@ plateau decay rate of w (fitted) next to eta_d gamma; exponents of t_grok vs gam
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine.predict import EventOptions, fit_exponent, integrate, prepare_landscape
+from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import open_trajectories
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
@@ -45,11 +47,66 @@ def path_distance(t_meas: np.ndarray, lnw_meas: np.ndarray, m_meas: np.ndarray,
     return float(np.sqrt(d2.mean())) if d2.size else float("nan")
 
 
+def _task_config(ds: xr.Dataset) -> dict | None:
+    """The task config inside ``config_json`` (None when the file records none)."""
+    try:
+        config = json.loads(ds.attrs.get("config_json", "{}"))
+    except (TypeError, ValueError):
+        return None
+    task = config.get("task") if isinstance(config, dict) else None
+    return task if isinstance(task, dict) else None
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
+    """What makes a landscape and a trajectory file incomparable: a different ``task`` or
+    ``preset`` attribute, or a different field of the task config in ``config_json`` (the
+    data, network and split the numbers depend on); one line per field, with both values.
+    Probe and training settings may differ. A file that records no task config (one not
+    written by reduced-dynamics) is compared on its attributes only."""
+    diffs = []
+    for attr in ("task", "preset"):
+        a, b = landscape.attrs.get(attr), runs.attrs.get(attr)
+        if a != b:
+            diffs.append(f"{attr}: landscape {a!r}, runs {b!r}")
+    ta, tb = _task_config(landscape), _task_config(runs)
+    if ta is not None and tb is not None:
+        fa, fb = _flat(ta), _flat(tb)
+        missing = object()
+        for key in sorted(set(fa) | set(fb)):
+            a, b = fa.get(key, missing), fb.get(key, missing)
+            if a != b:
+                show = [("(absent)" if v is missing else repr(v)) for v in (a, b)]
+                diffs.append(f"task config `{key}`: landscape {show[0]}, runs {show[1]}")
+    return diffs
+
+
+def check_comparable(landscape: xr.Dataset, runs: xr.Dataset) -> None:
+    """`InputError` listing every difference (`config_differences`), if there is one."""
+    diffs = config_differences(landscape, runs)
+    if diffs:
+        raise InputError("the landscape and the runs are of different tasks or configs, so "
+                         "the predictions would not describe the runs: " + "; ".join(diffs))
+
+
 def validate(landscape: xr.Dataset | str | os.PathLike,
              runs: xr.Dataset | str | os.PathLike) -> xr.Dataset:
-    """One row per run: predicted vs measured times, ratios, path distance, plateau rate."""
+    """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
+
+    Refuses a landscape and runs of different tasks or task configs (`check_comparable`).
+    """
     prep = prepare_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
+    check_comparable(prep.dataset, ds)
     n = ds.sizes["run"]
     step = ds["step"].values
     w0 = prep.w0
@@ -150,16 +207,20 @@ def table(report: xr.Dataset) -> str:
 
 def write_report(report: xr.Dataset, landscape: xr.Dataset,
                  folder: str | os.PathLike) -> list[Path]:
-    """CSV, netCDF and the two figures into ``folder``."""
-    from reduced_dynamics.io.files import write_atomic
-    from reduced_dynamics.plot.landscape import plot_validation
+    """CSV, netCDF and the two figures (`plot.landscape.plot_t_grok_vs_gamma`,
+    `plot_validation_paths`) into ``folder``, each written atomically."""
+    from reduced_dynamics.io.files import write_atomic, write_csv, write_figure
+    from reduced_dynamics.plot.landscape import plot_t_grok_vs_gamma, plot_validation_paths
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not create the report folder {folder}: "
+                         f"{exc.strerror or exc}") from exc
     per_run = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
-    frame = report[per_run].to_dataframe()
-    csv = folder / "validation.csv"
-    frame.to_csv(csv)
+    csv = write_csv(report[per_run].to_dataframe(), folder / "validation.csv")
     nc = write_atomic(report, folder / "validation.nc")
-    figs = plot_validation(report, landscape, folder)
-    return [csv, nc, *figs]
+    first = write_figure(plot_t_grok_vs_gamma(report), folder / "t_grok_vs_gamma.png")
+    second = write_figure(plot_validation_paths(report, landscape), folder / "paths.png")
+    return [csv, nc, first, second]

@@ -4,10 +4,12 @@
 ``func(args) -> int``. Bad input raises `ReducedDynamicsError` (the main CLI prints
 ``error: <message>`` and exits with status 2).
 
-Starts are ``--start ALPHA,M`` with ALPHA = w/w0; by default ALPHA at 85 % of the grid's
-log-alpha range and m = 0.2. γ lists are comma lists or ``log:START:STOP:NUM``; by default
-7 values over 1.5 decades below the weight decay the boundary gradient can balance
-(`predict.default_gammas`).
+Starts are ``--start ALPHA,M`` with ALPHA = w/w0; by default the study start of the
+landscape's task (`TaskEntry.alpha0`, ``m0``: what `train` uses), else ALPHA at 85 % of the
+grid's log-alpha range and m = 0.2 (`predict.default_start`). γ lists are comma lists or
+``log:START:STOP:NUM``; by default the task's study list (`TaskEntry.gammas`), else 7 values
+over 1.5 decades below the weight decay the boundary gradient can balance
+(`predict.default_gammas`). The help texts list these defaults per task.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reduced_dynamics.cli.gridspec import parse_list
+from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.predict import (
     ADAM_NOTE,
@@ -31,9 +34,12 @@ from reduced_dynamics.engine.predict import (
     SolverOptions,
     analyze_path,
     default_gammas,
+    default_start,
+    kernels_compiled,
     predict_grokking_times,
     prepare_landscape,
     task_entry,
+    unconverged_nodes,
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 
@@ -95,17 +101,35 @@ def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
     return parse_list("--gamma", args.gamma, minimum=0.0)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _task_defaults() -> dict[str, str]:
+    """Help-text fragments listing each registered task's defaults (`TaskEntry`)."""
+    from reduced_dynamics.tasks import REGISTRY
+
+    starts, gammas, path_gamma, etas = [], [], [], []
+    for e in REGISTRY.values():
+        alpha0 = e.alpha0.split(",")[0]
+        starts.append(f"{e.name} {alpha0},{e.m0:g}" if e.has_m else f"{e.name} {alpha0}")
+        gammas.append(f"{e.name} {e.gammas}")
+        g = parse_list("gamma", e.gammas, minimum=0.0)
+        path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
+        etas.append(f"{e.name} {e.train.eta_d:g}")
+    return {"start": "; ".join(starts), "gamma": "; ".join(gammas),
+            "path_gamma": "; ".join(path_gamma), "eta_d": "; ".join(etas)}
+
+
+def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
     p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
                    help="landscape file (.nc); default: the shipped landscape")
     p.add_argument("--eta-d", type=float, default=None,
                    help="decoder learning rate eta_D > 0 (default: the landscape's task's "
-                        "training rate, as `train` uses; 1e-3 for an unknown task)")
+                        f"training rate, as `train` uses: {defaults['eta_d']}; 1e-3 for "
+                        "an unknown task)")
     p.add_argument("--eta-r", type=float, default=None,
                    help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
     p.add_argument("--start", default=None, metavar="ALPHA,M",
-                   help="start (alpha = w/w0, m); default: large alpha (85%% of the grid's "
-                        "log range), m = 0.2")
+                   help="start (alpha = w/w0, m); default: the landscape's task's study "
+                        f"start, as `train` uses ({defaults['start']}); for an unknown "
+                        "task alpha at 85%% of the grid's log range and m = 0.2")
     p.add_argument("--theta-train", type=float, default=0.05,
                    help="overfit / boundary contour: l_train <= THETA (default 0.05)")
     p.add_argument("--grok-on", choices=("acc", "loss"), default="acc",
@@ -125,6 +149,23 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="smoothing spline strength (mean-square deviation in ln loss); 0 = off")
     p.add_argument("--monotone", action="store_true",
                    help="make train_loss non-increasing in w before interpolating")
+
+
+def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
+    """The start to integrate from; warns (one line on stderr) when it lies where the probe
+    did not converge, and says so when the integrator compiles first (cold numba cache)."""
+    start = _start(args.start) or tuple(default_start(prep))
+    bad = unconverged_nodes(prep, *start)
+    if bad:
+        where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(m) else f" m={m:.3g}")
+                          for a, m in bad[:4])
+        print(f"warning: the start alpha={start[0]:g}, m={start[1]:g} lies in the unconverged "
+              f"region of {prep.source} (the probe did not converge at the grid point(s) "
+              f"{where}); predictions from there are unreliable", file=sys.stderr)
+    if not kernels_compiled():
+        print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
+              file=sys.stderr, flush=True)
+    return start
 
 
 def _derivative_check(prep: PreparedLandscape) -> dict:
@@ -153,7 +194,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
     gam = _gammas(args, prep)
-    res = predict_grokking_times(prep, gam, eta_d, eta_r, _start(args.start), events=events,
+    start = _prepare_run(args, prep)
+    res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
                                  solver=solver)
     cols = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
     rows = []
@@ -164,6 +206,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         rows.append(row)
     fit = {k: _json_value(res[k].item()) for k in ("exponent", "exponent_stderr", "n_fit")}
     check = _derivative_check(prep)
+    _warn_overflow(res["status"].values, res["gamma"].values)
     if args.json:
         out = {"landscape": prep.source, "start": {"alpha": res.attrs["start_alpha"],
                                                    "m": res.attrs["start_m"]},
@@ -194,27 +237,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_overflow(status: object, gamma: object) -> None:
+    """One `warning:` line naming the weight decays whose paths overflowed."""
+    status = np.atleast_1d(np.asarray(status)).astype(str)
+    bad = status == "overflow"
+    if bad.any():
+        gam = np.atleast_1d(np.asarray(gamma, float))[bad]
+        print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
+              f"{', '.join(f'{g:g}' for g in gam[:5])}): eta_d*gamma or the landscape's "
+              "gradient is too large to integrate", file=sys.stderr)
+
+
 def cmd_path(args: argparse.Namespace) -> int:
     """Figure of one path on the train/test landscapes with A–E, and losses along it."""
     from reduced_dynamics.plot.predictions import plot_path
 
+    out, note = figure_output("--output", args.output)
     prep = _landscape(args)
     eta_d, eta_r = _etas(args, prep)
     if args.gamma is None:
-        gamma = float(default_gammas(prep, args.theta_train)[3])
+        g = default_gammas(prep, args.theta_train)
+        gamma = float(g[min(3, g.size - 1)])
     else:
         gamma = _rate("--gamma", args.gamma, positive=False)
     events, solver = _options(args)
-    res = analyze_path(prep, gamma, eta_d, eta_r, _start(args.start), events=events,
-                       solver=solver)
-    out = plot_path(prep, res, args.output)
+    start = _prepare_run(args, prep)
+    res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
+    _warn_overflow(res["status"].item(), gamma)
+    wrote = save_figure(plot_path(prep, res), out, note)
     pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
                     for p, t, w, m in zip(res["point"].values, res["t_point"].values,
                                           res["w_point"].values, res["m_point"].values))
     print(f"gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
           f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
     print(pts)
-    print(f"wrote {out}")
+    print(wrote)
     return 0
 
 
@@ -222,48 +279,58 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     """Figure of t_grok (and the closed/geometric forms) against γ, log-log, with the fit."""
     from reduced_dynamics.plot.predictions import plot_gamma
 
+    out, note = figure_output("--output", args.output)
     prep = _landscape(args)
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
-    res = predict_grokking_times(prep, _gammas(args, prep), eta_d, eta_r, _start(args.start),
-                                 events=events, solver=solver)
-    out = plot_gamma(res, args.output)
+    gam = _gammas(args, prep)
+    start = _prepare_run(args, prep)
+    res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
+                                 solver=solver)
+    _warn_overflow(res["status"].values, res["gamma"].values)
+    wrote = save_figure(plot_gamma(res), out, note)
     print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
-          f"{_fmt(float(res['exponent_stderr']))}; wrote {out}")
+          f"{_fmt(float(res['exponent_stderr']))}; {wrote}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
+    defaults = _task_defaults()
+    gamma_help = ("weight decays >= 0: comma list or log:START:STOP:NUM; default: the "
+                  f"landscape's task's study list, as `train` uses ({defaults['gamma']}); "
+                  "for an unknown task 7 values over 1.5 decades below the boundary's "
+                  "balancing gamma")
     p = subparsers.add_parser(
         "predict", help="grokking times vs weight decay from a landscape",
         description="Integrate the reduced dynamics (Eq. 6) for a list of weight decays and "
                     "print t_overfit, t_grok, the closed and geometric forms and the fitted "
                     "exponent of t_grok ~ gamma^p.")
-    _common(p)
-    p.add_argument("--gamma", default=None, metavar="LIST",
-                   help="weight decays >= 0: comma list or log:START:STOP:NUM; default: 7 "
-                        "values over 1.5 decades below the boundary's balancing gamma")
+    _common(p, defaults)
+    p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_predict)
 
+    figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
+                   "name without one gets .png appended")
     p = subparsers.add_parser(
         "path", help="figure: one path on the train/test landscapes",
         description="Plot one path with the points A-E on the train and test landscapes "
                     "(like Fig. 6a-c) and the losses along it.")
-    _common(p)
+    _common(p, defaults)
     p.add_argument("--gamma", type=float, default=None,
-                   help="weight decay >= 0 (default: the 4th default gamma)")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+                   help="weight decay >= 0 (default: the 4th value of predict's default list, "
+                        f"{defaults['path_gamma']})")
+    p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_path)
 
     p = subparsers.add_parser(
         "gamma-plot", help="figure: grokking time vs weight decay (log-log)",
         description="Plot t_grok, t_overfit and the closed/geometric forms against gamma "
                     "with the fitted power law.")
-    _common(p)
-    p.add_argument("--gamma", default=None, metavar="LIST", help="as for predict")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+    _common(p, defaults)
+    p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
+    p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_gamma_plot)
 
 

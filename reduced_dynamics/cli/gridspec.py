@@ -12,12 +12,18 @@ import numpy as np
 from reduced_dynamics.errors import InputError
 
 KINDS = ("lin", "log", "quad")
+MAX_VALUES = 100_000  # longest grid a spec may ask for (checked before allocating)
 
 
-def parse_grid(name: str, spec: str) -> np.ndarray:
-    """Return the sorted grid described by ``spec``; errors name the option ``name``."""
+def parse_grid(name: str, spec: str, *, max_values: int = MAX_VALUES) -> np.ndarray:
+    """Return the sorted grid described by ``spec``; errors name the option ``name``.
+
+    At most ``max_values`` values: a longer list or a larger NUM is refused before any
+    array is allocated."""
     text = spec.strip()
     hint = "a comma list like '0,0.1,0.2' or KIND:START:STOP:NUM with KIND in lin, log, quad"
+    too_many = (f"`{name}` asks for {{n}} values in {spec!r}; at most {max_values} are "
+                "allowed")
     try:
         if ":" in text:
             kind, start, stop, num = text.split(":")
@@ -26,17 +32,26 @@ def parse_grid(name: str, spec: str) -> np.ndarray:
                 raise InputError(f"`{name}`: unknown grid kind {kind!r} in {spec!r}; use {hint}")
             if n < 1:
                 raise InputError(f"`{name}`: NUM must be >= 1, got {n} in {spec!r}")
+            if n > max_values:
+                raise InputError(too_many.format(n=n))
+            if not (np.isfinite(start_f) and np.isfinite(stop_f)):
+                raise InputError(f"`{name}`: START and STOP must be finite, got {spec!r}")
             s = np.linspace(0.0, 1.0, n)
-            if kind == "lin":
-                values = start_f + (stop_f - start_f) * s
-            elif kind == "quad":
-                values = start_f + (stop_f - start_f) * s**2
-            else:
-                if start_f <= 0 or stop_f <= 0:
-                    raise InputError(f"`{name}`: log grids need START, STOP > 0, got {spec!r}")
-                values = np.geomspace(start_f, stop_f, n)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                if kind == "lin":
+                    values = start_f + (stop_f - start_f) * s
+                elif kind == "quad":
+                    values = start_f + (stop_f - start_f) * s**2
+                else:
+                    if start_f <= 0 or stop_f <= 0:
+                        raise InputError(f"`{name}`: log grids need START, STOP > 0, got "
+                                         f"{spec!r}")
+                    values = np.geomspace(start_f, stop_f, n)
         else:
-            values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=float)
+            items = [v for v in text.split(",") if v.strip()]
+            if len(items) > max_values:
+                raise InputError(too_many.format(n=len(items)))
+            values = np.array([float(v) for v in items], dtype=float)
     except InputError:
         raise
     except ValueError:
@@ -49,9 +64,10 @@ def parse_grid(name: str, spec: str) -> np.ndarray:
     return values
 
 
-def parse_list(name: str, spec: str, *, minimum: float | None = None) -> np.ndarray:
+def parse_list(name: str, spec: str, *, minimum: float | None = None,
+               max_values: int = MAX_VALUES) -> np.ndarray:
     """A grid that must also satisfy ``value >= minimum`` (e.g. gamma >= 0)."""
-    values = parse_grid(name, spec)
+    values = parse_grid(name, spec, max_values=max_values)
     if minimum is not None and np.any(values < minimum):
         bad = values[values < minimum]
         raise InputError(f"`{name}` values must be >= {minimum:g}, got {bad.tolist()}")

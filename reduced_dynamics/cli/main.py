@@ -31,7 +31,8 @@ def _probe(args: argparse.Namespace) -> int:
         "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
     }.items() if v is not None}
     probe = dataclasses.replace(entry.probe_preset(args.preset), **overrides)
-    seeds = seeds_from_spec(args.seeds) if args.seeds is not None else entry.probe_seeds
+    seeds = (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
+             else entry.probe_seeds)
     if (args.w is None) == (args.alpha is None):
         raise InputError("give exactly one of `--w` (absolute norms) or `--alpha` (w / w0), "
                          "e.g. --alpha log:0.1:100:31")
@@ -89,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
         m0 = np.zeros(1)
     gammas = args.gamma if args.gamma is not None else entry.gammas
     runs = RunSet.sweep(parse_list("--gamma", gammas, minimum=0.0).tolist(),
-                        (seeds_from_spec(args.seeds) if args.seeds is not None
+                        (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
                          else entry.train_seeds),
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
@@ -105,9 +106,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.io.files import check_output_path, open_landscape
     from reduced_dynamics.validate import table, validate, write_report
 
+    check_output_path("--output", args.output, folder=True)
     landscape = open_landscape(args.landscape)
     report = validate(landscape, args.runs)
     print(table(report))
@@ -127,19 +129,22 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from reduced_dynamics.cli.info import summarize
-    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.cli.info import summarize_file
 
-    print(summarize(open_landscape(args.file), str(args.file)))
+    print(summarize_file(args.file))
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from reduced_dynamics.cli.output import figure_output, save_figure
     from reduced_dynamics.io.files import open_landscape
     from reduced_dynamics.plot.landscape import plot_landscape
 
-    plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary)
-    print(f"wrote {args.output}")
+    if not (np.isfinite(args.boundary) and args.boundary > 0):
+        raise InputError(f"`--boundary` must be a finite train loss > 0, got {args.boundary}")
+    out, note = figure_output("--output", args.output, inputs=(args.file,))
+    fig = plot_landscape(open_landscape(args.file), boundary=args.boundary)
+    print(save_figure(fig, out, note))
     return 0
 
 
@@ -156,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reduced-dynamics",
         description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
+    from reduced_dynamics.io.files import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from reduced_dynamics.tasks import REGISTRY
@@ -168,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
     p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
-    p.add_argument("--seeds", help="restarts: a count (3) or a list (0,5,7); default: the "
+    p.add_argument("--seeds", help="restarts: a count (3, counted from the task's first "
+                   "seed: toy-addition 0, teacher-student 1) or a list (0,5,7); default: the "
                    "task's (toy-addition 1, i.e. seed 0; teacher-student 1,2,3)")
     p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
@@ -189,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="paper", choices=presets)
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
                    "study, the same as `predict`)")
-    p.add_argument("--seeds", help="a count (2) or a list (0,5); default: the task's "
+    p.add_argument("--seeds", help="a count (2, counted from the task's first seed: "
+                   "toy-addition 0, teacher-student 1) or a list (0,5); default: the task's "
                    "(toy-addition 2, i.e. seeds 0,1; teacher-student the student seed 1)")
     p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: the task's "
                    "study start, the same as `predict`: toy-addition 5, teacher-student 2)")
@@ -222,13 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="report folder")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("info", help="summarise a landscape file")
+    p = sub.add_parser("info", help="summarise a landscape or trajectory file")
     p.add_argument("file")
     p.set_defaults(func=_info)
 
     p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b)")
     p.add_argument("file")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
+                   "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
     p.set_defaults(func=_plot)
 
@@ -240,12 +252,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+TORCH_COMMANDS = ("probe", "train")
+TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then "
+                 "pip install 'reduced-dynamics[torch]'")
+
+
+def _require_torch(command: str) -> None:
+    """`InputError` with the install command when torch cannot be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ReducedDynamicsError(f"`{command}` needs torch, which is not installed ({exc}); "
+                                   f"install it with: {TORCH_INSTALL}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the `history` attribute of files we write
     try:
+        if args.command in TORCH_COMMANDS:
+            _require_torch(args.command)
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -195,19 +195,30 @@ def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: boo
                 disable=not enabled, desc="probe", smoothing=0.05)
 
 
-def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
-    """``3`` -> (0, 1, 2); ``"0,5,7"`` -> (0, 5, 7)."""
-    if isinstance(spec, int):
-        values = tuple(range(spec))
+MAX_SEEDS = 10_000  # restarts/runs per command; a larger count is refused before allocating
+
+
+def seeds_from_spec(spec: str | int | Sequence[int], first: int = 0) -> tuple[int, ...]:
+    """``3`` -> (0, 1, 2), counting from ``first`` (`TaskEntry.first_seed`: 1 for
+    teacher-student, whose seed 0 is the teacher); ``"0,5,7"`` -> (0, 5, 7)."""
+    if isinstance(spec, int) or (isinstance(spec, str) and "," not in spec
+                                 and spec.strip().lstrip("+-").isdigit()):
+        count = int(spec)
+        if count > MAX_SEEDS:
+            raise InputError(f"`--seeds` count must be at most {MAX_SEEDS}, got {spec!r}")
+        values = tuple(range(first, first + count))
     elif isinstance(spec, str):
         try:
-            values = (tuple(range(int(spec))) if "," not in spec
+            values = (tuple(range(first, first + int(spec))) if "," not in spec
                       else tuple(int(v) for v in spec.split(",") if v.strip()))
         except ValueError:
             raise InputError(f"`--seeds` must be a count like 3 or a list like 0,5,7, "
                              f"got {spec!r}") from None
     else:
         values = tuple(int(s) for s in spec)
+    if len(values) > MAX_SEEDS:
+        raise InputError(f"`--seeds` gives {len(values)} seeds; at most {MAX_SEEDS} are "
+                         f"allowed, got {spec!r}")
     if not values or min(values) < 0:
         raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
     return values
