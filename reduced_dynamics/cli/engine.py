@@ -108,7 +108,7 @@ def _task_defaults() -> dict[str, str]:
     starts, gammas, path_gamma, etas = [], [], [], []
     for e in REGISTRY.values():
         alpha0 = e.alpha0.split(",")[0]
-        starts.append(f"{e.name} {alpha0},{e.m0:g}" if e.has_m else f"{e.name} {alpha0}")
+        starts.append(f"{e.name} {alpha0},{e.m0:g}")  # m0 = 0 for a task without m
         gammas.append(f"{e.name} {e.gammas}")
         g = parse_list("gamma", e.gammas, minimum=0.0)
         path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
@@ -244,8 +244,8 @@ def _warn_overflow(status: object, gamma: object) -> None:
     if bad.any():
         gam = np.atleast_1d(np.asarray(gamma, float))[bad]
         print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
-              f"{', '.join(f'{g:g}' for g in gam[:5])}): eta_d*gamma or the landscape's "
-              "gradient is too large to integrate", file=sys.stderr)
+              f"{', '.join(f'{g:g}' for g in gam[:5])}): the rates eta_d, eta_r, gamma times the "
+              "landscape's gradients are too large to integrate", file=sys.stderr)
 
 
 def cmd_path(args: argparse.Namespace) -> int:

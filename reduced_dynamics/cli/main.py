@@ -273,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # recorded in the `history` attribute of files we write
     try:
         if args.command in TORCH_COMMANDS:
+            from reduced_dynamics.io.files import check_output_path
+
+            check_output_path("--output", args.output)  # before any probing or training
             _require_torch(args.command)
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:

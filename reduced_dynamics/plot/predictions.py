@@ -99,5 +99,6 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None) -> Any:
     ax.set_ylabel(f"t [{TIME_UNITS}]", fontsize=8)
     ax.set_title(f"start alpha = {pred.attrs['start_alpha']:g}, m = "
                  f"{pred.attrs['start_m']:g}; eta_d = {pred.attrs['eta_d']:g}", fontsize=10)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # nothing to label when no path has a finite time
+        ax.legend(fontsize=7)
     return fig
