@@ -25,6 +25,8 @@ def image_suffixes() -> tuple[str, ...]:
 def figure_output(name: str, value: str, *, inputs: tuple[str, ...] = ()) -> tuple[Path, str]:
     """(path to write, note for the "wrote" line) for a figure option ``name``; refuses a
     path that cannot be written (`io.files.check_output_path`) before any work is done."""
+    if not value.strip():
+        raise InputError(f"`{name}` must be a file name, got {value!r}")
     if os.path.isdir(value):
         raise InputError(f"`{name}`: {value!r} is an existing folder; give a file name, e.g. "
                          f"{os.path.join(value, 'figure.png')!r}")
