@@ -196,7 +196,7 @@ def table(report: xr.Dataset) -> str:
                 f"{a['exponent_measured_stderr']:.3f}, predicted {a['exponent_predicted']:.3f} "
                 f"± {a['exponent_predicted_stderr']:.3f}")
     ratio = report["t_grok_ratio"].values
-    ok = np.isfinite(ratio)
+    ok = np.isfinite(ratio) & (ratio > 0)  # 0: predicted at step 0, no finite factor
     if ok.any():
         worst = np.max(np.abs(np.log2(ratio[ok])))
         rows.append(f"t_grok predicted/measured: {ok.sum()} of {ratio.size} runs comparable; "

@@ -162,6 +162,21 @@ def test_an_unwritable_folder_is_refused(files, tmp_path):
         ro.chmod(stat.S_IRWXU)
 
 
+def test_an_unwritable_folder_is_refused_whoever_runs_the_tests(files, tmp_path, monkeypatch):
+    """As above, with the permission answer simulated (root may write anywhere)."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (Path(p) != tmp_path
+                                                       and real_access(p, mode)))
+    for argv in (["plot", files["landscape"]], ["gamma-plot", files["landscape"], "--gamma",
+                                                GAMMAS]):
+        rc, _, err = run_cli([*argv, "-o", str(tmp_path / "f.png")])
+        assert_one_error(rc, err, f"the folder '{tmp_path}' is not writable")
+    rc, _, err = run_cli(["validate", files["landscape"], files["runs"], "-o",
+                          str(tmp_path / "report")])
+    assert_one_error(rc, err, "is not writable")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plot_refuses_to_overwrite_its_input(files, tmp_path):
     src = tmp_path / "landscape.png"  # a landscape file with an image suffix
     src.write_bytes(Path(files["landscape"]).read_bytes())
@@ -514,19 +529,20 @@ def test_the_first_compile_is_announced(files, tmp_path, monkeypatch):
     # a cold cache (an empty NUMBA_CACHE_DIR) is detected without compiling anything
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    code = "from reduced_dynamics.engine.predict import kernels_compiled; print(kernels_compiled())"
+    code = ("from reduced_dynamics.engine.predict import kernels_compiled; "
+            "print(kernels_compiled(1), kernels_compiled(2))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
-    assert proc.stdout.strip() == "False", proc.stderr
+    assert proc.stdout.split() == ["False", "False"], proc.stderr
     # warm once every kernel has run here (and so been cached)
     predict_grokking_times(files["landscape"], [2e-5, 4e-5], start=(30.0, 0.05))
     analyze_path(files["landscape"], 2e-5, start=(30.0, 0.05))
     if os.environ.get("NUMBA_DISABLE_JIT") != "1":
-        assert kernels_compiled()
+        assert kernels_compiled(1) and kernels_compiled(2)
     import reduced_dynamics.cli.engine as cli_engine
 
     for cold in (True, False):
-        monkeypatch.setattr(cli_engine, "kernels_compiled", lambda cold=cold: not cold)
+        monkeypatch.setattr(cli_engine, "kernels_compiled", lambda n, cold=cold: not cold)
         rc, _, err = run_cli(["predict", files["landscape"], "--gamma", GAMMAS])
         assert rc == 0
         assert ("compiling the integrator (first use after install" in err) == cold

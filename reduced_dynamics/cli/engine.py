@@ -151,7 +151,8 @@ def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
                    help="make train_loss non-increasing in w before interpolating")
 
 
-def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
+def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
+                 ) -> tuple[float, float]:
     """The start to integrate from; warns (one line on stderr) when it lies where the probe
     did not converge, and says so when the integrator compiles first (cold numba cache)."""
     start = _start(args.start) or tuple(default_start(prep))
@@ -162,7 +163,7 @@ def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[flo
         print(f"warning: the start alpha={start[0]:g}, m={start[1]:g} lies in the unconverged "
               f"region of {prep.source} (the probe did not converge at the grid point(s) "
               f"{where}); predictions from there are unreliable", file=sys.stderr)
-    if not kernels_compiled():
+    if not kernels_compiled(n_paths):
         print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
               file=sys.stderr, flush=True)
     return start
@@ -194,7 +195,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
     gam = _gammas(args, prep)
-    start = _prepare_run(args, prep)
+    start = _prepare_run(args, prep, gam.size)
     res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
                                  solver=solver)
     cols = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
@@ -261,7 +262,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     else:
         gamma = _rate("--gamma", args.gamma, positive=False)
     events, solver = _options(args)
-    start = _prepare_run(args, prep)
+    start = _prepare_run(args, prep, 1)
     res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
     _warn_overflow(res["status"].item(), gamma)
     wrote = save_figure(plot_path(prep, res), out, note)
@@ -284,7 +285,7 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args)
     gam = _gammas(args, prep)
-    start = _prepare_run(args, prep)
+    start = _prepare_run(args, prep, gam.size)
     res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
                                  solver=solver)
     _warn_overflow(res["status"].values, res["gamma"].values)

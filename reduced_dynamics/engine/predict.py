@@ -340,14 +340,17 @@ def _check_size(n_paths: int, solver: SolverOptions, record: bool, what: str) ->
 
 
 # ----------------------------------------------------------------------------- kernel call
-def kernels_compiled() -> bool:
-    """Whether the integrator's kernels are in numba's on-disk cache (else the first call
-    compiles them: about 20 s after an install or upgrade; `_jit.cache_is_warm`)."""
+def kernels_compiled(n_paths: int = 1, solver: SolverOptions | None = None) -> bool:
+    """Whether the kernels a call on ``n_paths`` paths uses are in numba's on-disk cache
+    (else that call compiles them first: about 20 s after an install or upgrade;
+    `_jit.cache_is_warm`). `_run` picks the parallel kernel for several paths."""
     from reduced_dynamics.engine import interpolant
     from reduced_dynamics.engine._jit import cache_is_warm
 
-    return cache_is_warm(interpolant.eval_points, dy.velocities, dopri.integrate_serial,
-                         dopri.integrate_batch)
+    solver = solver or SolverOptions()
+    kernel = (dopri.integrate_batch if (solver.parallel and n_paths > 1)
+              else dopri.integrate_serial)
+    return cache_is_warm(interpolant.eval_points, dy.velocities, kernel)
 
 
 def unconverged_nodes(prep: PreparedLandscape, alpha: float, m: float
