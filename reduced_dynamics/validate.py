@@ -4,6 +4,11 @@ For every run of a trajectory file: the reduced dynamics (Eq. 6) integrated from
 start (alpha0, m0) with its gamma, eta_d, eta_r; predicted and measured t_overfit, t_grok
 and their ratios; the distance between the predicted and measured (ln w, m) paths; the
 plateau decay rate of w (fitted) next to eta_d gamma; exponents of t_grok vs gamma.
+
+Every landscape grid works: without m the runs' m is ignored (the report has no m); with
+an ``n_train`` axis each run is predicted on the slice at its training-set size (a per-run
+``n_train`` coordinate of the runs, else the ``n_train`` argument, else the runs'
+``config_json`` task.n_train), an exact grid value.
 """
 
 from __future__ import annotations
@@ -15,9 +20,17 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine.predict import EventOptions, fit_exponent, integrate, prepare_landscape
+from reduced_dynamics.engine.parameters import n_train_values, select_n_train
+from reduced_dynamics.engine.predict import (
+    EventOptions,
+    PreparedLandscape,
+    fit_exponent,
+    integrate,
+    prepare_landscape,
+)
 from reduced_dynamics.errors import InputError, WriteError
-from reduced_dynamics.io.files import open_trajectories
+from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
+from reduced_dynamics.names import RunStatus
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
 # accuracies too: overfit = train_acc >= 0.95, grok = test_acc >= 0.95.
@@ -47,6 +60,24 @@ def path_distance(t_meas: np.ndarray, lnw_meas: np.ndarray, m_meas: np.ndarray,
     return float(np.sqrt(d2.mean())) if d2.size else float("nan")
 
 
+def _runs_n_train(runs: xr.Dataset, n_train: int | None, values: list[int],
+                  source: str) -> np.ndarray:
+    """The training-set size of each run, for a landscape with n_train ``values``."""
+    if "n_train" in runs.coords:
+        return np.broadcast_to(np.asarray(runs["n_train"].values, int), (runs.sizes["run"],))
+    if n_train is None:
+        try:
+            n_train = config_of(runs).get("task", {}).get("n_train")
+        except (KeyError, ValueError, TypeError, AttributeError):
+            n_train = None
+    if n_train is None:
+        raise InputError(f"landscape {source} has n_train values {values}, and the runs say "
+                         "not which training-set size they used (no per-run `n_train` "
+                         "coordinate, no task.n_train in config_json); pass `n_train` "
+                         "(CLI `--n-train N`)")
+    return np.full(runs.sizes["run"], int(n_train))
+
+
 def _task_config(ds: xr.Dataset) -> dict | None:
     """The task config inside ``config_json`` (None when the file records none)."""
     try:
@@ -71,8 +102,9 @@ def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
     """What makes a landscape and a trajectory file incomparable: a different ``task`` or
     ``preset`` attribute, or a different field of the task config in ``config_json`` (the
     data, network and split the numbers depend on); one line per field, with both values.
-    Probe and training settings may differ. A file that records no task config (one not
-    written by reduced-dynamics) is compared on its attributes only."""
+    Probe and training settings may differ, and so may ``n_train`` when the landscape has
+    that axis (the runs' size selects a slice of it). A file that records no task config
+    (one not written by reduced-dynamics) is compared on its attributes only."""
     diffs = []
     for attr in ("task", "preset"):
         a, b = landscape.attrs.get(attr), runs.attrs.get(attr)
@@ -81,6 +113,9 @@ def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
     ta, tb = _task_config(landscape), _task_config(runs)
     if ta is not None and tb is not None:
         fa, fb = _flat(ta), _flat(tb)
+        if "n_train" in landscape.dims:  # a parameter axis: each run picks its slice
+            fa.pop("n_train", None)
+            fb.pop("n_train", None)
         missing = object()
         for key in sorted(set(fa) | set(fb)):
             a, b = fa.get(key, missing), fb.get(key, missing)
@@ -98,16 +133,43 @@ def check_comparable(landscape: xr.Dataset, runs: xr.Dataset) -> None:
                          "the predictions would not describe the runs: " + "; ".join(diffs))
 
 
-def validate(landscape: xr.Dataset | str | os.PathLike,
-             runs: xr.Dataset | str | os.PathLike) -> xr.Dataset:
+def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+             runs: xr.Dataset | str | os.PathLike, *,
+             n_train: int | None = None) -> xr.Dataset:
     """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
 
-    Refuses a landscape and runs of different tasks or task configs (`check_comparable`).
+    ``n_train``: the runs' training-set size on a landscape with that axis, when the runs
+    do not record it (see the module docstring). A run whose ``status`` is diverged is not
+    predicted nor compared: its row has status ``diverged`` and NaN predictions, and it is
+    left out of the exponent fits. Refuses a landscape and runs of different tasks or task
+    configs (`check_comparable`).
     """
-    prep = prepare_landscape(landscape)
+    if isinstance(landscape, PreparedLandscape):  # one slice, prepared by the caller
+        source, full = landscape.source, landscape.dataset
+    else:
+        source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
+        full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
-    check_comparable(prep.dataset, ds)
+    check_comparable(full, ds)
+    values = n_train_values(full)
+    if values:
+        run_n = _runs_n_train(ds, n_train, values, source)
+        preps: dict[int, PreparedLandscape] = {
+            int(v): prepare_landscape(select_n_train(full, int(v), source=source),
+                                      source=source) for v in np.unique(run_n)}
+    elif isinstance(landscape, PreparedLandscape):
+        run_n = None
+        select_n_train(full, n_train, source=source)  # refuses n_train: no such axis
+        preps = {0: landscape}
+    else:
+        run_n = None
+        preps = {0: prepare_landscape(select_n_train(full, n_train, source=source),
+                                      source=source)}
+    prep = next(iter(preps.values()))
+    has_m = prep.has_m
     n = ds.sizes["run"]
+    diverged = (ds["status"].values == RunStatus.DIVERGED if "status" in ds.data_vars
+                else np.zeros(n, bool))
     step = ds["step"].values
     w0 = prep.w0
     out = {k: np.full(n, np.nan) for k in (
@@ -116,18 +178,26 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     pred_w = np.full((n, step.size), np.nan)
     pred_m = np.full((n, step.size), np.nan)
     for r in range(n):
+        if diverged[r]:
+            status[r] = "diverged"
+            continue
         run = ds.isel(run=r)
-        pred = integrate(prep, [(float(run["alpha0"]), float(run["m0"]))],
-                         gamma=float(run["gamma"]), eta_d=float(run["eta_d"]),
+        here = preps[int(run_n[r])] if run_n is not None else prep
+        start = ([(float(run["alpha0"]), float(run["m0"]))] if has_m
+                 else [float(run["alpha0"])])
+        pred = integrate(here, start, gamma=float(run["gamma"]), eta_d=float(run["eta_d"]),
                          eta_r=float(run["eta_r"]), events=EVENTS).isel(
                              start=0, gamma=0, eta_d=0, eta_r=0)
         out["t_overfit_pred"][r] = float(pred["t_overfit"])
         out["t_grok_pred"][r] = float(pred["t_grok"])
         status[r] = str(pred["status"].values)
         t_pred = pred["time"].values
-        lnw_p, m_p = np.log(pred["w"].values), pred["m"].values
-        out["path_distance"][r] = path_distance(step, np.log(run["w"].values),
-                                                run["m"].values, t_pred, lnw_p, m_p)
+        lnw_p = np.log(pred["w"].values)
+        # without m on the landscape, distances are in ln w alone
+        m_p = pred["m"].values if has_m else np.zeros_like(lnw_p)
+        m_meas = run["m"].values if has_m else np.zeros(step.size)
+        out["path_distance"][r] = path_distance(step, np.log(run["w"].values), m_meas,
+                                                t_pred, lnw_p, m_p)
         pos = step > 0
         pred_w[r, pos] = np.exp(np.interp(np.log(step[pos]), np.log(t_pred[1:]), lnw_p[1:]))
         pred_m[r, pos] = np.interp(np.log(step[pos]), np.log(t_pred[1:]), m_p[1:])
@@ -137,7 +207,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     gamma = ds["gamma"].values
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: event at step 0 or never
         ratio_of, ratio_gr = out["t_overfit_pred"] / t_of, out["t_grok_pred"] / t_gr
-    meas_fit = fit_exponent(gamma, t_gr)
+    meas_fit = fit_exponent(gamma, np.where(diverged, np.nan, t_gr))
     pred_fit = fit_exponent(gamma, out["t_grok_pred"])
     data = {
         "t_overfit_measured": ("run", t_of),
@@ -148,13 +218,16 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
         "t_grok_predicted": ("run", out["t_grok_pred"]),
         "t_grok_ratio": ("run", ratio_gr, {"long_name": "predicted / measured"}),
         "path_distance": ("run", out["path_distance"], {"long_name":
-                          "RMS distance between predicted and measured (ln w, m) paths"}),
+                          "RMS distance between predicted and measured (ln w, m) paths"
+                          if has_m else "RMS distance between predicted and measured "
+                          "ln w paths"}),
         "plateau_rate": ("run", out["plateau_rate"], {"long_name":
                          "fitted k in w ~ exp(-k t) between t_overfit and t_grok"}),
         "eta_d_gamma": ("run", ds["eta_d"].values * gamma),
-        "max_residual": ("run", np.nanmax(ds["residual"].values, axis=1), {"long_name":
+        "max_residual": ("run", _row_max(ds["residual"].values), {"long_name":
                          "largest off-line residual of the representation along the run"}),
-        "status_predicted": ("run", status.astype(str)),
+        "status_predicted": ("run", status.astype(str), {"long_name": "status of the "
+                             "predicted path (diverged: the run diverged, nothing predicted)"}),
         "w_measured": (("run", "step"), ds["w"].values),
         "m_measured": (("run", "step"), ds["m"].values),
         "w_predicted": (("run", "step"), pred_w),
@@ -162,9 +235,15 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     }
     coords = {k: ds[k] for k in ("run", "step", "gamma", "eta_d", "eta_r", "seed", "alpha0",
                                  "m0")}
+    if not has_m:  # the landscape has no m: the runs' m (and m0) are not part of the model
+        for k in ("m_measured", "m_predicted"):
+            del data[k]
+    if run_n is not None:
+        coords["n_train"] = ("run", run_n, {"long_name": "training-set size of the run"})
     attrs = {
         "title": "reduced-dynamics validation: predictions vs full training runs",
         "landscape": prep.source,
+        "landscape_has_m": int(has_m),
         "w0": w0,
         "exponent_measured": meas_fit["exponent"],
         "exponent_measured_stderr": meas_fit["exponent_stderr"],
@@ -172,20 +251,26 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
         "exponent_predicted_stderr": pred_fit["exponent_stderr"],
         "events": "overfit: train_acc >= 0.95; grok: test_acc >= 0.95 (measured and predicted)",
     }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    report = xr.Dataset(data, coords=coords, attrs=attrs)
+    return report if has_m else report.drop_vars("m0")
 
 
 def table(report: xr.Dataset) -> str:
     """The per-run table printed by `reduced-dynamics validate`."""
-    head = (f"{'gamma':>8s} {'seed':>4s} {'alpha0':>6s} {'m0':>5s} {'t_of meas':>9s} "
+    has_m = "m0" in report.coords
+    has_n = "n_train" in report.coords
+    head = (f"{'gamma':>8s} {'seed':>4s} " + (f"{'N':>6s} " if has_n else "")
+            + f"{'alpha0':>6s} " + (f"{'m0':>5s} " if has_m else "") + f"{'t_of meas':>9s} "
             f"{'t_of pred':>9s} {'t_grok meas':>11s} {'t_grok pred':>11s} {'ratio':>6s} "
             f"{'path d':>6s} {'rate fit':>9s} {'eta*gam':>9s} {'max res':>7s} status")
     rows = [head]
     for r in range(report.sizes["run"]):
         x = report.isel(run=r)
         rows.append(
-            f"{float(x['gamma']):8.3g} {int(x['seed']):4d} {float(x['alpha0']):6.3g} "
-            f"{float(x['m0']):5.3g} {float(x['t_overfit_measured']):9.0f} "
+            f"{float(x['gamma']):8.3g} {int(x['seed']):4d} "
+            + (f"{int(x['n_train']):6d} " if has_n else "") + f"{float(x['alpha0']):6.3g} "
+            + (f"{float(x['m0']):5.3g} " if has_m else "")
+            + f"{float(x['t_overfit_measured']):9.0f} "
             f"{float(x['t_overfit_predicted']):9.0f} {float(x['t_grok_measured']):11.0f} "
             f"{float(x['t_grok_predicted']):11.0f} {float(x['t_grok_ratio']):6.2f} "
             f"{float(x['path_distance']):6.2f} {float(x['plateau_rate']):9.2e} "
@@ -202,13 +287,25 @@ def table(report: xr.Dataset) -> str:
         rows.append(f"t_grok predicted/measured: {ok.sum()} of {ratio.size} runs comparable; "
                     f"worst factor {2 ** worst:.2f}; within 2x: "
                     f"{int((np.abs(np.log2(ratio[ok])) <= 1).sum())}")
+    n_div = int((report["status_predicted"].values == "diverged").sum())
+    if n_div:
+        rows.append(f"{n_div} of {ratio.size} runs diverged (status in the runs file): not "
+                    "compared")
     return "\n".join(rows)
+
+
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """Max over axis 1 ignoring NaN; NaN for a row without a finite value (no warning)."""
+    finite = np.isfinite(values)
+    peak = np.where(finite, values, -np.inf).max(axis=1)
+    return np.where(finite.any(axis=1), peak, np.nan)
 
 
 def write_report(report: xr.Dataset, landscape: xr.Dataset,
                  folder: str | os.PathLike) -> list[Path]:
     """CSV, netCDF and the two figures (`plot.landscape.plot_t_grok_vs_gamma`,
-    `plot_validation_paths`) into ``folder``, each written atomically."""
+    `plot_validation_paths`) into ``folder``, each written atomically; a landscape with an
+    ``n_train`` axis is drawn at the (first) run's N."""
     from reduced_dynamics.io.files import write_atomic, write_csv, write_figure
     from reduced_dynamics.plot.landscape import plot_t_grok_vs_gamma, plot_validation_paths
 
@@ -221,6 +318,8 @@ def write_report(report: xr.Dataset, landscape: xr.Dataset,
     per_run = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
     csv = write_csv(report[per_run].to_dataframe(), folder / "validation.csv")
     nc = write_atomic(report, folder / "validation.nc")
+    if "n_train" in landscape.dims:  # draw the slice of the (first) run's N
+        landscape = select_n_train(landscape, int(report["n_train"].values[0]))
     first = write_figure(plot_t_grok_vs_gamma(report), folder / "t_grok_vs_gamma.png")
     second = write_figure(plot_validation_paths(report, landscape), folder / "paths.png")
     return [csv, nc, first, second]

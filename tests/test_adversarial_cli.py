@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -143,11 +144,21 @@ def test_output_paths_that_cannot_be_written_are_refused_before_any_work(files, 
     rc, _, err = run_cli([command, *inputs, *extra, "-o",
                           os.path.join(files["landscape"], "x.png")])
     assert_one_error(rc, err, "`--output`", "is a file, not a folder")
-    # missing folders on the way are created (as mkdir -p), and the output is complete
+    # a missing folder: the report folder of validate is created with its missing parents
+    # (as mkdir -p) and the report is complete; a figure, like probe/train's files, needs
+    # its folder to exist (`io.lock.check_output`) and nothing is created
     out = tmp_path / "new" / "deeper" / ("report" if command == "validate" else "f.png")
     rc, _, err = run_cli([command, *inputs, *extra, "-o", str(out)])
-    assert rc == 0, err
-    assert (out / "validation.csv").is_file() if command == "validate" else out.is_file()
+    if command == "validate":
+        assert rc == 0, err
+        assert (out / "validation.csv").is_file()
+    else:
+        assert_one_error(rc, err, "`--output`", "does not exist")
+        assert list(tmp_path.iterdir()) == []
+        out.parent.mkdir(parents=True)
+        rc, _, err = run_cli([command, *inputs, *extra, "-o", str(out)])
+        assert rc == 0, err
+        assert out.is_file()
 
 
 @pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only folder")
@@ -429,7 +440,7 @@ def test_probe_and_train_without_torch_say_how_to_install_it(command, monkeypatc
 def _help(command: str) -> str:
     rc, out, _ = run_cli([command, "--help"])
     assert rc == 0
-    return " ".join(out.split())
+    return re.sub(r"(\w)- (\w)", r"\1-\2", " ".join(out.split()))  # argparse wraps at "-"
 
 
 def test_help_states_the_real_defaults():
@@ -443,7 +454,9 @@ def test_help_states_the_real_defaults():
     for command in ("predict", "path", "gamma-plot"):
         text = _help(command)
         for e in REGISTRY.values():
-            assert f"{e.name} {e.alpha0},{e.m0:g}" in text
+            # a task without m (a 1-D landscape) takes `--start ALPHA` alone
+            start_text = f"{e.alpha0},{e.m0:g}" if e.has_m else f"{e.alpha0}"
+            assert re.search(rf"{re.escape(e.name)} {re.escape(start_text)}(?![,\d.])", text)
             assert f"{e.name} {e.train.eta_d:g}" in text
             if command != "path":
                 assert f"{e.name} {e.gammas}" in text
@@ -462,7 +475,7 @@ def test_a_seed_count_starts_at_the_tasks_first_valid_seed(tmp_path):
     assert seeds_from_spec("3", get_task("teacher-student").first_seed) == (1, 2, 3)
     assert seeds_from_spec("3", get_task("toy-addition").first_seed) == (0, 1, 2)
     assert seeds_from_spec("0,5", 1) == (0, 5)  # a list is taken as it is
-    with pytest.raises(InputError, match="count must be at most 10000"):
+    with pytest.raises(InputError, match="as a count must be <= 10000"):
         seeds_from_spec("99999999999999999999", 1)
     pytest.importorskip("torch")
     out = tmp_path / "ts.nc"  # used to fail: seed 0 is the teacher
@@ -486,6 +499,22 @@ def test_info_summarises_trajectory_files(tmp_path):
     assert "... and 6 more run(s)" in out
     row = next(line for line in out.splitlines() if line.split()[:1] == ["1e-05"])
     assert row.split()[:7] == ["1e-05", "0", "30", "0.05", "0.001", "100", "1e+04"]
+
+
+def test_info_counts_and_marks_diverged_runs(tmp_path):
+    from reduced_dynamics.cli.info import summarize_trajectories
+    from reduced_dynamics.names import RunStatus
+
+    ds = trajectories()
+    status = np.zeros(ds.sizes["run"], np.int8)
+    status[1] = RunStatus.DIVERGED
+    ds["status"] = ("run", status)
+    ds["diverged_step"] = ("run", np.where(status == RunStatus.DIVERGED, 5.0, np.nan))
+    lines = summarize_trajectories(ds, "runs.nc").splitlines()
+    assert "  diverged: 1 of 3 runs (values NaN from their diverged_step on; marked below)" \
+        in lines
+    marked = [line for line in lines if line.endswith("diverged at step 5")]
+    assert len(marked) == 1 and marked[0].split()[:2] == ["2e-05", "1"]
 
 
 def test_version():
@@ -568,7 +597,8 @@ fig = plot_landscape(prep.dataset)
 assert isinstance(fig, Figure) and len(fig.axes) == 5  # 3 panels + 2 colorbars
 target = Figure(); ax = target.subplots()
 assert plot_landscape(open_landscape({files["landscape_1d"]!r}), ax=ax) is target
-assert len(ax.lines) == 2
+# train and test curves and the boundary line (`plot_curves`; no unconverged points here)
+assert [l.get_label() for l in ax.lines] == ["train (L)", "test (U)", "train loss = 0.05"]
 try:
     plot_landscape(prep.dataset, ax=ax)
     raise SystemExit("ax= accepted for three panels")

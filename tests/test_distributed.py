@@ -105,7 +105,8 @@ def test_cluster_option_errors(tmp_path, capsys):
     assert main(["probe", "toy-addition", "--alpha", "1", "--workers", "0", "-o", out]) == 2
     assert "`--workers` must be >= 1, got 0" in capsys.readouterr().err
     with pytest.raises(InputError, match=r"`chunk_size` must be >= 1, got 0"):
-        run_training(TASK, TrainConfig(steps=10), RunSet.sweep([0.1], [0], [3.0], [0.1]),
+        run_training(TASK, TrainConfig(steps=10, n_log=5),
+                     RunSet.sweep([0.1], [0], [3.0], [0.1]),
                      tmp_path / "t.nc", chunk_size=0, progress=False)
 
 
@@ -358,7 +359,9 @@ def test_killed_sweep_resumes_without_loss_or_repeats(client, clean, tmp_path):
         proc.wait(timeout=30)
     assert not out.exists()
     rec = RecordingExecutor(DaskExecutor(client))
-    ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False, executor=rec)
+    with pytest.warns(RuntimeWarning, match="took over the lock"):  # the killed sweep's
+        ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False,
+                             executor=rec)
     assert sorted(rec.asked) == [2, 3]  # nothing lost, nothing computed twice
     assert_same_data(clean, ds)
     assert_same_data(clean, open_landscape(out))
@@ -400,7 +403,8 @@ def test_failed_part_write_keeps_earlier_files(request, clean, one_thread, tmp_p
     _disk_error(monkeypatch, fails, code)
     with pytest.raises(WriteError, match=rf"chunk_0000\d\.nc: {os.strerror(code)}; no file "
                                          "was written"):
-        probe_landscape(TASK, PROBE, _grid(), out, progress=False, executor=executor)
+        probe_landscape(TASK, PROBE, _grid(), out, progress=False, executor=executor,
+                        overwrite=True)  # the stand-in "previous landscape" is not netCDF
     assert out.read_bytes() == before
     folder = Path(str(out) + ".parts")
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -408,7 +412,7 @@ def test_failed_part_write_keeps_earlier_files(request, clean, one_thread, tmp_p
     assert len(PartStore(out, {}).done()) == 1
     monkeypatch.undo()  # space freed
     ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False,
-                         executor=executor)
+                         executor=executor, overwrite=True)
     assert_same_data(clean, ds)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["l.nc"]
 
@@ -420,7 +424,7 @@ def test_failed_final_write_keeps_previous_file_and_parts(clean, one_thread, tmp
     out = tmp_path / "l.nc"
     out.write_bytes(b"previous landscape")
     _disk_error(monkeypatch, lambda name: name.startswith(".l.nc."))
-    argv = ["probe", "toy-addition", *CLI_GRID, "--threads", "1", "-o", str(out)]
+    argv = ["probe", "toy-addition", *CLI_GRID, "--threads", "1", "--overwrite", "-o", str(out)]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "No space left on device; the previous file is intact; the finished chunks are " \
@@ -430,7 +434,8 @@ def test_failed_final_write_keeps_previous_file_and_parts(clean, one_thread, tmp
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     monkeypatch.undo()
     rec = RecordingExecutor(LocalExecutor())
-    ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False, executor=rec)
+    ds = probe_landscape(TASK, PROBE, _grid(), out, resume=True, progress=False, executor=rec,
+                         overwrite=True)
     assert rec.asked == []
     assert_same_data(clean, ds)
 

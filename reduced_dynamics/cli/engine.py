@@ -4,12 +4,17 @@
 ``func(args) -> int``. Bad input raises `ReducedDynamicsError` (the main CLI prints
 ``error: <message>`` and exits with status 2).
 
-Starts are ``--start ALPHA,M`` with ALPHA = w/w0; by default the study start of the
-landscape's task (`TaskEntry.alpha0`, ``m0``: what `train` uses), else ALPHA at 85 % of the
-grid's log-alpha range and m = 0.2 (`predict.default_start`). γ lists are comma lists or
-``log:START:STOP:NUM``; by default the task's study list (`TaskEntry.gammas`), else 7 values
-over 1.5 decades below the weight decay the boundary gradient can balance
-(`predict.default_gammas`). The help texts list these defaults per task.
+Starts are ``--start ALPHA,M`` with ALPHA = w/w0 (``--start ALPHA`` on a landscape without
+m); by default the study start of the landscape's task (`TaskEntry.alpha0`, ``m0``: what
+`train` uses), else ALPHA at 85 % of the grid's log-alpha range and m = 0.2
+(`predict.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by default the
+task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the weight decay
+the boundary gradient can balance (`predict.default_gammas`). The help texts list these
+defaults per task.
+
+A landscape with an ``n_train`` axis (SPEC §11): ``predict`` runs every N on the grid, or
+the one given by ``--n-train N`` (grid values only), and prints the critical data size;
+``path`` and ``gamma-plot`` need ``--n-train``.
 """
 
 from __future__ import annotations
@@ -21,10 +26,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 from reduced_dynamics.cli.gridspec import parse_list
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
+from reduced_dynamics.engine.parameters import (
+    critical_n_train,
+    grok_threshold_of,
+    n_train_values,
+    select_n_train,
+)
 from reduced_dynamics.engine.predict import (
     ADAM_NOTE,
     TIME_UNITS,
@@ -42,9 +54,11 @@ from reduced_dynamics.engine.predict import (
     unconverged_nodes,
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
+from reduced_dynamics.io.files import open_landscape
 
 
-def _landscape(args: argparse.Namespace) -> PreparedLandscape:
+def _open(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
+    """The checked landscape file (LANDSCAPE or the shipped default) and its path."""
     path = args.landscape
     if path is None:
         try:
@@ -53,20 +67,36 @@ def _landscape(args: argparse.Namespace) -> PreparedLandscape:
             raise FileCheckError("no LANDSCAPE given and this installation ships no default "
                                  "landscape; pass a landscape file (.nc)") from None
         path = default_landscape()
+    return open_landscape(Path(path)), str(path)
+
+
+def _prepare(args: argparse.Namespace, ds: xr.Dataset, source: str,
+             n_train: int | None) -> PreparedLandscape:
+    """The landscape at ``n_train`` (an exact grid value; None without that axis)."""
     options = InterpolantOptions(transform=args.transform, smoothing=args.smoothing,
                                  monotone=args.monotone)
-    return prepare_landscape(Path(path), options)
+    return prepare_landscape(select_n_train(ds, n_train, name="--n-train", source=source),
+                             options, source=source)
 
 
-def _start(text: str | None) -> tuple[float, float] | None:
+def _landscape(args: argparse.Namespace) -> PreparedLandscape:
+    """One prepared landscape: ``--n-train`` selects N where the file has that axis."""
+    ds, source = _open(args)
+    return _prepare(args, ds, source, args.n_train)
+
+
+def _start(text: str | None, has_m: bool = True) -> tuple[float, float] | float | None:
     if text is None:
         return None
     parts = text.split(",")
     try:
-        if len(parts) != 2:
+        if len(parts) != (2 if has_m else 1):
             raise ValueError
-        return float(parts[0]), float(parts[1])
+        return (float(parts[0]), float(parts[1])) if has_m else float(parts[0])
     except ValueError:
+        if not has_m:
+            raise bad_value("--start", text, "ALPHA = w/w0 > 0 alone (this landscape has no "
+                            "m), e.g. 30") from None
         raise bad_value("--start", text, "ALPHA,M with ALPHA = w/w0 > 0 and M in [0, 1], "
                         "e.g. 30,0.2") from None
 
@@ -87,9 +117,17 @@ def _etas(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, flo
     return (_rate("--eta-d", eta_d, positive=True), _rate("--eta-r", eta_r, positive=False))
 
 
-def _options(args: argparse.Namespace) -> tuple[EventOptions, SolverOptions]:
-    events = EventOptions(theta_train=args.theta_train, grok_on=args.grok_on,
-                          theta_test=args.theta_test, acc_threshold=args.acc_threshold)
+def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, SolverOptions]:
+    """Event and solver options; the grokking threshold defaults to the file's task's
+    (``task.grok_threshold`` in config_json, SPEC §12), else test accuracy 0.95."""
+    value, on, _ = grok_threshold_of(ds)
+    grok_on = args.grok_on or on
+    acc = args.acc_threshold if args.acc_threshold is not None else (
+        value if on == "acc" else 0.95)
+    theta_test = args.theta_test if args.theta_test is not None else (
+        value if on == "loss" else None)
+    events = EventOptions(theta_train=args.theta_train, grok_on=grok_on,
+                          theta_test=theta_test, acc_threshold=acc)
     solver = SolverOptions(rtol=args.rtol, atol=args.atol, t_max=args.t_max,
                            max_steps=args.max_steps)
     return events, solver
@@ -108,7 +146,7 @@ def _task_defaults() -> dict[str, str]:
     starts, gammas, path_gamma, etas = [], [], [], []
     for e in REGISTRY.values():
         alpha0 = e.alpha0.split(",")[0]
-        starts.append(f"{e.name} {alpha0},{e.m0:g}")  # m0 = 0 for a task without m
+        starts.append(f"{e.name} {alpha0}" + (f",{e.m0:g}" if e.has_m else ""))
         gammas.append(f"{e.name} {e.gammas}")
         g = parse_list("gamma", e.gammas, minimum=0.0)
         path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
@@ -127,15 +165,20 @@ def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
     p.add_argument("--eta-r", type=float, default=None,
                    help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
     p.add_argument("--start", default=None, metavar="ALPHA,M",
-                   help="start (alpha = w/w0, m); default: the landscape's task's study "
-                        f"start, as `train` uses ({defaults['start']}); for an unknown "
-                        "task alpha at 85%% of the grid's log range and m = 0.2")
+                   help="start (alpha = w/w0, m), ALPHA alone on a landscape without m; "
+                        "default: the landscape's task's study start, as `train` uses "
+                        f"({defaults['start']}); for an unknown task alpha at 85%% of the "
+                        "grid's log range and m = 0.2")
+    p.add_argument("--n-train", type=int, default=None, metavar="N",
+                   help="training-set size, on a landscape with an n_train axis: one of its "
+                        "grid values (N is not interpolated)")
     p.add_argument("--theta-train", type=float, default=0.05,
                    help="overfit / boundary contour: l_train <= THETA (default 0.05)")
-    p.add_argument("--grok-on", choices=("acc", "loss"), default="acc",
-                   help="grok when test acc >= --acc-threshold (default) or l_test <= "
-                        "--theta-test")
-    p.add_argument("--acc-threshold", type=float, default=0.95)
+    p.add_argument("--grok-on", choices=("acc", "loss"), default=None,
+                   help="grok when test acc >= --acc-threshold or l_test <= --theta-test "
+                        "(default: what the file's task.grok_threshold is about, else acc)")
+    p.add_argument("--acc-threshold", type=float, default=None,
+                   help="default: the file's task.grok_threshold, else 0.95")
     p.add_argument("--theta-test", type=float, default=None)
     p.add_argument("--t-max", type=float, default=None,
                    help="end time in optimiser steps (> 1); default: 20x the time weight "
@@ -152,21 +195,39 @@ def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
 
 
 def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
-                 ) -> tuple[float, float]:
-    """The start to integrate from; warns (one line on stderr) when it lies where the probe
-    did not converge, and says so when the integrator compiles first (cold numba cache)."""
-    start = _start(args.start) or tuple(default_start(prep))
-    bad = unconverged_nodes(prep, *start)
+                 ) -> tuple[float, float] | float:
+    """The start to integrate from (ALPHA alone on a landscape without m); warns (one line
+    on stderr) when it lies where the probe did not converge, and says so when the
+    integrator compiles first (cold numba cache)."""
+    start = _start(args.start, prep.has_m)
+    if start is None:
+        start = tuple(default_start(prep)) if prep.has_m else float(default_start(prep)[0])
+    alpha, m = start if prep.has_m else (start, 0.0)
+    bad = unconverged_nodes(prep, alpha, m)
     if bad:
-        where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(m) else f" m={m:.3g}")
-                          for a, m in bad[:4])
-        print(f"warning: the start alpha={start[0]:g}, m={start[1]:g} lies in the unconverged "
-              f"region of {prep.source} (the probe did not converge at the grid point(s) "
-              f"{where}); predictions from there are unreliable", file=sys.stderr)
+        where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(mm) else f" m={mm:.3g}")
+                          for a, mm in bad[:4])
+        at = f"alpha={alpha:g}" + (f", m={m:g}" if prep.has_m else "")
+        print(f"warning: the start {at} lies in the unconverged region of {prep.source} (the "
+              f"probe did not converge at the grid point(s) {where}); predictions from there "
+              "are unreliable", file=sys.stderr)
     if not kernels_compiled(n_paths):
         print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
               file=sys.stderr, flush=True)
     return start
+
+
+def _warn_overflow(status: object, gamma: object) -> None:
+    """One `warning:` line naming the weight decays whose paths overflowed (``status`` over
+    gamma, or over (n_train, gamma))."""
+    status = np.atleast_1d(np.asarray(status)).astype(str)
+    bad = status == "overflow"
+    if bad.any():
+        gam = np.broadcast_to(np.atleast_1d(np.asarray(gamma, float)), status.shape)[bad]
+        shown = ", ".join(f"{g:g}" for g in np.unique(gam)[:5])
+        print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
+              f"{shown}): the rates eta_d, eta_r, gamma times the landscape's gradients are "
+              "too large to integrate", file=sys.stderr)
 
 
 def _derivative_check(prep: PreparedLandscape) -> dict:
@@ -189,87 +250,162 @@ def _json_value(v: object) -> object:
     return v
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Grokking times over a γ list, with closed and geometric forms and the fitted exponent."""
-    prep = _landscape(args)
-    eta_d, eta_r = _etas(args, prep)
-    events, solver = _options(args)
-    gam = _gammas(args, prep)
-    start = _prepare_run(args, prep, gam.size)
-    res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
-                                 solver=solver)
-    cols = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
+COLS = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
+
+
+def _slices(res: xr.Dataset) -> list[xr.Dataset]:
+    """The result per N (itself when it has no ``n_train`` dim)."""
+    if "n_train" not in res.dims:
+        return [res]
+    return [res.isel(n_train=k) for k in range(res.sizes["n_train"])]
+
+
+def _rows(res: xr.Dataset) -> list[dict]:
+    """One row per γ (per N and γ on a result with an ``n_train`` dim)."""
     rows = []
-    for i, g in enumerate(res["gamma"].values):
-        row = {"gamma": float(g)}
-        row.update({c: float(res[c].values[i]) for c in cols})
-        row["status"] = str(res["status"].values[i])
-        rows.append(row)
-    fit = {k: _json_value(res[k].item()) for k in ("exponent", "exponent_stderr", "n_fit")}
+    for sub in _slices(res):
+        for i, g in enumerate(sub["gamma"].values):
+            row = {"n_train": int(sub["n_train"])} if "n_train" in sub.coords else {}
+            row["gamma"] = float(g)
+            row.update({c: float(sub[c].values[i]) for c in COLS})
+            row["status"] = str(sub["status"].values[i])
+            rows.append(row)
+    return rows
+
+
+def _fits(res: xr.Dataset) -> list[dict]:
+    keys = ("exponent", "exponent_stderr", "n_fit")
+    if "n_train" not in res.dims:
+        return [{k: _json_value(res[k].item()) for k in keys}]
+    return [{"n_train": int(sub["n_train"]), **{k: _json_value(sub[k].item()) for k in keys}}
+            for sub in _slices(res)]
+
+
+def _start_text(res: xr.Dataset, eta_d: float, eta_r: float, has_m: bool) -> str:
+    if has_m:
+        return (f"start alpha = {res.attrs['start_alpha']:g}, m = {res.attrs['start_m']:g}; "
+                f"eta_d = {eta_d:g}, eta_r = {eta_r:g}")
+    return f"start alpha = {res.attrs['start_alpha']:g}; eta = {eta_d:g}"
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Grokking times over a γ list, with closed and geometric forms and the fitted exponent.
+
+    On a landscape with an n_train axis: for every N (or ``--n-train N``), with the critical
+    data size."""
+    ds, source = _open(args)
+    values = n_train_values(ds)
+    # the reference slice: --n-train, else the largest N (whose γ sweep and start every N
+    # then shares, as `predict_grokking_times` does)
+    prep = _prepare(args, ds, source, args.n_train if args.n_train is not None or not values
+                    else max(values))
+    eta_d, eta_r = _etas(args, prep)
+    events, solver = _options(args, ds)
+    gam = _gammas(args, prep)
+    every_n = bool(values) and args.n_train is None
+    start = _prepare_run(args, prep, gam.size)
+    # every N: the API opens the file and runs each slice
+    target = Path(source) if every_n else prep
+    res = predict_grokking_times(target, gam, eta_d, eta_r, start, events=events,
+                                 solver=solver, interpolant=prep.options)
+    rows, fits = _rows(res), _fits(res)
     check = _derivative_check(prep)
     _warn_overflow(res["status"].values, res["gamma"].values)
+    critical = critical_n_train(ds) if values else None
     if args.json:
-        out = {"landscape": prep.source, "start": {"alpha": res.attrs["start_alpha"],
-                                                   "m": res.attrs["start_m"]},
-               "eta_d": eta_d, "eta_r": eta_r, "time_units": TIME_UNITS, "note": ADAM_NOTE,
-               "rows": [{k: _json_value(v) for k, v in r.items()} for r in rows], **fit,
-               "derivative_check": {k: _json_value(v) for k, v in check.items()}}
+        start_out = {"alpha": res.attrs["start_alpha"]}
+        if prep.has_m:
+            start_out["m"] = res.attrs["start_m"]
+        out = {"landscape": source, "start": start_out, "eta_d": eta_d}
+        if prep.has_m:
+            out["eta_r"] = eta_r
+        if args.n_train is not None:
+            out["n_train"] = args.n_train
+        out.update({"time_units": TIME_UNITS, "note": ADAM_NOTE,
+                    "rows": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
+        if "n_train" in res.dims:
+            out["fits"] = fits
+        else:
+            out.update(fits[0])
+        out["derivative_check"] = {k: _json_value(v) for k, v in check.items()}
+        if critical is not None:
+            out["critical_n_train"] = {"n_train": critical.n_train, "on": critical.on,
+                                       "threshold": critical.threshold,
+                                       "threshold_source": critical.threshold_source}
         print(json.dumps(out, indent=2))
         return 0
-    print(f"landscape {prep.source}; start alpha = {res.attrs['start_alpha']:g}, "
-          f"m = {res.attrs['start_m']:g}; eta_d = {eta_d:g}, eta_r = {eta_r:g}")
+    n_text = f"; n_train = {args.n_train}" if args.n_train is not None else (
+        f"; every n_train of {values}" if values else "")
+    print(f"landscape {source}{n_text}; {_start_text(res, eta_d, eta_r, prep.has_m)}")
     print(f"times in {TIME_UNITS}; closed/geometric forms are measured from point C")
     head = ("gamma", "t_overfit", "t_grok", "delay", "closed", "geometric", "status")
+    keys = ("gamma", *COLS)
+    if "n_train" in res.dims:
+        head, keys = ("n_train", *head), ("n_train", *keys)
     print("".join(f"{h:>12}" for h in head[:-1]) + f"  {head[-1]}")
     for r in rows:
-        print("".join(f"{_fmt(r[k]):>12}" for k in ("gamma", *cols)) + f"  {r['status']}")
-    p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
-    if p is None:
-        print(f"fitted exponent: not available ({n} path(s) that grokked)")
-    else:
-        se_txt = f" ± {se:.3f}" if se is not None else ""
-        print(f"fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
-              f"the LU mechanism predicts -1)")
+        print("".join(f"{r[k]:>12}" if k == "n_train" else f"{_fmt(r[k]):>12}"
+                      for k in keys) + f"  {r['status']}")
+    for fit in fits:
+        p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
+        where = f"n_train = {fit['n_train']}: " if "n_train" in fit else ""
+        if p is None:
+            print(f"{where}fitted exponent: not available ({n} path(s) that grokked)")
+        else:
+            se_txt = f" ± {se:.3f}" if se is not None else ""
+            print(f"{where}fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
+                  f"the LU mechanism predicts -1)")
     if check:
         parts = [f"{d}: median rel. err {_fmt(check[f'median_rel_err_{d}'])}, corr "
                  f"{_fmt(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
-        print("interpolant vs probe envelope derivatives (converged nodes): " + "; ".join(parts))
+        where = f" at n_train = {prep.parameters['n_train']}" if prep.parameters else ""
+        print(f"interpolant vs probe envelope derivatives (converged nodes{where}): "
+              + "; ".join(parts))
+    if critical is not None:
+        print(critical.describe())
     print(f"note: {ADAM_NOTE}")
     return 0
 
 
-def _warn_overflow(status: object, gamma: object) -> None:
-    """One `warning:` line naming the weight decays whose paths overflowed."""
-    status = np.atleast_1d(np.asarray(status)).astype(str)
-    bad = status == "overflow"
-    if bad.any():
-        gam = np.atleast_1d(np.asarray(gamma, float))[bad]
-        print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
-              f"{', '.join(f'{g:g}' for g in gam[:5])}): the rates eta_d, eta_r, gamma times the "
-              "landscape's gradients are too large to integrate", file=sys.stderr)
+def _one_landscape(args: argparse.Namespace, what: str) -> PreparedLandscape:
+    """The landscape at one N: ``path`` and ``gamma-plot`` draw one slice."""
+    ds, source = _open(args)
+    values = n_train_values(ds)
+    if values and args.n_train is None:
+        raise InputError(f"`{what}` draws one training-set size: landscape {source} has "
+                         f"n_train values {values}; choose one with `--n-train`")
+    return _prepare(args, ds, source, args.n_train)
 
 
 def cmd_path(args: argparse.Namespace) -> int:
-    """Figure of one path on the train/test landscapes with A–E, and losses along it."""
-    from reduced_dynamics.plot.predictions import plot_path
+    """Figure of one path on the train/test landscapes with A–E, and losses along it (a
+    landscape without m: the loss curves over alpha, and alpha and the losses over t)."""
+    from reduced_dynamics.plot.predictions import plot_path, plot_path_1d
 
     out, note = figure_output("--output", args.output)
-    prep = _landscape(args)
+    prep = _one_landscape(args, "path")
     eta_d, eta_r = _etas(args, prep)
     if args.gamma is None:
         g = default_gammas(prep, args.theta_train)
         gamma = float(g[min(3, g.size - 1)])
     else:
         gamma = _rate("--gamma", args.gamma, positive=False)
-    events, solver = _options(args)
+    events, solver = _options(args, prep.dataset)
     start = _prepare_run(args, prep, 1)
     res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
     _warn_overflow(res["status"].item(), gamma)
-    wrote = save_figure(plot_path(prep, res), out, note)
-    pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
-                    for p, t, w, m in zip(res["point"].values, res["t_point"].values,
-                                          res["w_point"].values, res["m_point"].values))
-    print(f"gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
+    if prep.has_m:
+        wrote = save_figure(plot_path(prep, res), out, note)
+        pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
+                        for p, t, w, m in zip(res["point"].values, res["t_point"].values,
+                                              res["w_point"].values, res["m_point"].values))
+    else:
+        wrote = save_figure(plot_path_1d(prep, res), out, note)
+        pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)}"
+                        for p, t, w in zip(res["point"].values, res["t_point"].values,
+                                           res["w_point"].values))
+    n_text = f"n_train = {prep.parameters['n_train']}, " if prep.parameters else ""
+    print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
           f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
     print(pts)
     print(wrote)
@@ -281,9 +417,9 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     from reduced_dynamics.plot.predictions import plot_gamma
 
     out, note = figure_output("--output", args.output)
-    prep = _landscape(args)
+    prep = _one_landscape(args, "gamma-plot")
     eta_d, eta_r = _etas(args, prep)
-    events, solver = _options(args)
+    events, solver = _options(args, prep.dataset)
     gam = _gammas(args, prep)
     start = _prepare_run(args, prep, gam.size)
     res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
@@ -312,12 +448,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_predict)
 
-    figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
-                   "name without one gets .png appended")
     p = subparsers.add_parser(
         "path", help="figure: one path on the train/test landscapes",
         description="Plot one path with the points A-E on the train and test landscapes "
                     "(like Fig. 6a-c) and the losses along it.")
+    figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
+                   "name without one gets .png appended")
     _common(p, defaults)
     p.add_argument("--gamma", type=float, default=None,
                    help="weight decay >= 0 (default: the 4th value of predict's default list, "

@@ -14,6 +14,7 @@ from reduced_dynamics.io.files import (
     config_of,
     read_dataset,
 )
+from reduced_dynamics.names import RunStatus
 
 MAX_RUN_ROWS = 24  # runs listed one per line; the rest are counted
 
@@ -52,8 +53,15 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
         shown = ", ".join(f"{k} {train[k]}" for k in ("steps", "eta_d", "eta_r", "n_log")
                           if k in train)
         lines.append(f"  train: {shown}")
+    if "n_train" in ds.coords:
+        lines.append(f"  n_train: {np.unique(ds['n_train'].values).tolist()}")
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
     lines.append(f"  grokked (test acc >= 0.95): {grokked} of {ds.sizes['run']} runs")
+    diverged = (ds["status"].values == RunStatus.DIVERGED if "status" in ds.data_vars
+                else np.zeros(ds.sizes["run"], bool))
+    if diverged.any():
+        lines.append(f"  diverged: {int(diverged.sum())} of {ds.sizes['run']} runs (values NaN "
+                     "from their diverged_step on; marked below)")
     head = ("gamma", "seed", "alpha0", "m0", "eta_d", "t_overfit", "t_grok", "train_loss",
             "test_acc")
     lines.append("  " + "".join(f"{h:>11}" for h in head))
@@ -62,8 +70,12 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
         values = (float(x["gamma"]), int(x["seed"]), float(x["alpha0"]), float(x["m0"]),
                   float(x["eta_d"]), float(x["t_overfit"]), float(x["t_grok"]),
                   float(x["train_loss"][-1]), float(x["test_acc"][-1]))
+        mark = ""
+        if diverged[r]:
+            step_d = float(x["diverged_step"]) if "diverged_step" in x else float("nan")
+            mark = "  diverged" + (f" at step {step_d:.0f}" if np.isfinite(step_d) else "")
         lines.append("  " + "".join(f"{v:>11d}" if isinstance(v, int) else f"{_fmt(v):>11}"
-                                    for v in values))
+                                    for v in values) + mark)
     if ds.sizes["run"] > MAX_RUN_ROWS:
         lines.append(f"  ... and {ds.sizes['run'] - MAX_RUN_ROWS} more run(s)")
     lines.append("  (train_loss and test_acc at the last logged step)")
@@ -79,17 +91,19 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
     if "m" in ds.dims:
         m = ds["m"].values
         lines.append(f"  m: {m.size} values, {m[0]:.3g} .. {m[-1]:.3g}")
-    for extra in ("seed", "n_train"):
-        if extra in ds.dims:
-            lines.append(f"  {extra}: {ds[extra].values.tolist()}")
+    if "seed" in ds.dims:
+        lines.append(f"  seed: {ds['seed'].values.tolist()} (restarts)")
+    if "n_train" in ds.dims:
+        lines.append(f"  n_train: {ds['n_train'].values.tolist()} (parameter axis: "
+                     "training-set sizes, selected before integrating)")
     probe = config_of(ds).get("probe")
     if probe:
         lines.append(f"  probe: {probe.get('steps')} steps, lr {probe.get('lr')} "
                      f"({probe.get('schedule', 'constant')}, scaling {probe.get('lr_scaling')})")
     lines.append("  variables (min .. max over the grid):")
     for name in ds.data_vars:
-        if name.endswith("_by_seed"):
-            continue
+        if name.endswith("_by_seed") or name in ("status", "diverged_step"):
+            continue  # status: its own line below
         values = ds[name].values.astype(float)
         finite = values[np.isfinite(values)]
         rng = f"{finite.min():.4g} .. {finite.max():.4g}" if finite.size else "no finite value"
@@ -104,7 +118,20 @@ def summarize(ds: xr.Dataset, path: str = "") -> str:
             text = f"alpha={point['w'] / float(ds.attrs['w0']):.3g}"
             if "m" in point:
                 text += f" m={point['m']:.3g}"
+            if "n_train" in point:
+                text += f" N={int(point['n_train'])}"
             shown.append(text)
         more = f" ... and {len(bad) - 12} more" if len(bad) > 12 else ""
         lines.append("    " + "; ".join(shown) + more)
+    if "n_train" in ds.dims:
+        from reduced_dynamics.engine.parameters import critical_n_train
+
+        crit = critical_n_train(ds)
+        lines.append("  " + crit.describe())
+        best = ", ".join(f"{n}: {b:.3g}" for n, b in zip(crit.n_values, crit.best))
+        lines.append(f"    best test_{crit.on} over the state grid per N: {best}")
+    if "status" in ds.data_vars:
+        lines.append(f"  diverged (NaN, among the unconverged): "
+                     f"{int((ds['status'].values == RunStatus.DIVERGED).sum())} of "
+                     f"{conv.size} points")
     return "\n".join(lines)

@@ -20,10 +20,13 @@ def _probe(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_grid
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.io.lock import output_lock
+    from reduced_dynamics.landscape.config import check_norms
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
     from reduced_dynamics.tasks import get_task
 
     entry = get_task(args.task)
+    _check_workers(args.workers)
     _set_threads(args.threads)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
@@ -38,10 +41,13 @@ def _probe(args: argparse.Namespace) -> int:
                          "e.g. --alpha log:0.1:100:31")
     if args.w is not None:
         w = parse_grid("--w", args.w)
+        check_norms("--w", w, probe.dtype)
     else:
         from reduced_dynamics.landscape.probe import decoder_w0
 
-        w = parse_grid("--alpha", args.alpha) * decoder_w0(task, seeds[0])
+        alpha, w0 = parse_grid("--alpha", args.alpha), decoder_w0(task, seeds[0])
+        check_norms("--alpha", alpha, probe.dtype, scale=w0)
+        w = alpha * w0
     if entry.has_m:
         m = tuple(map(float, parse_grid("--m", args.m if args.m is not None else M_DEFAULT)))
         grid = ProbeGrid(tuple(map(float, w)), m, seeds)
@@ -51,13 +57,14 @@ def _probe(args: argparse.Namespace) -> int:
                              f"1-D in w); drop `--m`, got {args.m!r}")
         grid = ProbeGrid.no_m(w, seeds)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    with executor_for(args.scheduler, args.workers) as executor:
+    with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
-                             progress=not args.quiet, history=history, executor=executor)
+                             progress=not args.quiet, history=history, executor=executor,
+                             overwrite=args.overwrite)
     n_bad = int((~ds["converged"]).sum())
     m_text = f" x {ds.sizes['m']} m" if "m" in ds.sizes else ""
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text} x {len(seeds)} seed(s); "
-          f"{n_bad} unconverged point(s)")
+          f"{n_bad} unconverged point(s){_diverged_note(ds, 'point')}")
     return 0
 
 
@@ -67,19 +74,25 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_list
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
+    from reduced_dynamics.io.lock import output_lock
+    from reduced_dynamics.landscape.config import check_int
     from reduced_dynamics.landscape.sweep import seeds_from_spec
     from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.config import RunSet
-    from reduced_dynamics.training.sweep import run_training
+    from reduced_dynamics.training.sweep import check_runs, run_training
 
     entry = get_task(args.task)
+    _check_workers(args.workers)
     _set_threads(args.threads)
     task = entry.preset(args.preset)
     overrides = {k: v for k, v in {
         "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
+        "dtype": args.dtype,
     }.items() if v is not None}
     if args.wd_representation:
         overrides["wd_representation"] = True
+    if args.n_log is None and isinstance(args.steps, int):  # the task's n_log, at most steps
+        overrides["n_log"] = max(1, min(entry.train.n_log, args.steps))
     cfg = dataclasses.replace(entry.train, **overrides)
     if entry.has_m:
         m0 = parse_list("--m0", args.m0 if args.m0 is not None else str(entry.m0), minimum=0.0)
@@ -95,27 +108,51 @@ def _train(args: argparse.Namespace) -> int:
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
                         m0.tolist())
+    if args.chunk_size is not None:
+        check_int("--chunk-size", args.chunk_size, 1)
+    check_runs(task, cfg, runs)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
-    with executor_for(args.scheduler, args.workers) as executor:
+    with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = run_training(task, cfg, runs, args.output, resume=args.resume,
                           progress=not args.quiet, history=history,
-                          chunk_size=args.chunk_size, executor=executor)
+                          chunk_size=args.chunk_size, executor=executor,
+                          overwrite=args.overwrite)
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
-    print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked")
+    print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked"
+          f"{_diverged_note(ds, 'run')}")
     return 0
 
 
+def _diverged_note(ds, what: str) -> str:
+    """``"; 2 diverged run(s) (see `status`)"``, or nothing."""
+    from reduced_dynamics.names import RunStatus
+
+    n = (int((ds["status"].values == RunStatus.DIVERGED).sum())
+         if "status" in ds.data_vars else 0)
+    return f"; {n} diverged {what}(s) (NaN from `diverged_step`, see `status`)" if n else ""
+
+
 def _validate(args: argparse.Namespace) -> int:
-    from reduced_dynamics.io.files import check_output_path, open_landscape
+    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.io.lock import check_output
     from reduced_dynamics.validate import table, validate, write_report
 
-    check_output_path("--output", args.output, folder=True)
+    check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
+                 folder=True)
     landscape = open_landscape(args.landscape)
-    report = validate(landscape, args.runs)
+    report = validate(landscape, args.runs, n_train=args.n_train)
     print(table(report))
     for path in write_report(report, landscape, args.output):
         print(f"wrote {path}")
     return 0
+
+
+def _max_threads() -> int:
+    """Threads or worker processes one command may ask for: 4 x the cores here (torch
+    crashes on absurd thread counts; more than the cores only slows down)."""
+    import os
+
+    return 4 * (os.cpu_count() or 1)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -123,9 +160,18 @@ def _set_threads(threads: int | None) -> None:
         return
     if threads < 1:
         raise InputError(f"`--threads` must be >= 1, got {threads}")
+    if threads > _max_threads():
+        raise InputError(f"`--threads` must be <= {_max_threads()} (4 x the cores of this "
+                         f"machine), got {threads}")
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers > _max_threads():
+        raise InputError(f"`--workers` must be <= {_max_threads()} (4 x the cores of this "
+                         f"machine; use --scheduler for a larger cluster), got {workers}")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -143,7 +189,8 @@ def _plot(args: argparse.Namespace) -> int:
     if not (np.isfinite(args.boundary) and args.boundary > 0):
         raise InputError(f"`--boundary` must be a finite train loss > 0, got {args.boundary}")
     out, note = figure_output("--output", args.output, inputs=(args.file,))
-    fig = plot_landscape(open_landscape(args.file), boundary=args.boundary)
+    fig = plot_landscape(open_landscape(args.file), boundary=args.boundary,
+                         n_train=args.n_train)
     print(save_figure(fig, out, note))
     return 0
 
@@ -187,7 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"])
     p.add_argument("--chunk-size", type=int, help="grid points per batched model (default 64)")
     p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
-    p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run")
+    p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run "
+                   "(refused if any setting differs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
+                   "that is not a landscape")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
                    "when other jobs share the cores")
     _cluster_options(p)
@@ -216,9 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="apply weight decay to the representation too")
     p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
                    "toy-addition 240, teacher-student 300)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint (or "
-                   "from the finished chunks of a chunked run)")
+                   "from the finished chunks of a chunked run; refused if any setting "
+                   "differs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
+                   "that is not a trajectory file")
     p.add_argument("--chunk-size", type=int, help="runs per batched model, each chunk saved "
                    "when done (default: all runs in one checkpointed model; with --workers/"
                    "--scheduler one chunk per worker thread)")
@@ -231,17 +285,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("landscape", help="landscape file (.nc)")
     p.add_argument("runs", help="trajectory file from `reduced-dynamics train`")
     p.add_argument("-o", "--output", required=True, help="report folder")
+    p.add_argument("--n-train", type=int, metavar="N", help="training-set size of the runs, "
+                   "on a landscape with an n_train axis (default: the runs' own)")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("info", help="summarise a landscape or trajectory file")
     p.add_argument("file")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b)")
+    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b; "
+                       "Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; curves "
+                       "for a 1-D one)")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
                    "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
+    p.add_argument("--n-train", type=int, metavar="N", help="draw one training-set size "
+                   "(a grid value) of a landscape with an n_train axis")
     p.set_defaults(func=_plot)
 
     from reduced_dynamics.cli import engine as cli_engine
@@ -250,9 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
-TORCH_COMMANDS = ("probe", "train")
+TORCH_COMMANDS = {"probe": "landscape", "train": "trajectory"}  # command -> output kind
 TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then "
                  "pip install 'reduced-dynamics[torch]'")
 
@@ -273,9 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # recorded in the `history` attribute of files we write
     try:
         if args.command in TORCH_COMMANDS:
-            from reduced_dynamics.io.files import check_output_path
+            from reduced_dynamics.io.lock import check_output
 
-            check_output_path("--output", args.output)  # before any probing or training
+            # before any probing or training (and before torch is needed)
+            check_output(args.output, TORCH_COMMANDS[args.command], overwrite=args.overwrite,
+                         option="--output")
             _require_torch(args.command)
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:

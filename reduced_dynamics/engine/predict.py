@@ -6,10 +6,16 @@ Time is in optimiser steps when η_D, η_R are per-step learning rates. AdamW's 
 weight decay runs the slow (weight-decay-driven) phase on this clock; Adam's normalised
 gradients do not, so fast-phase times (t_overfit, A → C) are gradient-flow times only.
 
-Starts are given as (alpha, m) with alpha = w / w0 (as the full training runs are, SPEC §6).
+Starts are given as (alpha, m) with alpha = w / w0 (as the full training runs are, SPEC §6);
+on a landscape without ``m`` (1-D in w) as alpha alone, and the results carry no m.
 Every function accepts the landscape as an ``xr.Dataset``, a path to a landscape file
 (opened and checked with `files.open_landscape`) or a `PreparedLandscape` (reused, so the
 interpolant is built once).
+
+State and parameter axes (SPEC §11): ``w`` and ``m`` evolve; ``n_train`` is selected
+before integrating (``n_train=N``, an exact grid value, see `parameters.select_n_train`).
+`predict_grokking_times` with ``n_train=None`` on a landscape with that axis predicts for
+every N; `integrate` and `analyze_path` need one N.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from reduced_dynamics.engine.interpolant import (
     build_interpolant,
     kernel_array,
 )
+from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 from reduced_dynamics.engine.path_analysis import POINTS, analyze_record, contour_u
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
@@ -149,16 +156,25 @@ class InterpolantOptions:
 
 @dataclass(frozen=True, eq=False)
 class PreparedLandscape:
-    """A checked landscape with its interpolant, built once and reused."""
+    """A checked landscape with its interpolant, built once and reused.
+
+    ``dataset`` has the state axes only; ``parameters`` holds the values selected on the
+    file's parameter axes (e.g. ``{"n_train": 316}``; empty when it has none)."""
 
     dataset: xr.Dataset
     interp: Interpolant
     source: str
     options: InterpolantOptions = field(default_factory=InterpolantOptions)
+    parameters: dict = field(default_factory=dict)
 
     @property
     def w0(self) -> float:
         return self.interp.w0
+
+    @property
+    def has_m(self) -> bool:
+        """Whether ``m`` is a state axis (else the landscape is 1-D in w)."""
+        return self.interp.has_m
 
     @property
     def alpha_range(self) -> tuple[float, float]:
@@ -166,24 +182,46 @@ class PreparedLandscape:
         return lo / self.w0, hi / self.w0
 
 
-def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
-                      options: InterpolantOptions | None = None) -> PreparedLandscape:
-    """Open/check the landscape (a file path, a Dataset) and build its interpolant.
+def _opened(landscape: xr.Dataset | str | os.PathLike) -> tuple[xr.Dataset, str]:
+    """(Dataset, its name for messages and attributes): a path is opened and checked."""
+    if isinstance(landscape, xr.Dataset):
+        return landscape, "<Dataset>"
+    if isinstance(landscape, (str, os.PathLike)):
+        return open_landscape(landscape), str(landscape)
+    raise bad_value("landscape", type(landscape).__name__,
+                    "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
 
-    A `PreparedLandscape` is returned as it is unless other ``options`` are given."""
+
+def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+                      options: InterpolantOptions | None = None, *,
+                      n_train: int | None = None, source: str | None = None
+                      ) -> PreparedLandscape:
+    """Open/check the landscape (a file path, a Dataset), select ``n_train`` on a landscape
+    with that parameter axis (required there), and build the interpolant of the slice.
+
+    A `PreparedLandscape` is returned as it is unless other ``options`` are given.
+    ``source``: the name shown for a Dataset (default ``<Dataset>``; a path names itself)."""
+    parameters: dict = {}
     if isinstance(landscape, PreparedLandscape):
+        have = landscape.parameters.get("n_train")
+        if n_train is not None and have != n_train:
+            raise InputError(
+                f"`n_train` = {n_train!r}, but this PreparedLandscape is "
+                + (f"the slice n_train = {have}" if have is not None else "a landscape "
+                   "without an n_train axis") + f" of {landscape.source}; prepare the "
+                "landscape file or Dataset again with this n_train")
         if options is None or options == landscape.options:
             return landscape
+        parameters, n_train = dict(landscape.parameters), None
         landscape, source = landscape.dataset, landscape.source
-    elif isinstance(landscape, xr.Dataset):
-        source = "<Dataset>"
-    elif isinstance(landscape, (str, os.PathLike)):
-        source = str(landscape)
-        landscape = open_landscape(landscape)
     else:
-        raise bad_value("landscape", type(landscape).__name__,
-                        "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
+        landscape, name = _opened(landscape)
+        source = source or name
     options = options or InterpolantOptions()
+    if n_train is not None or n_train_values(landscape):
+        landscape = select_n_train(landscape, n_train, source=source)
+    if "n_train" in landscape.coords and landscape["n_train"].ndim == 0:  # a slice
+        parameters = {"n_train": int(landscape["n_train"])}
     if "w0" not in landscape.attrs:
         raise FileCheckError(f"landscape {source} lacks the global attribute `w0` (the "
                              f"decoder norm at init, for alpha = w/w0); it has "
@@ -201,7 +239,8 @@ def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandsc
                                    derivatives=options.derivatives)
     except FileCheckError as exc:
         raise FileCheckError(f"landscape {source}: {exc}") from None
-    return PreparedLandscape(dataset=landscape, interp=interp, source=source, options=options)
+    return PreparedLandscape(dataset=landscape, interp=interp, source=source, options=options,
+                             parameters=parameters)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -220,8 +259,37 @@ def _rates(name: str, value: object, *, positive: bool) -> np.ndarray:
     return arr
 
 
+def _alpha_starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
+    """(n, 2) array of (alpha, 0) for a landscape without m: ``starts`` are alphas (a
+    number or a list), or (alpha, 0) pairs (a flat [alpha, 0] is one pair: alpha > 0)."""
+    try:
+        arr = np.asarray(starts, dtype=float)
+    except (TypeError, ValueError):
+        raise bad_value("starts", starts, "alpha values (the landscape has no m)") from None
+    if arr.ndim == 1 and arr.size == 2 and arr[1] == 0:  # one (alpha, 0): alpha > 0
+        arr = arr[None, :]
+    if arr.ndim == 2 and arr.shape[1] == 2:
+        if np.any(arr[:, 1] != 0):
+            raise InputError(f"`start` {starts!r}: this landscape has no m axis (it is 1-D "
+                             "in w); give starts as alpha = w/w0 alone")
+        arr = arr[:, 0]
+    if arr.ndim > 1 or arr.size == 0:
+        raise bad_value("starts", starts, "an alpha or a list of alphas (the landscape has "
+                        "no m)")
+    arr = arr.ravel()
+    a_lo, a_hi = prep.alpha_range
+    tol = 1e-9
+    for alpha in arr:
+        if not (np.isfinite(alpha) and a_lo * (1 - tol) <= alpha <= a_hi * (1 + tol)):
+            raise InputError(f"`start` alpha = {alpha:g} lies outside the landscape grid: "
+                             f"alpha must be in [{a_lo:.4g}, {a_hi:.4g}]")
+    return np.column_stack([np.clip(arr, a_lo, a_hi), np.zeros(arr.size)])
+
+
 def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
-    """(n, 2) array of (alpha, m) inside the grid."""
+    """(n, 2) array of (alpha, m) inside the grid (m = 0 on a landscape without m)."""
+    if not prep.has_m:
+        return _alpha_starts(prep, starts)
     try:
         arr = np.asarray(starts, dtype=float)
     except (TypeError, ValueError):
@@ -257,15 +325,17 @@ def task_entry(prep: PreparedLandscape):
 def default_start(prep: PreparedLandscape) -> tuple[float, float]:
     """The task's default study start (alpha0, m0) when the landscape names a registered
     task (the same start `reduced-dynamics train` uses, so predictions and runs compare);
-    otherwise large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2."""
+    otherwise large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2.
+    m is 0 (internal, never shown) on a landscape without m."""
     entry = task_entry(prep)
     m_lo, m_hi = prep.interp.m_range
     if entry is not None:
         alpha0 = float(entry.alpha0.split(",")[0])
-        return _starts(prep, (alpha0, min(max(entry.m0, m_lo), m_hi)))[0].tolist()
+        m0 = min(max(entry.m0, m_lo), m_hi) if prep.has_m else 0.0
+        return _starts(prep, [(alpha0, m0)])[0].tolist()
     a_lo, a_hi = prep.alpha_range
     alpha = math.exp(math.log(a_lo) + 0.85 * (math.log(a_hi) - math.log(a_lo)))
-    return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi))
+    return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi)) if prep.has_m else 0.0
 
 
 def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 7
@@ -461,7 +531,20 @@ def _attrs(prep: PreparedLandscape, events: EventOptions, solver: SolverOptions,
     for prefix, opts in (("event_", events), ("solver_", solver), ("interp_", prep.options)):
         for k, v in asdict(opts).items():
             attrs[prefix + k] = "none" if v is None else (int(v) if isinstance(v, bool) else v)
+    attrs.update(prep.parameters)
     return attrs
+
+
+M_OUTPUTS = ("m", "m_event", "m_point", "start_m", "h", "theta")
+
+
+def _state_only(ds: xr.Dataset, prep: PreparedLandscape) -> xr.Dataset:
+    """Drop every m output on a landscape without m (its m axis is internal, constant 0),
+    and add the selected parameters (``n_train``) as scalar coordinates."""
+    if not prep.has_m:
+        ds = ds.drop_vars([k for k in M_OUTPUTS if k in ds.variables])
+        ds.attrs.pop("start_m", None)
+    return ds.assign_coords(prep.parameters)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -475,21 +558,24 @@ def integrate(
     events: EventOptions | None = None,
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
+    n_train: int | None = None,
 ) -> xr.Dataset:
     """Integrate Eq. 6 for every (start, γ, η_D, η_R) combination.
 
-    ``starts``: an (alpha, m) pair or a list of pairs; ``gamma`` ≥ 0, ``eta_d`` > 0,
-    ``eta_r`` ≥ 0: numbers or lists. Returns a Dataset with dims (start, gamma, eta_d,
-    eta_r), plus ``time`` for the sampled path and ``event`` = (overfit, grok, E, end):
-    t_overfit, t_grok, t_E, t_end, delay = t_grok − t_overfit (NaN: did not happen),
-    w_event/m_event, status (``ok``, ``left_domain``, ``max_steps``,
+    ``starts``: an (alpha, m) pair or a list of pairs (alphas on a landscape without m);
+    ``gamma`` ≥ 0, ``eta_d`` > 0, ``eta_r`` ≥ 0: numbers or lists; ``n_train``: the
+    training-set size on a landscape with that axis. Returns a Dataset with dims (start,
+    gamma, eta_d, eta_r), plus ``time`` for the sampled path and ``event`` = (overfit,
+    grok, E, end): t_overfit, t_grok, t_E, t_end, delay = t_grok − t_overfit (NaN: did not
+    happen), w_event/m_event, status (``ok``, ``left_domain``, ``max_steps``,
     ``no_grok_before_t_max``, ``overflow``), nfev, n_steps, and along the path w, m, alpha,
     train_loss, test_loss, train_acc, test_acc and ``ended`` (time > t_end: the state is
     held there).
+    Without m on the landscape, every m output (`M_OUTPUTS`) is left out.
     """
     events = events or EventOptions()
     solver = solver or SolverOptions()
-    prep = prepare_landscape(landscape, interpolant)
+    prep = prepare_landscape(landscape, interpolant, n_train=n_train)
     gam = _rates("gamma", gamma, positive=False)
     etd = _rates("eta_d", eta_d, positive=True)
     etr = _rates("eta_r", eta_r, positive=False)
@@ -561,7 +647,8 @@ def _to_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray
         "time": ("time", raw["t_out"], tu),
         "event": ("event", ["overfit", "grok", "E", "end"]),
     }
-    return xr.Dataset(data, coords=coords, attrs=_attrs(prep, events, solver, t_max))
+    return _state_only(xr.Dataset(data, coords=coords, attrs=_attrs(prep, events, solver,
+                                                                      t_max)), prep)
 
 
 def fit_exponent(gamma: np.ndarray, t: np.ndarray) -> dict[str, float]:
@@ -593,7 +680,8 @@ def fit_exponent(gamma: np.ndarray, t: np.ndarray) -> dict[str, float]:
 def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np.ndarray,
                     eta_d: float, eta_r: float, events: EventOptions, solver: SolverOptions
                     ) -> tuple[dict, list[dict], np.ndarray, float]:
-    st = _starts(prep, start)
+    one = np.asarray(start, dtype=object)
+    st = _starts(prep, [start] if one.ndim == 1 and one.size == 2 else start)  # one start
     etd = _rates("eta_d", eta_d, positive=True)
     etr = _rates("eta_r", eta_r, positive=False)
     if etd.size != 1 or etr.size != 1:
@@ -629,24 +717,54 @@ def predict_grokking_times(
     gamma: object = None,
     eta_d: float = 1e-3,
     eta_r: float = 1e-3,
-    start: tuple[float, float] | None = None,
+    start: tuple[float, float] | float | None = None,
     *,
     events: EventOptions | None = None,
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
+    n_train: int | list[int] | None = None,
 ) -> xr.Dataset:
     """Grokking times over a γ sweep from one start, with the fitted exponent of t_grok ∝ γ^p.
 
-    ``gamma=None``: `default_gammas`; ``start=None``: `default_start` (alpha, m). Returns
-    a Dataset over ``gamma``: t_overfit, t_grok, delay, t_E, status, the closed form
-    t_closed = ln(w_C/w_c)/(η_D γ) and the geometric form t_geometric = (L + h tan θ)/(η_D γ)
-    (both from C; `path_analysis`), w_c, L, h, theta, t_C, n_descents, the points A–E
-    (t_point, w_point, m_point over ``point``), and the fit (exponent, exponent_stderr,
-    intercept, n_fit) of ln t_grok on ln γ over paths that grokked (finite t_grok > 0).
+    ``gamma=None``: `default_gammas`; ``start=None``: `default_start` (alpha, m; alpha
+    alone on a landscape without m). Returns a Dataset over ``gamma``: t_overfit, t_grok,
+    delay, t_E, status, the closed form t_closed = ln(w_C/w_c)/(η_D γ) and the geometric
+    form t_geometric = (L + h tan θ)/(η_D γ) (both from C; `path_analysis`), w_c, L, h,
+    theta, t_C, n_descents, the points A–E (t_point, w_point, m_point over ``point``), and
+    the fit (exponent, exponent_stderr, intercept, n_fit) of ln t_grok on ln γ over paths
+    that grokked (finite t_grok > 0). Without m: no m, h, theta, m_point.
+
+    ``n_train`` (a landscape with that parameter axis): one training-set size (a scalar
+    coordinate of the result), a list of them, or None for every N on the grid; with
+    several, the result has an ``n_train`` dim, and the default γ sweep and start are
+    those of the largest N, so that every N runs the same sweep.
     """
     events = events or EventOptions()
     solver = solver or SolverOptions()
-    prep = prepare_landscape(landscape, interpolant)
+    one_n = n_train is not None and np.ndim(n_train) == 0
+    if isinstance(landscape, PreparedLandscape) or one_n:
+        prep = prepare_landscape(landscape, interpolant, n_train=n_train)
+        return _predict_one(prep, gamma, eta_d, eta_r, start, events, solver)
+    ds, source = _opened(landscape)
+    values = n_train_values(ds)
+    if not values:
+        prep = prepare_landscape(ds, interpolant, n_train=n_train, source=source)
+        return _predict_one(prep, gamma, eta_d, eta_r, start, events, solver)
+    wanted = values if n_train is None else list(n_train)  # type: ignore[arg-type]
+    if len(wanted) == 0:
+        raise bad_value("n_train", n_train, f"training-set sizes from {values}, or None")
+    preps = [prepare_landscape(ds, interpolant, n_train=v, source=source) for v in wanted]
+    ref = preps[int(np.argmax([p.parameters["n_train"] for p in preps]))]
+    gam = (default_gammas(ref, events.theta_train) if gamma is None
+           else _rates("gamma", gamma, positive=False))
+    start = default_start(ref) if start is None else start
+    parts = [_predict_one(p, gam, eta_d, eta_r, start, events, solver) for p in preps]
+    return xr.concat(parts, dim="n_train", combine_attrs="drop_conflicts")
+
+
+def _predict_one(prep: PreparedLandscape, gamma: object, eta_d: float, eta_r: float,
+                 start: object, events: EventOptions, solver: SolverOptions) -> xr.Dataset:
+    """`predict_grokking_times` on one prepared landscape (state axes only)."""
     gam = (default_gammas(prep, events.theta_train) if gamma is None
            else _rates("gamma", gamma, positive=False))
     start = default_start(prep) if start is None else start
@@ -692,7 +810,7 @@ def predict_grokking_times(
     attrs.update(start_alpha=float(st[0]), start_m=float(st[1]), eta_d=float(eta_d),
                  eta_r=float(eta_r), exponent=fit["exponent"],
                  exponent_stderr=fit["exponent_stderr"])
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return _state_only(xr.Dataset(data, coords=coords, attrs=attrs), prep)
 
 
 def analyze_path(
@@ -705,12 +823,14 @@ def analyze_path(
     events: EventOptions | None = None,
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
+    n_train: int | None = None,
 ) -> xr.Dataset:
     """One path, densely recorded (dim ``sample``: t, w, m, losses, speed), with the points
-    A–E (dim ``point``), the number of test-loss descents and the closed/geometric forms."""
+    A–E (dim ``point``), the number of test-loss descents and the closed/geometric forms.
+    ``n_train``: the training-set size on a landscape with that axis (required there)."""
     events = events or EventOptions()
     solver = solver or SolverOptions()
-    prep = prepare_landscape(landscape, interpolant)
+    prep = prepare_landscape(landscape, interpolant, n_train=n_train)
     gam = _rates("gamma", gamma, positive=False)
     if gam.size != 1:
         raise bad_value("gamma", gamma, "a single number >= 0 for one path")
@@ -742,4 +862,4 @@ def analyze_path(
                  eta_d=float(eta_d), eta_r=float(eta_r),
                  E_is_stationary=int(a["E_is_stationary"]),
                  record_full=int(a["record_full"]))
-    return xr.Dataset(data, coords={"point": list(POINTS)}, attrs=attrs)
+    return _state_only(xr.Dataset(data, coords={"point": list(POINTS)}, attrs=attrs), prep)

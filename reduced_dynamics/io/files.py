@@ -1,9 +1,19 @@
 """Landscape files: one xarray Dataset per netCDF file, written atomically, checked on open.
 
-Layout (SPEC §9): dims ``w`` (increasing, absolute decoder norm) and optionally ``m``
-(increasing, within [0, 1]), ``seed`` and ``n_train``; reduced variables ``train_loss``,
-``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``, ``dtrain_dm`` (only with ``m``),
-``converged``, ``tangent_grad_ratio``; global attributes listed in ``REQUIRED_ATTRS``.
+Layout (SPEC §9, §11): the grid is ``w`` (increasing, absolute decoder norm) plus any of
+``m`` (increasing, within [0, 1]) and ``n_train`` (increasing positive integers), i.e. one of
+`LANDSCAPE_GRIDS`: (w), (w, m), (w, n_train), (w, m, n_train); ``seed`` is an optional
+restart dim of the ``*_by_seed`` variables. ``w`` and ``m`` are *state* axes (the reduced
+dynamics evolves them), ``n_train`` a *parameter* axis (selected before integrating).
+Reduced variables ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``, ``dtrain_dw``,
+``dtrain_dm`` (only with ``m``), ``converged``, ``tangent_grad_ratio``, each over the whole
+grid; global attributes listed in ``REQUIRED_ATTRS``.
+
+Divergence (`names.RunStatus`): files from a probe or a training sweep carry ``status``
+(int8 codes with CF ``flag_values``/``flag_meanings``) and ``diverged_step`` (NaN: never)
+per point or run. With them, NaN is allowed exactly where ``status`` is diverged (for a run:
+from its ``diverged_step`` on) and a diverged point is never ``converged``; without them,
+the rules are as before (landscape: finite where converged; trajectories: finite).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
+from reduced_dynamics.names import RunStatus, flag_attrs
 
 LANDSCAPE_VARS = (
     "train_loss",
@@ -32,6 +43,9 @@ LANDSCAPE_VARS = (
     "tangent_grad_ratio",
 )
 LANDSCAPE_DIMS = ("w", "m", "seed", "n_train")
+STATE_DIMS = ("w", "m")  # evolved by the reduced dynamics (Eq. 6)
+PARAMETER_DIMS = ("n_train",)  # fixed for a run, selected before integrating (SPEC §11)
+LANDSCAPE_GRIDS = (("w",), ("w", "m"), ("w", "n_train"), ("w", "m", "n_train"))
 REQUIRED_ATTRS = (
     "Conventions",
     "title",
@@ -122,46 +136,6 @@ def write_csv(frame: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp)
     return Path(path)
-
-
-def check_output_path(name: str, path: str | os.PathLike, *, folder: bool = False,
-                      inputs: Iterable[str | os.PathLike] = ()) -> Path:
-    """Refuse an output path that cannot be written, before any work is done.
-
-    Missing folders on the way are fine (they are created when writing, as ``mkdir -p``),
-    but the nearest existing one must be a writable folder; an existing folder is not a
-    file name (nor an existing file a folder name, with ``folder=True``); the output must
-    not be one of ``inputs``. Raises `InputError` naming the option ``name``.
-    """
-    text = os.fspath(path)
-    p = Path(text)
-    if not text.strip():
-        raise InputError(f"`{name}` must be a path, got {text!r}")
-    if folder:
-        if os.path.exists(p) and not os.path.isdir(p):
-            raise InputError(f"`{name}`: {text!r} is an existing file; the report goes into a "
-                             "folder: give a new or existing folder name")
-    elif os.path.isdir(p):
-        raise InputError(f"`{name}`: {text!r} is an existing folder; give a file name, e.g. "
-                         f"{os.path.join(text, 'out' + (p.suffix or '.png'))!r}")
-    existing = p if folder else p.parent
-    while not os.path.exists(existing) and existing != existing.parent:
-        existing = existing.parent
-    existing = existing if str(existing) else Path(".")
-    if not os.path.isdir(existing):
-        raise InputError(f"`{name}`: {str(existing)!r} in {text!r} is a file, not a folder; "
-                         "give a path inside a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"`{name}`: the folder {str(existing)!r} is not writable; give a "
-                         "path in a folder you can write to")
-    for source in inputs:
-        try:
-            same = os.path.exists(p) and os.path.samefile(p, source)
-        except OSError:
-            same = False
-        if same:
-            raise InputError(f"`{name}`: {text!r} is the input file; give another output name")
-    return p
 
 
 def _describe(ds: xr.Dataset) -> str:
@@ -260,25 +234,37 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
             fail(f"coordinate `m` must lie in [0, 1], got range [{m.min():g}, {m.max():g}]")
     unknown = sorted(set(map(str, ds.dims)) - set(LANDSCAPE_DIMS))
     if unknown:
+        grids = ", ".join("(" + ", ".join(g) + ")" for g in LANDSCAPE_GRIDS)
         fail(f"unknown dimension(s) {unknown}; a landscape has dims {list(LANDSCAPE_DIMS)} "
-             "(all but `w` optional)")
-    grid_dims = {"w", "m"} if has_m else {"w"}
+             f"(all but `w` optional): a grid {grids}, plus `seed` for restarts")
+    grid = landscape_grid(ds)
+    if "n_train" in grid:
+        problem = _n_train_problem(ds)
+        if problem:
+            fail(problem)
     for var in required:
-        if not grid_dims <= set(ds[var].dims) <= grid_dims | {"n_train"}:
-            fail(f"variable `{var}` must have dims {sorted(grid_dims)} (and optionally "
-                 f"n_train), has {ds[var].dims}")
+        if set(ds[var].dims) != set(grid):
+            fail(f"variable `{var}` must have the file's grid dims {grid}, has {ds[var].dims}")
         if var != "converged" and not np.issubdtype(ds[var].dtype, np.floating):
             fail(f"variable `{var}` must be floating point, has dtype {ds[var].dtype}")
     conv = ds["converged"]
     if conv.dtype != bool:
         fail(f"variable `converged` must be boolean, has dtype {conv.dtype}")
+    diverged = _check_status(ds, fail, conv.dims)
+    refused = [(conv, "converged point")]
+    if diverged is not None:  # a file with `status` has NaN exactly where it is diverged
+        if bool((conv & diverged).any()):
+            fail("a point whose `status` is diverged is marked converged")
+        refused.append((~diverged, "point whose `status` is ok"))
     for var in required:
         if var == "converged":
             continue
-        bad = conv & ~np.isfinite(ds[var])
-        if bool(bad.any()):
-            where = {d: float(bad[d][idx]) for d, idx in zip(bad.dims, np.argwhere(bad.values)[0])}
-            fail(f"variable `{var}` is NaN or inf at converged point {where}")
+        for mask, at in refused:
+            bad = mask & ~np.isfinite(ds[var])
+            if bool(bad.any()):
+                idx = np.argwhere(bad.values)[0]
+                where = {d: float(bad[d][i]) for d, i in zip(bad.dims, idx)}
+                fail(f"variable `{var}` is NaN or inf at {at} {where}")
     _check_values(ds, fail)
     return ds
 
@@ -322,6 +308,58 @@ def _check_values(ds: xr.Dataset, fail: Callable[[str], NoReturn]) -> None:
              f"{alpha.tolist()[:4]} for w / w0 = {(ds['w'].values / w0).tolist()[:4]}")
 
 
+def landscape_grid(ds: xr.Dataset) -> tuple[str, ...]:
+    """The grid dims of a landscape, in `LANDSCAPE_GRIDS` order: ('w',), ('w', 'm'), ..."""
+    return tuple(d for d in (*STATE_DIMS, *PARAMETER_DIMS) if d in ds.dims)
+
+
+def _n_train_problem(ds: xr.Dataset) -> str | None:
+    """What is wrong with the ``n_train`` coordinate (training-set sizes), or None.
+
+    Finite and strictly increasing are checked with every coordinate (`check_common`)."""
+    if "n_train" not in ds.coords:
+        return "coordinate `n_train` (the training-set sizes) is missing"
+    values = np.asarray(ds["n_train"].values)
+    if not np.issubdtype(values.dtype, np.number):
+        return f"coordinate `n_train` must be numeric, has dtype {values.dtype}"
+    if np.any(values < 1) or np.any(values != np.round(values)):
+        return (f"coordinate `n_train` must hold training-set sizes, integers >= 1, got "
+                f"{values.tolist()[:8]}")
+    return None
+
+
+def _check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, ...]
+                  ) -> xr.DataArray | None:
+    """Check the ``status`` (`RunStatus` codes) and ``diverged_step`` pair, if present.
+
+    Returns where ``status`` is diverged (None for a file without it)."""
+    present = [n for n in ("status", "diverged_step") if n in ds.data_vars]
+    if not present:
+        return None
+    if len(present) == 1:
+        fail(f"variable `{present[0]}` is present without "
+             f"`{'diverged_step' if present[0] == 'status' else 'status'}`")
+    status, step = ds["status"], ds["diverged_step"]
+    for var in (status, step):
+        if var.dims != tuple(dims):
+            fail(f"variable `{var.name}` must have dims {tuple(dims)}, has {var.dims}")
+    if not np.issubdtype(status.dtype, np.integer):
+        fail(f"variable `status` must be integer codes, has dtype {status.dtype}")
+    if not np.issubdtype(step.dtype, np.floating):
+        fail(f"variable `diverged_step` must be floating point, has dtype {step.dtype}")
+    unknown = sorted(set(np.unique(status.values).tolist()) - {int(c) for c in RunStatus})
+    if unknown:
+        fail(f"variable `status` has unknown codes {unknown}; known: "
+             f"{ {c.name.lower(): int(c) for c in RunStatus} }")
+    diverged = status == RunStatus.DIVERGED
+    s = step.values
+    if np.any(diverged.values & ~(np.isfinite(s) & (s >= 0))):
+        fail("variable `diverged_step` must be a step >= 0 where `status` is diverged")
+    if np.any(~diverged.values & ~np.isnan(s)):
+        fail("variable `diverged_step` must be NaN where `status` is ok")
+    return diverged
+
+
 def open_landscape(path: str | os.PathLike) -> xr.Dataset:
     """Open and check a landscape file; the one entry point for reading landscapes."""
     ds = read_dataset(path, "landscape")
@@ -352,6 +390,10 @@ VAR_META = {
     "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
     "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
     "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
+    "status": ("outcome of the probe (diverged: overflowed at diverged_step; values NaN, not "
+               "converged; reduced: every restart diverged)", "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
+                      "steps"),
 }
 
 
@@ -386,20 +428,35 @@ def landscape_dataset(
     history: str = "",
     torch_version: str = "none",
     extra_dims: dict[str, np.ndarray] | None = None,
+    n_train: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Build a landscape Dataset with SPEC §9 coordinates, metadata and attributes.
 
-    ``variables`` maps names to arrays of shape (w, m) (or (w,) without ``m``); arrays with
-    leading ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order.
+    The grid is (w, m, n_train) without the axes given as None: ``variables`` maps names to
+    arrays of shape (w, m), (w,), (w, n_train) or (w, m, n_train); arrays with leading
+    ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order, e.g. a
+    ``*_by_seed`` array of shape (seed, w, n_train). ``n_train``: increasing training-set
+    sizes (integers), a parameter axis (SPEC §11).
     """
-    grid_dims = ("w", "m") if m is not None else ("w",)
+    extra_dims = extra_dims or {}
+    if "n_train" in extra_dims:
+        raise InputError("`extra_dims` must not hold `n_train`: it is a grid axis; pass "
+                         "`n_train=` and put it last in the arrays, after w (and m)")
+    grid_dims = ("w", "m", "n_train")[: 2 if m is not None else 1] + (
+        ("n_train",) if n_train is not None else ())
     coords: dict[str, object] = {"w": ("w", np.asarray(w, float), {"units": "1",
                                  "long_name": "decoder weight norm ||theta||_2"})}
     if m is not None:
         long_name = "representation messiness m in R = m R_random + (1-m) R_linear"
         coords["m"] = ("m", np.asarray(m, float), {"units": "1", "long_name": long_name})
     coords["alpha"] = ("w", np.asarray(w, float) / w0, {"units": "1", "long_name": "w / w0"})
-    extra_dims = extra_dims or {}
+    if n_train is not None:
+        n = np.asarray(n_train)
+        if np.issubdtype(n.dtype, np.number) and np.all(np.isfinite(n)) and np.all(
+                n == np.round(n)):
+            n = n.astype(np.int64)
+        coords["n_train"] = ("n_train", n, {"units": "1", "long_name":
+                             "training-set size N (nested subsets drawn with one seed)"})
     for name, values in extra_dims.items():
         coords[name] = (name, np.asarray(values))
     data_vars = {}
@@ -407,7 +464,8 @@ def landscape_dataset(
         values = np.asarray(values)
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
         long_name, units = VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
-        data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
+        flags = flag_attrs(RunStatus) if name.removesuffix("_by_seed") == "status" else {}
+        data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
                              task=task, preset=preset, config=config, w0=w0,
                              history=history, torch_version=torch_version)
@@ -443,12 +501,18 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
         want = ("run",) if var.startswith("t_") else ("run", "step")
         if ds[var].dims != want:
             fail(f"variable `{var}` must have dims {want}, has {ds[var].dims}")
+    diverged = _check_status(ds, fail, ("run",))
+    allowed = np.zeros((ds.sizes["run"], ds.sizes["step"]), bool)  # NaN after divergence
+    if diverged is not None:
+        allowed = diverged.values[:, None] & (
+            ds["step"].values[None, :] >= ds["diverged_step"].values[:, None])
     for var in ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc"):
-        bad = ~np.isfinite(ds[var].values)
+        bad = ~np.isfinite(ds[var].values) & ~allowed
         if bad.any():
             r, k = np.argwhere(bad)[0]
             fail(f"variable `{var}` is NaN or inf at run {r}, step {int(ds['step'][k])} "
-                 "(every step of a finished run is logged)")
+                 "(every step of a finished run is logged, up to its `diverged_step` if "
+                 "its `status` is diverged)")
     return ds
 
 

@@ -2,9 +2,10 @@
 
 A sweep is a list of members cut into fixed chunks. Each finished chunk is written at once,
 atomically, as ``<output>.parts/chunk_NNNNN.nc``; ``sweep.json`` beside the parts records what
-the sweep is (its fingerprint). Re-running with ``resume=True`` computes only the missing
-chunks. Chunks are fixed by the plan, never by what happened to run, so a resumed sweep does
-the same arithmetic as an uninterrupted one and gives the same file.
+the sweep is (its fingerprint, `reduced_dynamics.io.fingerprint`). Re-running with
+``resume=True`` computes only the missing chunks, and only for the same fingerprint. Chunks
+are fixed by the plan, never by what happened to run, so a resumed sweep does the same
+arithmetic as an uninterrupted one and gives the same file.
 
 Where the chunks are computed is the executor's business (`reduced_dynamics.executors`):
 one after another in this process, or as tasks on a dask.distributed cluster; either way
@@ -25,6 +26,7 @@ import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.files import read_dataset, write_atomic
+from reduced_dynamics.io.fingerprint import check_resume
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
@@ -58,29 +60,41 @@ class PartStore:
         return self.folder / f"chunk_{chunk:05d}.nc"
 
     def open(self, resume: bool) -> None:
-        """Start or resume; refuses to mix parts of a different sweep."""
+        """Start or resume. A folder with finished chunks is reused only with ``resume``
+        and only by the same sweep: any difference of the fingerprint is refused, naming
+        each differing field (`fingerprint.check_resume`). A folder without finished
+        chunks (an earlier command failed before its first) holds nothing to keep and is
+        started afresh."""
         manifest = self.folder / "sweep.json"
-        if self.folder.exists():
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"{self.folder} is a file, but the finished chunks of "
+                             f"{self.output} go to a folder of that name; move it away")
+        n = len(self.done())
+        if n:
             if not resume:
-                n = len(self.done())
                 raise InputError(
                     f"found {n} finished chunk(s) of an earlier run in {self.folder}; "
                     "rerun the same command with --resume to reuse them, or delete that folder"
                 )
-            if manifest.exists():
-                stored = json.loads(manifest.read_text())
-                if stored != self.fingerprint:
-                    diff = sorted(k for k in set(stored) | set(self.fingerprint)
-                                  if stored.get(k) != self.fingerprint.get(k))
-                    raise InputError(
-                        f"--resume: the parts in {self.folder} belong to a different sweep "
-                        f"(differs in {diff}); use the original command, or delete the folder"
-                    )
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not manifest.exists():
+            stored = _read_manifest(manifest)
+            check_resume(stored, self.fingerprint,
+                         f"the finished chunks in {self.folder} belong to a different sweep",
+                         self.folder)
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             tmp = manifest.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.fingerprint, sort_keys=True, indent=1))
             tmp.replace(manifest)
+        except OSError as exc:
+            raise WriteError(f"could not create {self.folder}: {exc.strerror or exc}; "
+                             "nothing was computed") from exc
+
+    def discard_if_empty(self) -> None:
+        """Remove the folder if it holds no finished chunk (a sweep that failed or was
+        stopped before its first chunk leaves nothing behind to block the next command)."""
+        if self.folder.is_dir() and not self.done():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def done(self) -> set[int]:
         if not self.folder.exists():
@@ -121,11 +135,19 @@ class PartStore:
     def stored_fingerprint(output: str | Path) -> dict | None:
         """The fingerprint recorded by an earlier, unfinished sweep to ``output`` (or None)."""
         output = Path(output)
-        manifest = output.with_name(output.name + ".parts") / "sweep.json"
-        return json.loads(manifest.read_text()) if manifest.exists() else None
+        return _read_manifest(output.with_name(output.name + ".parts") / "sweep.json")
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """The fingerprint in ``sweep.json`` (None: missing or unreadable)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) else None
 
 
 def run_chunks(
@@ -150,6 +172,9 @@ def run_chunks(
     try:
         for chunk, members, results in finished:
             store.write(chunk, members, results)
+    except BaseException:
+        store.discard_if_empty()
+        raise
     finally:  # stop the chunks still running elsewhere (interrupt, failed write)
         finished.close()
 

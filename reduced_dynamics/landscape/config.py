@@ -3,9 +3,85 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reduced_dynamics.errors import InputError
+import numpy as np
+
+from reduced_dynamics.errors import InputError, bad_value
+
+MAX_STEPS = 10**9  # optimiser steps: beyond this a command would run for years
+SEED_MAX = 2**32 - 1  # numpy's legacy seeding and netCDF's int64 both hold this
+MAX_SEEDS = 10_000  # seeds (restarts, runs) given as a count
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in [low, high]; refuses bools, floats and out-of-range values."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise bad_value(name, value, "an integer")
+    if value < low:
+        raise bad_value(name, value, f">= {low}")
+    if high is not None and value > high:
+        raise bad_value(name, value, f"<= {high}")
+    return int(value)
+
+
+def check_real(name: str, value: object, *, low: float | None = None,
+               low_open: bool = False, high: float | None = None,
+               high_open: bool = False) -> float:
+    """``value`` as a finite float within the given bounds (open or closed)."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    x = float(value) if ok else math.nan
+    ok = ok and math.isfinite(x)
+    ok = ok and (low is None or (x > low if low_open else x >= low))
+    ok = ok and (high is None or (x < high if high_open else x <= high))
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        rule = " and ".join(r for r in (lo, hi) if r)
+        raise bad_value(name, value, f"a finite number {rule}".rstrip())
+    return x
+
+
+def check_seeds(name: str, seeds: Iterable[object]) -> tuple[int, ...]:
+    """Seeds as ints in [0, 2**32 - 1] (what numpy and torch both accept)."""
+    out = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= SEED_MAX:
+            raise bad_value(name, s, f"integers from 0 to 2**32 - 1 = {SEED_MAX}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def check_adam_lr(name: str, lr: float, beta1: float, dtype: str) -> None:
+    """Adam's first step has size lr / (1 - beta1) (bias correction), which torch converts
+    to ``dtype``: refuse a rate for which that overflows."""
+    limit = float(np.finfo(np.dtype(dtype)).max) * (1.0 - beta1)
+    if not lr < limit:
+        raise InputError(f"`{name}` must be below {limit:.3g} with dtype {dtype} and beta1 = "
+                         f"{beta1:g} (Adam's first step {name} / (1 - beta1) must be a finite "
+                         f"{dtype}), got {lr:g}")
+
+
+def max_norm(dtype: str) -> float:
+    """The largest weight norm w whose square is finite in ``dtype``: sqrt(finfo.max)."""
+    return float(np.sqrt(np.finfo(np.dtype(dtype)).max))
+
+
+def check_norms(name: str, values, dtype: str, *, scale: float = 1.0) -> None:
+    """Refuse norms ``values * scale`` (e.g. alpha * w0) whose square overflows ``dtype``:
+    ||theta||^2 = w^2 must be finite for the projection onto the sphere."""
+    v = np.asarray(values, float)
+    limit = max_norm(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.abs(v) * scale
+    bad = v[~(w < limit)]
+    if bad.size:
+        how = "" if scale == 1.0 else f"w = {name.lstrip('-')} x w0 with w0 = {scale:.4g}, and "
+        raise InputError(f"`{name}` must be below {limit / scale:.3g} with dtype {dtype} "
+                         f"({how}w^2 = ||theta||^2 must be finite), got {bad[0]:g}")
 
 
 @dataclass(frozen=True)
@@ -36,10 +112,14 @@ class ProbeConfig:
     chunk_size: int = 64  # members (grid points x seeds) per batched model
 
     def __post_init__(self) -> None:
-        if self.steps < 10:
-            raise InputError(f"`steps` must be >= 10, got {self.steps}")
-        if not self.lr > 0:
-            raise InputError(f"`lr` must be > 0, got {self.lr}")
+        check_int("steps", self.steps, 10, MAX_STEPS)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+        for name in ("beta1", "beta2"):
+            check_real(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
+        check_int("lr_decay_every", self.lr_decay_every, 0, MAX_STEPS)
+        check_real("lr_decay_factor", self.lr_decay_factor, low=0.0, low_open=True)
+        for name in ("rel_change_tol", "abs_change_tol", "monotone_tol", "monotone_abs_tol"):
+            check_real(name, getattr(self, name), low=0.0)
         if self.schedule not in ("constant", "step", "cosine"):
             raise InputError(f"`schedule` must be 'constant', 'step' or 'cosine', got "
                              f"{self.schedule!r}")
@@ -50,8 +130,8 @@ class ProbeConfig:
             raise InputError(f"`lr_scaling` must be 'constant' or 'alpha', got {self.lr_scaling!r}")
         if self.dtype not in ("float32", "float64"):
             raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
-        if self.chunk_size < 1:
-            raise InputError(f"`chunk_size` must be >= 1, got {self.chunk_size}")
+        check_adam_lr("lr", self.lr, self.beta1, self.dtype)
+        check_int("chunk_size", self.chunk_size, 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -6,6 +6,11 @@ and at the end, on the sphere: losses, accuracies and the envelope derivatives
     d l~/dw = theta_hat . grad_theta l_train,     d l~/dm = d l_train / dm |_theta.
 The task (data, loss, accuracy) comes from its torch adapter (`reduced_dynamics.tasks`);
 a task without a representation coordinate has no m and no d l~/dm.
+
+A member that overflows (norm, loss, gradient or a result inf/NaN) is frozen at that step
+(`models.divergence.DivergenceGuard`); the others go on bit for bit as without it. It is
+returned with ``status`` diverged, its ``diverged_step`` (``steps``: only the final
+measurement overflowed), NaN results and ``converged`` False.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import torch
 
 from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.tasks import TorchTask, torch_task
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
 
 RESULT_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-               "tangent_grad_ratio", "loss_rel_change", "converged")
+               "tangent_grad_ratio", "loss_rel_change", "converged", "status", "diverged_step")
 
 
 def result_vars(has_m: bool) -> tuple[str, ...]:
@@ -59,6 +65,8 @@ def probe_batch(
     params = bm.stack([inits[int(s)] for s in seeds], dtype)
     norm = torch.as_tensor(w, dtype=dtype)
     bm.project_(params, norm)
+    guard = DivergenceGuard(params)
+    guard.mark(0, finite_members([bm.sq_norm(params)]))  # |theta|^2 overflows: w too large
     w0 = np.array([decoder_w0(task, int(s)) for s in seeds])
     m_t = torch.as_tensor(np.asarray(m).ravel(), dtype=dtype) if tt.has_m else None
     act, slope = tt.activation, tt.negative_slope
@@ -81,6 +89,8 @@ def probe_batch(
         if step == mark:
             loss_at_mark = loss.detach().clone()
         loss.sum().backward()
+        guard.mark(step, finite_members([loss, *(p.grad for p in params)]))
+        guard.zero_grads()
         opt.step()
         if before is not None:
             with torch.no_grad():
@@ -88,11 +98,19 @@ def probe_batch(
                     s = lr_scale_t.view(-1, *([1] * (p.dim() - 1)))
                     p.copy_(p0 + s * (p - p0))
         bm.project_(params, norm)
+        guard.restore()
         if scheduler is not None:
             scheduler.step()
         if progress is not None:
             progress(n)
-    return _measure(tt, params, m_t, loss_at_mark, probe)
+    out = _measure(tt, params, m_t, loss_at_mark, probe)
+    guard.mark(probe.steps, np.logical_and.reduce(
+        [np.isfinite(v) for k, v in out.items() if k != "converged"]))
+    for k, v in out.items():
+        v[guard.diverged] = False if k == "converged" else np.nan
+    out["status"] = guard.status()
+    out["diverged_step"] = guard.step_or_nan()
+    return out
 
 
 def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
@@ -146,6 +164,6 @@ def _measure(tt: TorchTask, params: bm.Params, m_t: torch.Tensor | None,
         }
         if tt.has_m:
             out["dtrain_dm"] = grads[-1]
-        out = {k: out[k] for k in result_vars(tt.has_m)}
+        out = {k: out[k] for k in result_vars(tt.has_m) if k in out}
     return {k: v.detach().cpu().numpy().astype(bool if k == "converged" else np.float64)
             for k, v in out.items()}

@@ -16,15 +16,18 @@ import xarray as xr
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.io.fingerprint import job_fingerprint
+from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
-from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.landscape.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
+from reduced_dynamics.names import RunStatus
 from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
 
 REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-                "converged", "tangent_grad_ratio", "loss_rel_change")
+                "converged", "tangent_grad_ratio", "loss_rel_change", "status", "diverged_step")
 # Activations with which scaling one layer up and the next down keeps the function, so
 # that l~_train(w) cannot rise with w (see `monotone_violation`).
 HOMOGENEOUS = ("relu", "leaky_relu")
@@ -41,13 +44,16 @@ class ProbeGrid:
     seeds: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        w, m = np.asarray(self.w), np.asarray(self.m)
-        if w.size == 0 or np.any(w <= 0) or np.any(np.diff(w) <= 0):
-            raise InputError(f"`w` must be increasing and > 0, got {list(self.w)}")
-        if m.size == 0 or np.any(np.diff(m) <= 0) or m.min() < 0 or m.max() > 1:
+        w, m = np.asarray(self.w, float), np.asarray(self.m, float)
+        if (w.size == 0 or not np.all(np.isfinite(w)) or np.any(w <= 0)
+                or np.any(np.diff(w) <= 0)):
+            raise InputError(f"`w` must be finite, increasing and > 0, got {list(self.w)}")
+        if (m.size == 0 or not np.all(np.isfinite(m)) or np.any(np.diff(m) <= 0)
+                or m.min() < 0 or m.max() > 1):
             raise InputError(f"`m` must be increasing within [0, 1], got {list(self.m)}")
         if len(self.seeds) == 0 or len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"`seeds` must be distinct integers, got {list(self.seeds)}")
+        check_seeds("seeds", self.seeds)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -102,12 +108,39 @@ def monotone_violation(train_loss: np.ndarray, tol: float, abs_tol: float = 0.0
 
 
 def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``."""
-    loss = np.where(np.isfinite(per_seed["train_loss"]), per_seed["train_loss"], np.inf)
-    best = np.argmin(loss, axis=0)
+    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``.
+
+    Only restarts that did not diverge (``status``, where given) with a finite train_loss
+    compete. Where every restart diverged, the one that diverged last is kept: the point
+    is NaN, not converged, with status diverged.
+    """
+    loss = per_seed["train_loss"]
+    ok = np.isfinite(loss)
+    if "status" in per_seed:
+        ok &= per_seed["status"] == RunStatus.OK
+    best = np.argmin(np.where(ok, loss, np.inf), axis=0)
+    if "diverged_step" in per_seed:
+        last = np.argmax(np.nan_to_num(per_seed["diverged_step"], nan=-1.0), axis=0)
+        best = np.where(ok.any(axis=0), best, last)
     out = {k: np.take_along_axis(v, best[None], axis=0)[0] for k, v in per_seed.items()}
+    if "status" in out:
+        lost = out["status"] == RunStatus.DIVERGED
+        for k, v in out.items():
+            if k == "converged":
+                v[lost] = False
+            elif k != "diverged_step" and np.issubdtype(v.dtype, np.floating):
+                v[lost] = np.nan
     out["best_seed"] = best.astype(np.int64)
     return out
+
+
+def probe_fingerprint(task, probe: ProbeConfig, grid: ProbeGrid, *, torch_threads: int,
+                      device: str = "cpu") -> dict:
+    """Everything that determines a probe's numbers (`io.fingerprint.job_fingerprint`):
+    task, probe settings (steps, lr, schedule, dtype, chunk size, ...), grid, threads."""
+    return job_fingerprint(f"{task_of(task).name} probe", torch_threads=torch_threads,
+                           device=device, task=task.to_dict(), probe=probe.to_dict(),
+                           grid=dataclasses.asdict(grid))
 
 
 def probe_landscape(
@@ -120,6 +153,7 @@ def probe_landscape(
     progress: bool = True,
     history: str = "",
     executor: Executor | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Probe every (w, m, seed) member, chunk by chunk, and write the landscape file.
 
@@ -128,19 +162,36 @@ def probe_landscape(
     (`reduced_dynamics.executors`): where the chunks are computed (default: here, one
     after another); every finished chunk is saved at once as a part file, and the parts
     are merged into ``output`` atomically at the end.
-    """
-    import torch
 
-    from reduced_dynamics.landscape.probe import decoder_w0
+    Before anything is computed or created, the grid and ``output`` are checked
+    (`io.lock.check_output`: an existing file of another kind is replaced only with
+    ``overwrite``). While it runs, the sweep holds ``<output>.lock`` (`io.lock`).
+    ``resume`` reuses the finished chunks of the same sweep only (`probe_fingerprint`).
+    """
+    from reduced_dynamics.executors import torch_threads
 
     entry = task_of(task)
     if not entry.has_m and tuple(grid.m) != (0.0,):
         raise InputError(f"task {entry.name!r} has no m coordinate: probe it on m = (0,) "
                          f"(ProbeGrid.no_m), got m = {list(grid.m)}")
+    check_norms("w", grid.w, probe.dtype)
+    output = check_output(output, "landscape", overwrite=overwrite)
+    fingerprint = probe_fingerprint(task, probe, grid, torch_threads=torch_threads(executor))
+    with output_lock(output):
+        return _probe_locked(task, probe, grid, output, fingerprint, resume=resume,
+                             progress=progress, history=history, executor=executor)
+
+
+def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, fingerprint: dict,
+                  *, resume: bool, progress: bool, history: str,
+                  executor: Executor | None) -> xr.Dataset:
+    import torch
+
+    from reduced_dynamics.landscape.probe import decoder_w0
+
+    entry = task_of(task)
     names = REDUCED_VARS if entry.has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
-    fingerprint = {"task": task.to_dict(), "probe": probe.to_dict(),
-                   "grid": dataclasses.asdict(grid), "kind": f"{entry.name} probe"}
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
@@ -195,22 +246,17 @@ def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: boo
                 disable=not enabled, desc="probe", smoothing=0.05)
 
 
-MAX_SEEDS = 10_000  # restarts/runs per command; a larger count is refused before allocating
-
-
 def seeds_from_spec(spec: str | int | Sequence[int], first: int = 0) -> tuple[int, ...]:
     """``3`` -> (0, 1, 2), counting from ``first`` (`TaskEntry.first_seed`: 1 for
     teacher-student, whose seed 0 is the teacher); ``"0,5,7"`` -> (0, 5, 7)."""
-    if isinstance(spec, int) or (isinstance(spec, str) and "," not in spec
-                                 and spec.strip().lstrip("+-").isdigit()):
-        count = int(spec)
-        if count > MAX_SEEDS:
-            raise InputError(f"`--seeds` count must be at most {MAX_SEEDS}, got {spec!r}")
-        values = tuple(range(first, first + count))
+    if isinstance(spec, int):
+        values = _seed_count(spec, first)
     elif isinstance(spec, str):
         try:
-            values = (tuple(range(first, first + int(spec))) if "," not in spec
+            values = (_seed_count(int(spec), first) if "," not in spec
                       else tuple(int(v) for v in spec.split(",") if v.strip()))
+        except InputError:
+            raise
         except ValueError:
             raise InputError(f"`--seeds` must be a count like 3 or a list like 0,5,7, "
                              f"got {spec!r}") from None
@@ -221,4 +267,12 @@ def seeds_from_spec(spec: str | int | Sequence[int], first: int = 0) -> tuple[in
                          f"allowed, got {spec!r}")
     if not values or min(values) < 0:
         raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
-    return values
+    return check_seeds("--seeds", values)
+
+
+def _seed_count(n: int, first: int = 0) -> tuple[int, ...]:
+    """Seeds ``first .. first + n - 1``; a count above MAX_SEEDS is refused before allocating."""
+    if n > MAX_SEEDS:
+        raise InputError(f"`--seeds` as a count must be <= {MAX_SEEDS}, got {n}; give a "
+                         "list like 0,5,7 for particular seeds")
+    return tuple(range(first, first + n))

@@ -21,29 +21,39 @@ def _log_norm(z: np.ndarray) -> Any:
     return LogNorm(vmin=lo, vmax=max(hi, lo * 10))
 
 
-def plot_landscape(ds: xr.Dataset, *, boundary: float = 0.05, fig: Any = None,
-                   ax: Any = None) -> Any:
+def plot_landscape(ds: xr.Dataset, *, boundary: float = 0.05, n_train: int | None = None,
+                   fig: Any = None, ax: Any = None) -> Any:
     """Heatmaps of reduced train and test loss over (log10 alpha, m), like Fig. 6a,b, and
     curves of both losses at four values of m; returns the Figure.
 
     The dashed line is the contour ``train_loss = boundary`` (regions I / II); hatched
     cells are points whose minimisation did not converge. A (w, m) landscape draws three
-    panels into ``fig``; a 1-D landscape draws its curves into ``ax``.
+    panels into ``fig``. Other grids: a (w, n_train) landscape gets `plot_n_train`
+    (Fig. 3a,b, three panels into ``fig``), a 1-D one `plot_curves` (into ``ax``);
+    ``n_train`` selects one N first (a grid value); a (w, m, n_train) one without it shows
+    the largest N.
     """
-    alpha = ds["alpha"].values
+    from reduced_dynamics.engine.parameters import n_train_values, select_n_train
+
+    values = n_train_values(ds)
+    if values and (n_train is not None or "m" in ds.dims):
+        ds = select_n_train(ds, max(values) if n_train is None else n_train,
+                            name="--n-train")
+    elif n_train is not None:
+        select_n_train(ds, n_train, name="--n-train")  # raises: no n_train axis
+    if "n_train" in ds.dims:
+        if ax is not None:
+            raise InputError("a (w, n_train) landscape is drawn as three panels: pass "
+                             "`fig=` (a matplotlib Figure to draw into), not `ax=`")
+        return plot_n_train(ds, boundary=boundary, fig=fig)
     if "m" not in ds.dims:
         if fig is not None and ax is None:
             ax = fig.subplots()
-        fig, ax = single_axes(ax, 5, 3.6)
-        ax.loglog(alpha, ds["train_loss"].values, "o-", label="train (L)")
-        ax.loglog(alpha, ds["test_loss"].values, "s-", label="test (U)")
-        ax.set_xlabel(r"$\alpha = w / w_0$")
-        ax.set_ylabel("reduced loss")
-        ax.legend()
-        return fig
+        return plot_curves(ds, ax=ax, boundary=boundary)
     if ax is not None:
         raise InputError("a (w, m) landscape is drawn as three panels: pass `fig=` (a "
                          "matplotlib Figure to draw into), not `ax=`")
+    alpha = ds["alpha"].values
     m = ds["m"].values
     fig, axes = panels(fig, 3, 14, 4.2)
     for ax, var, title in zip(axes, ("train_loss", "test_loss"),
@@ -72,8 +82,103 @@ def plot_landscape(ds: xr.Dataset, *, boundary: float = 0.05, fig: Any = None,
     ax.set_xlabel(r"$\alpha$")
     ax.set_title("train (solid, L) and test (dashed, U)")
     ax.legend(fontsize=8)
-    fig.suptitle(f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}); dashed yellow: "
-                 f"train loss = {boundary}; hatched: not converged", fontsize=10)
+    n_text = (f"n_train = {int(ds['n_train'])} of {values}; " if "n_train" in ds.coords
+              else "")
+    fig.suptitle(f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}); {n_text}dashed "
+                 f"yellow: train loss = {boundary}; hatched: not converged", fontsize=10)
+    return fig
+
+
+def _title(ds: xr.Dataset) -> str:
+    n_text = f", n_train = {int(ds['n_train'])}" if "n_train" in ds.coords and \
+        ds["n_train"].ndim == 0 else ""
+    return f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}){n_text}"
+
+
+def plot_curves(ds: xr.Dataset, *, ax: Any = None, boundary: float = 0.05) -> Any:
+    """A landscape without m (1-D in w, e.g. teacher-student or one N of a (w, n_train)
+    landscape): reduced train (L) and test (U) loss against alpha, log-log; crosses mark
+    unconverged points. Returns the Figure (``ax``: draw into these axes)."""
+    fig, ax = single_axes(ax, 5.5, 4)
+    alpha = ds["alpha"].values
+    for var, style, label in (("train_loss", "o-", "train (L)"), ("test_loss", "s-",
+                                                                  "test (U)")):
+        y = ds[var].values
+        line = ax.loglog(alpha, y, style, ms=3, label=label)[0]
+        bad = ~ds["converged"].values
+        if bad.any():
+            ax.loglog(alpha[bad], y[bad], "x", color=line.get_color(), ms=7)
+    ax.axhline(boundary, color="grey", ls="--", lw=0.8, label=f"train loss = {boundary:g}")
+    ax.set_xlabel(r"$\alpha = w / w_0$")
+    ax.set_ylabel("reduced loss")
+    ax.set_title(_title(ds) + ("; x: not converged" if (~ds["converged"].values).any()
+                               else ""), fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _log_edges(x: np.ndarray) -> np.ndarray:
+    """Cell edges of positive, increasing centres ``x`` at geometric midpoints."""
+    lx = np.log(np.asarray(x, float))
+    if lx.size == 1:
+        return np.exp(np.array([lx[0] - 0.5, lx[0] + 0.5]))
+    mid = 0.5 * (lx[1:] + lx[:-1])
+    return np.exp(np.concatenate([[2 * lx[0] - mid[0]], mid, [2 * lx[-1] - mid[-1]]]))
+
+
+def plot_n_train(ds: xr.Dataset, *, fig: Any = None, boundary: float = 0.05,
+                 threshold: float | None = None) -> Any:
+    """A (w, n_train) landscape like Fig. 3a,b: heatmaps over (alpha, N), both log-scaled,
+    of (a) the reduced train loss with the contour ``train_loss = boundary``, (b) the test
+    loss, (c) the test error 1 − test_acc with the contour test_acc = ``threshold`` (the
+    file's grokking threshold by default) and the critical data size N_c (dashed).
+    Hatched: not converged. Returns the Figure (``fig``: draw into this one)."""
+    from matplotlib.colors import LogNorm, Normalize
+
+    from reduced_dynamics.engine.parameters import critical_n_train
+
+    fig, axes = panels(fig, 3, 15.5, 4.4)
+    crit = critical_n_train(ds, threshold, on="acc")
+    alpha, n = ds["alpha"].values, ds["n_train"].values.astype(float)
+    xe, ye = _log_edges(alpha), _log_edges(n)
+    unconv = ~ds["converged"].transpose("n_train", "w").values
+    titles = (("train_loss", "(a) reduced train loss"), ("test_loss", "(b) reduced test loss"),
+              ("test_err", f"(c) test error 1 - acc; white: acc = {crit.threshold:g}"))
+    for ax, (var, title) in zip(axes, titles):
+        if var == "test_err":
+            z = 1.0 - ds["test_acc"].transpose("n_train", "w").values
+            norm = Normalize(0.0, 1.0)
+        else:
+            z = ds[var].transpose("n_train", "w").values
+            finite = z[np.isfinite(z) & (z > 0)]
+            lo = max(float(finite.min()), 1e-8) if finite.size else 1e-8
+            hi = max(float(finite.max()), lo * 10) if finite.size else 1.0
+            z = np.clip(z, lo, None)
+            norm = LogNorm(vmin=lo, vmax=hi)
+        mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), norm=norm, cmap="viridis",
+                             shading="flat")
+        fig.colorbar(mesh, ax=ax)
+        grid_2d = len(alpha) > 1 and len(n) > 1  # contours need at least 2 x 2 points
+        if var == "train_loss" and grid_2d:
+            ax.contour(alpha, n, z, levels=[boundary], colors="yellow", linestyles="--")
+        if var == "test_err":
+            acc = ds["test_acc"].transpose("n_train", "w").values
+            if grid_2d and np.nanmin(acc) < crit.threshold <= np.nanmax(acc):
+                ax.contour(alpha, n, acc, levels=[crit.threshold], colors="white")
+            if crit.n_train is not None:
+                ax.axhline(crit.n_train, color="red", ls="--", lw=1.2,
+                           label=f"N_c = {crit.n_train}")
+                ax.legend(fontsize=8, loc="upper right")
+        if unconv.any() and grid_2d:
+            ax.contourf(alpha, n, unconv.astype(float), levels=[0.5, 1.5], hatches=["//"],
+                        colors="none")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\alpha = w / w_0$")
+        ax.set_ylabel("training-set size N")
+        ax.set_title(title, fontsize=10)
+    fig.suptitle(f"{_title(ds)}; dashed yellow: train loss = {boundary:g}; "
+                 f"{crit.describe()}", fontsize=9)
     return fig
 
 

@@ -1,6 +1,7 @@
-"""Figures for predictions: a path on the landscapes (Fig. 6a–c) and t vs γ (log-log).
+"""Figures for predictions: a path on the landscapes (Fig. 6a–c; `plot_path_1d` on a
+landscape without m) and t vs γ (log-log).
 
-Both return a matplotlib `Figure` (see `reduced_dynamics.plot`); the CLI saves it.
+Each returns a matplotlib `Figure` (see `reduced_dynamics.plot`); the CLI saves it.
 """
 
 from __future__ import annotations
@@ -97,8 +98,56 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None) -> Any:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("weight decay gamma")
     ax.set_ylabel(f"t [{TIME_UNITS}]", fontsize=8)
-    ax.set_title(f"start alpha = {pred.attrs['start_alpha']:g}, m = "
-                 f"{pred.attrs['start_m']:g}; eta_d = {pred.attrs['eta_d']:g}", fontsize=10)
+    m_text = f", m = {pred.attrs['start_m']:g}" if "start_m" in pred.attrs else ""
+    ax.set_title(f"start alpha = {pred.attrs['start_alpha']:g}{m_text}; eta_d = "
+                 f"{pred.attrs['eta_d']:g}", fontsize=10)
     if ax.get_legend_handles_labels()[0]:  # nothing to label when no path has a finite time
         ax.legend(fontsize=7)
+    return fig
+
+
+def plot_path_1d(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
+                 n_grid: int = 200) -> Any:
+    """One path on a landscape without m (1-D in w): (a) the reduced train and test loss
+    against alpha (log-log) with the stretch the path covers and A–E, (b) alpha and the
+    losses along the path against t. Returns the Figure (``fig``: draw into this one).
+    ``path``: the result of `predict.analyze_path`."""
+    fig, (ax_l, ax_t) = panels(fig, 2, 12, 4.4)
+    it = prep.interp
+    u = np.linspace(it.ug[0], it.ug[-1], n_grid)
+    ev = it.evaluate_u(u, np.zeros_like(u))
+    alpha = np.exp(u) / prep.w0
+    theta = float(path.attrs.get("event_theta_train", 0.05))
+    ax_l.loglog(alpha, ev["train_loss"], color="C0", label="train loss (L)")
+    ax_l.loglog(alpha, ev["test_loss"], color="C1", label="test loss (U)")
+    ax_l.axhline(theta, color="grey", ls="--", lw=0.8, label=f"l_train = {theta:g}")
+    pa = path["w"].values / prep.w0
+    ax_l.loglog(pa, path["train_loss"].values, color="k", lw=3, alpha=0.35,
+                label="covered by the path")
+    for name, w in zip(path["point"].values, path["w_point"].values):
+        if np.isfinite(w):
+            a = w / prep.w0
+            lv = it.evaluate_u(np.array([np.log(w)]), np.zeros(1))["train_loss"][0]
+            ax_l.plot(a, lv, _POINT_STYLE.get(str(name), "o"), color="red", ms=7)
+            ax_l.annotate(str(name), (a, lv), textcoords="offset points", xytext=(4, 6))
+    ax_l.set_xlabel("alpha = w / w0")
+    ax_l.set_ylabel("reduced loss")
+    ax_l.set_title("(a) the landscape and the path")
+    ax_l.legend(fontsize=8)
+    t = path["t"].values
+    ok = t > 0
+    ax_t.loglog(t[ok], pa[ok], "k-", label="alpha = w / w0")
+    ax_t.loglog(t[ok], path["train_loss"].values[ok], label="train loss")
+    ax_t.loglog(t[ok], path["test_loss"].values[ok], label="test loss")
+    for name, tp in zip(path["point"].values, path["t_point"].values):
+        if np.isfinite(tp) and tp > 0:
+            ax_t.axvline(tp, color="grey", lw=0.8, ls=":")
+            ax_t.text(tp, 1.0, str(name), ha="center", va="bottom", fontsize=9,
+                      transform=ax_t.get_xaxis_transform())
+    ax_t.set_xlabel(f"t [{TIME_UNITS}]", fontsize=8)
+    ax_t.set_title("(b) along the path")
+    ax_t.legend(fontsize=8)
+    n_text = f"n_train = {int(path['n_train'])}, " if "n_train" in path.coords else ""
+    fig.suptitle(f"{n_text}gamma = {path.attrs['gamma']:g}, eta = {path.attrs['eta_d']:g}, "
+                 f"status {path['status'].item()}; {prep.source}", fontsize=10)
     return fig

@@ -28,8 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
+from reduced_dynamics.io.fingerprint import job_fingerprint
+from reduced_dynamics.io.lock import check_output, output_lock
+from reduced_dynamics.landscape.config import check_int, check_norms
+from reduced_dynamics.names import RunStatus, flag_attrs
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
@@ -46,6 +50,10 @@ META = {
     "test_acc": ("test accuracy", "1"),
     "t_overfit": ("first logged step with train_acc >= 0.95 (NaN: never)", "steps"),
     "t_grok": ("first logged step with test_acc >= 0.95 (NaN: never)", "steps"),
+    "status": ("outcome of the run (diverged: logged values are NaN from diverged_step on)",
+               "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or logged value (NaN: "
+                      "never)", "steps"),
 }
 NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
 
@@ -67,11 +75,12 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     entry = task_of(task)
     data_vars = {}
     for name, values in logs.items():
-        dims = ("run",) if name.startswith("t_") else ("run", "step")
+        dims = ("run",) if np.ndim(values) == 1 else ("run", "step")
         long_name, units = META[name]
         if not entry.has_m and name in ("m", "residual"):
             long_name = NOT_APPLICABLE
-        data_vars[name] = (dims, values, {"long_name": long_name, "units": units})
+        flags = flag_attrs(RunStatus) if name == "status" else {}
+        data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     n = len(runs)
     coords = {
         "run": np.arange(n),
@@ -116,24 +125,64 @@ class TrainChunk:
         return len(members) * self.cfg.steps
 
 
+def train_fingerprint(task, cfg: TrainConfig, runs: RunSet, *, torch_threads: int,
+                      chunk_size: int | None = None, device: str = "cpu") -> dict:
+    """Everything that determines the numbers of a training sweep
+    (`io.fingerprint.job_fingerprint`): task, training settings (steps, rates, logging
+    grid, dtype; not ``checkpoint_every``), the runs (gamma, seed, alpha0, m0), the chunk
+    size (None: all runs in one model) and the torch threads."""
+    train = {k: v for k, v in cfg.to_dict().items() if k != "checkpoint_every"}
+    return job_fingerprint(f"{task_of(task).name} train", torch_threads=torch_threads,
+                           device=device, task=task.to_dict(), train=train,
+                           runs=runs.to_dict(), chunk_size=chunk_size)
+
+
+def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
+    """What the configs cannot check alone: eta gamma < 1 (`TrainConfig.check_decay`),
+    a finite squared norm (alpha0 w0)^2 in the run's dtype, m0 = 0 without m."""
+    from reduced_dynamics.landscape.probe import decoder_w0
+
+    cfg.check_decay(runs)
+    w0 = max(decoder_w0(task, s) for s in set(runs.seed))
+    check_norms("alpha0", runs.alpha0, cfg.dtype, scale=w0)
+    if not task_of(task).has_m and any(m != 0 for m in runs.m0):
+        raise InputError(f"task {task_of(task).name!r} has no representation coordinate: "
+                         f"`m0` must be 0, got {sorted(set(runs.m0))}")
+
+
 def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
                  *, resume: bool = False, progress: bool = True, history: str = "",
-                 chunk_size: int | None = None, executor: Executor | None = None
-                 ) -> xr.Dataset:
+                 chunk_size: int | None = None, executor: Executor | None = None,
+                 overwrite: bool = False) -> xr.Dataset:
     """Train the runs and write the trajectory file ``output``.
 
     Default: all runs as one batched model, checkpointed beside ``output``. With
     ``chunk_size`` or a remote ``executor`` (`reduced_dynamics.executors`): chunks of
     ``chunk_size`` runs (default on a cluster: one chunk per worker thread; on
     ``resume``: the interrupted sweep's), each saved as a part file when done.
+
+    Before anything is computed or created, the runs and ``output`` are checked
+    (`check_runs`, `io.lock.check_output`: an existing file of another kind is replaced
+    only with ``overwrite``). While it runs, the sweep holds ``<output>.lock``.
+    ``resume`` continues the checkpoint or the finished chunks of the same sweep only
+    (`train_fingerprint`).
     """
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, 1)
+    check_runs(task, cfg, runs)
+    output = check_output(output, "trajectory", overwrite=overwrite)
+    with output_lock(output):
+        return _run_locked(task, cfg, runs, output, resume=resume, progress=progress,
+                           history=history, chunk_size=chunk_size, executor=executor)
+
+
+def _run_locked(task, cfg: TrainConfig, runs: RunSet, output: Path, *, resume: bool,
+                progress: bool, history: str, chunk_size: int | None,
+                executor: Executor | None) -> xr.Dataset:
     from reduced_dynamics.io.parts import PartStore
 
-    output = Path(output)
     ckpt = output.with_name(output.name + ".ckpt")
     remote = executor is not None and executor.remote
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError(f"`chunk_size` must be >= 1, got {chunk_size}")
     if chunk_size is None and not remote:
         stored = PartStore.stored_fingerprint(output)
         if stored is not None and stored.get("kind", "").endswith(" train"):
@@ -167,11 +216,19 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
     if ckpt.exists() and not resume:
         raise InputError(f"found a checkpoint of an earlier run at {ckpt}; rerun the same "
                          "command with --resume to continue it, or delete it")
+    import torch
+
+    fingerprint = train_fingerprint(task, cfg, runs, torch_threads=torch.get_num_threads())
     with tqdm(total=cfg.steps, unit="step", desc=f"train {len(runs)} runs",
               disable=not progress, smoothing=0.05) as bar:
-        logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update)
+        logs = train_runs(task, cfg, runs, checkpoint=ckpt, resume=resume, progress=bar.update,
+                          fingerprint=fingerprint)
     ds = trajectory_dataset(task, cfg, runs, logs, history=history)
-    save_trajectories(ds, output)
+    try:
+        save_trajectories(ds, output)
+    except WriteError as exc:  # the checkpoint is at step == steps: resume only writes
+        raise WriteError(f"{exc}; the training is kept in {ckpt}: free space (or fix "
+                         "permissions) and rerun with --resume to write it") from exc
     ckpt.unlink(missing_ok=True)
     return ds
 
@@ -181,12 +238,12 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
                    history: str) -> xr.Dataset:
     from tqdm.auto import tqdm
 
+    from reduced_dynamics.executors import torch_threads
     from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 
-    entry = task_of(task)
     plan = ChunkPlan(len(runs), chunk_size)
-    fingerprint = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
-                   "chunk_size": chunk_size, "kind": f"{entry.name} train"}
+    fingerprint = train_fingerprint(task, cfg, runs, torch_threads=torch_threads(executor),
+                                    chunk_size=chunk_size)
     store = PartStore(output, fingerprint)
     store.open(resume)
     todo = [c for c in range(plan.n_chunks) if c not in store.done()]
@@ -196,8 +253,6 @@ def _train_chunked(task, cfg: TrainConfig, runs: RunSet, output: Path, chunk_siz
               disable=not progress, smoothing=0.05) as bar:
         run_chunks(plan, store, TrainChunk(task, cfg, runs), todo, bar.update, executor)
     logs = store.read_all(plan)
-    from reduced_dynamics.executors import torch_threads
-
     ds = trajectory_dataset(task, cfg, runs, logs, history=history, runs_per_model=chunk_size,
                             torch_threads=torch_threads(executor))
     save_merged(save_trajectories, ds, output, store)

@@ -7,10 +7,15 @@ which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member.
 
 A task without a representation coordinate (teacher–student) trains theta only; its
 logged ``m`` and ``residual`` are 0 (not applicable) and ``m0`` must be 0.
+
+A run that overflows (its loss, a gradient or a logged value inf/NaN) is frozen at that
+step (`models.divergence.DivergenceGuard`) while the others go on bit for bit as without
+it; it is returned with ``status`` diverged, its ``diverged_step``, and NaN logs from then on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import FileCheckError, InputError, WriteError
+from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.landscape.probe import decoder_w0
 from reduced_dynamics.models import batched_mlp as bm
+from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.tasks import torch_task
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
@@ -65,6 +72,8 @@ class BatchedRuns:
         self.decay_d = 1.0 - cfg.eta_d * gamma
         self.decay_r = (1.0 - cfg.eta_r * gamma
                         if cfg.wd_representation and self.rep is not None else None)
+        self.leaves = [*self.params, *([self.rep] if self.rep is not None else [])]
+        self.guard = DivergenceGuard(self.leaves)
         self.step = 0
 
     def _forward(self, split: str) -> torch.Tensor:
@@ -72,15 +81,19 @@ class BatchedRuns:
                           self.tt.activation, self.tt.negative_slope)
 
     def advance(self) -> None:
-        """One AdamW step of every run."""
+        """One AdamW step of every run; a run whose loss or gradient is not finite is frozen."""
         self.opt.zero_grad(set_to_none=True)
-        self.tt.loss(self._forward("train"), "train").sum().backward()
+        loss = self.tt.loss(self._forward("train"), "train")
+        loss.sum().backward()
+        self.guard.mark(self.step, finite_members([loss, *(p.grad for p in self.leaves)]))
+        self.guard.zero_grads()
         with torch.no_grad():
             for p in self.params:
                 p.mul_(self.decay_d.view(-1, *([1] * (p.dim() - 1))))
             if self.decay_r is not None:
                 self.rep.mul_(self.decay_r.view(-1, 1, 1))
         self.opt.step()
+        self.guard.restore()
         self.step += 1
 
     @torch.no_grad()
@@ -100,12 +113,14 @@ class BatchedRuns:
             "train_acc": self.tt.accuracy(pred_train, "train"),
             "test_acc": self.tt.accuracy(pred_test, "test"),
         }
+        self.guard.mark(self.step, finite_members(out.values()))
         return {k: v.cpu().numpy().astype(np.float64) for k, v in out.items()}
 
     def state_dict(self) -> dict:
         return {"step": self.step, "params": [p.detach().clone() for p in self.params],
                 "rep": None if self.rep is None else self.rep.detach().clone(),
-                "opt": self.opt.state_dict()}
+                "opt": self.opt.state_dict(),
+                "diverged_step": self.guard.diverged_step.copy()}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
@@ -115,6 +130,7 @@ class BatchedRuns:
                 self.rep.copy_(state["rep"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
+        self.guard.load(state.get("diverged_step", np.full(len(self.runs), -1)))
 
 
 def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> np.ndarray:
@@ -133,44 +149,101 @@ def train_runs(
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
     stop_after: int | None = None,
+    fingerprint: dict | None = None,
 ) -> dict[str, np.ndarray]:
-    """Train every run for ``cfg.steps`` steps; returns logged (run, step) arrays.
+    """Train every run for ``cfg.steps`` steps; returns logged (run, step) arrays, the
+    per-run ``t_overfit``, ``t_grok``, ``status`` (`RunStatus`) and ``diverged_step``.
 
     ``task`` is a task config (`reduced_dynamics.tasks`).
     With ``checkpoint``, the state and the log so far are saved every
-    ``cfg.checkpoint_every`` steps (atomically); ``resume=True`` continues from that file
-    and gives the same numbers as an uninterrupted run. ``stop_after`` (tests) stops early.
+    ``cfg.checkpoint_every`` steps and at the end (atomically), with the ``fingerprint``
+    of the job (default: `training.sweep.train_fingerprint` with this process's torch
+    threads); ``resume=True`` continues from that file, only if its fingerprint is the same
+    (else `InputError` listing each difference), and gives the same numbers as an
+    uninterrupted run (from the final checkpoint, e.g. after a failed write of the output,
+    it only returns the logs). ``stop_after`` (tests) stops early. A diverged run's logs
+    are NaN from its ``diverged_step`` on.
     """
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    saved = None
+    if ckpt is not None:
+        if fingerprint is None:
+            from reduced_dynamics.training.sweep import train_fingerprint
+
+            fingerprint = train_fingerprint(task, cfg, runs,
+                                            torch_threads=torch.get_num_threads())
+        if resume and ckpt.exists():
+            saved = _load_checkpoint(ckpt)
+            check_resume(saved.get("fingerprint"), fingerprint,
+                         f"the checkpoint {ckpt} belongs to a different run", ckpt)
     state = BatchedRuns(task, cfg, runs)
     log_steps = cfg.log_steps()
     logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if resume and ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
+    if saved is not None:
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
     index = {int(s): i for i, s in enumerate(log_steps)}
     if progress is not None and state.step:
         progress(state.step)
     while True:
-        if state.step in index and np.isnan(logs["w"][0, index[state.step]]):
+        if state.step in index and np.isnan(logs["w"][:, index[state.step]]).all():
             for k, v in state.measure().items():
                 logs[k][:, index[state.step]] = v
         if state.step >= cfg.steps:
             break
         if stop_after is not None and state.step >= stop_after:
-            return logs
+            return _finish(logs, log_steps, state.guard)
         state.advance()
         if progress is not None:
             progress(1)
-        if ckpt is not None and state.step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs})
+        if (ckpt is not None and state.step % cfg.checkpoint_every == 0
+                and state.step < cfg.steps):
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
+                                    "fingerprint": fingerprint})
+    if ckpt is not None:  # at step == steps, logged: a resume from here only writes
+        try:
+            _save_checkpoint(ckpt, {"state": state.state_dict(), "logs": logs,
+                                    "fingerprint": fingerprint})
+        except WriteError:
+            pass  # the output may still fit; if not, resume trains from the previous one
+    return _finish(logs, log_steps, state.guard)
+
+
+def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
+            guard: DivergenceGuard) -> dict[str, np.ndarray]:
+    """NaN after each run's divergence; event times; ``status`` and ``diverged_step``."""
+    logs = {k: v.copy() for k, v in logs.items()}
+    after = guard.diverged[:, None] & (log_steps[None, :] >= guard.diverged_step[:, None])
+    for k in LOGGED:
+        logs[k][after] = np.nan
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
     logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
+    logs["status"] = guard.status()
+    logs["diverged_step"] = guard.step_or_nan()
     return logs
 
 
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        saved = torch.load(path, weights_only=False)
+    except Exception as exc:  # torch/pickle raise many types for a damaged file
+        raise FileCheckError(f"checkpoint {path} could not be read ({type(exc).__name__}: "
+                             f"{exc}); delete it to start afresh") from None
+    if not isinstance(saved, dict) or not {"state", "logs"} <= set(saved):
+        raise FileCheckError(f"checkpoint {path} is not a checkpoint of `train`; delete it "
+                             "to start afresh")
+    return saved
+
+
 def _save_checkpoint(path: Path, payload: dict) -> None:
+    """Write atomically; a failure raises `WriteError` and keeps the previous checkpoint."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise WriteError(f"could not write the checkpoint {path}: {exc.strerror or exc}; the "
+                         "previous checkpoint (if any) is intact: free space (or fix "
+                         "permissions) and rerun with --resume") from exc
