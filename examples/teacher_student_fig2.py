@@ -28,8 +28,9 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine.predict import fit_exponent
-from reduced_dynamics.io.files import open_landscape, open_trajectories
+from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
 from reduced_dynamics.io.resources import landscape_path
+from reduced_dynamics.plot import new_figure
 from reduced_dynamics.tasks import get_task
 from reduced_dynamics.training.config import RunSet
 from reduced_dynamics.validate import table, validate, write_report
@@ -84,19 +85,10 @@ def probe_again(out: Path) -> Path:
     return path
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def fig2a(ls: xr.Dataset, marks: dict, path: Path) -> None:
-    plt = _pyplot()
     alpha = ls["alpha"].values
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig = new_figure(5.2, 3.8)
+    ax = fig.subplots()
     for s, seed in enumerate(ls["seed"].values):
         kw = {"color": "0.75", "lw": 0.7, "zorder": 1}
         ax.loglog(alpha, ls["train_loss_by_seed"].isel(seed=s), "-", **kw)
@@ -118,15 +110,13 @@ def fig2a(ls: xr.Dataset, marks: dict, path: Path) -> None:
     ax.set_ylabel("reduced loss (MSE)")
     ax.set_title("Fig. 2a: teacher-student reduced landscape", fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def fig2b(runs: xr.Dataset, path: Path) -> None:
-    plt = _pyplot()
     step = runs["step"].values
-    fig, axes = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+    fig = new_figure(6, 6)
+    axes = fig.subplots(2, 1, sharex=True)
     for ax, alpha in zip(axes, sorted(FIG2B_ALPHAS, reverse=True)):
         for k, gamma in enumerate(FIG2B_GAMMAS):
             sel = np.flatnonzero((runs["alpha0"].values == alpha)
@@ -143,15 +133,13 @@ def fig2b(runs: xr.Dataset, path: Path) -> None:
     axes[1].set_xlabel("step (AdamW, lr 3e-4)")
     fig.suptitle("Fig. 2b: large init groks only with weight decay; small init always "
                  "generalises", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def fig2c(sweep: dict, fit: dict, alpha_c: float, path: Path) -> None:
-    plt = _pyplot()
     g = sweep["gamma"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    fig = new_figure(10, 3.9)
+    axes = fig.subplots(1, 2)
     ax = axes[0]
     ax.loglog(g, sweep["t_train_95"], "o", color="C0", label="measured: 95 % train acc")
     ax.loglog(g, sweep["t_test_95"], "s", color="C3",
@@ -178,9 +166,7 @@ def fig2c(sweep: dict, fit: dict, alpha_c: float, path: Path) -> None:
     ax.set_ylabel(r"$\alpha = w / w_0$")
     ax.legend(fontsize=7)
     ax.set_title("weight norm at those moments", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def value_at(runs: xr.Dataset, var: str, t: np.ndarray) -> np.ndarray:

@@ -183,14 +183,102 @@ def local_cluster(workers: int, **kwargs: Any) -> Any:
                                         processes=True, **kwargs)
 
 
+CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler and get its answer
+SCHEMES = ("tcp", "tls", "ws", "wss")  # dask comm schemes that run over TCP
+
+
+def _scheduler_address(address: str) -> tuple[str, str, int]:
+    """(full address, host, port) of a ``--scheduler`` string, or `InputError`."""
+    from distributed.comm.addressing import parse_address, parse_host_port, unparse_address
+
+    example = "e.g. tcp://HOST:8786 (the address `dask scheduler` prints)"
+    try:
+        scheme, loc = parse_address(address.strip(), strict=False)
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; use one of {list(SCHEMES)}")
+        host, port = parse_host_port(loc)
+        if not host or any(c.isspace() for c in host):
+            raise ValueError(f"bad host {host!r}")
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"port {port} is not in 1..65535")
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"`--scheduler` must be a dask scheduler address, {example}; got "
+                         f"{address!r} ({exc})") from None
+    return unparse_address(scheme, loc), host, int(port)
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> str:
+    """Make sure a dask scheduler answers at ``address`` within ``timeout`` seconds.
+
+    Fails fast with `InputError` saying what is there instead: nothing (connection
+    refused), an unknown host, no answer at all, a server that accepts connections but does
+    not speak dask (it never answers, or answers garbage), or a dask worker or nanny.
+    Returns the normalised address.
+    """
+    import asyncio
+    import concurrent.futures
+    import socket
+
+    from distributed.comm import connect
+
+    full, host, port = _scheduler_address(address)
+    where = f"`--scheduler` {address!r}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except ConnectionRefusedError:
+        raise InputError(f"{where}: nothing is listening at {host}:{port} (connection "
+                         "refused); start a scheduler with `dask scheduler` or check the "
+                         "port") from None
+    except socket.gaierror as exc:
+        raise InputError(f"{where}: host {host!r} could not be resolved ({exc.strerror})"
+                         ) from None
+    except TimeoutError:
+        raise InputError(f"{where}: no answer from {host}:{port} within {timeout:g} s (host "
+                         "down, or a firewall drops the connection)") from None
+    except OSError as exc:
+        raise InputError(f"{where}: could not connect to {host}:{port} "
+                         f"({exc.strerror or exc})") from None
+
+    async def identity() -> Any:
+        comm = await asyncio.wait_for(connect(full, timeout=timeout), timeout)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    # in a thread of its own: the caller may already run an event loop (a notebook)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            reply = pool.submit(asyncio.run, identity()).result(timeout=3 * timeout + 5)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            raise InputError(f"{where}: something at {host}:{port} accepted the connection "
+                             f"but did not answer as a dask scheduler within {timeout:g} s; "
+                             "it is not a dask scheduler (or speaks another protocol); give "
+                             "the address `dask scheduler` prints") from None
+        except Exception as exc:  # comm errors of many types: a server that is not dask
+            raise InputError(f"{where}: the server at {host}:{port} is not a dask scheduler "
+                             f"(its answer could not be read: {type(exc).__name__}: {exc})"
+                             ) from None
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        raise InputError(f"{where}: {host}:{port} is a dask {kind or 'server'}, not a "
+                         "scheduler; give the scheduler's address (`dask scheduler` prints "
+                         "it)")
+    return full
+
+
 @contextlib.contextmanager
-def executor_for(scheduler: str | None = None, workers: int | None = None
-                 ) -> Iterator[Executor]:
+def executor_for(scheduler: str | None = None, workers: int | None = None, *,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> Iterator[Executor]:
     """The executor of the ``--scheduler`` / ``--workers`` options (neither: local).
 
     ``workers=N`` starts a `distributed.LocalCluster` of N worker processes (with nannies,
     one thread each) on this machine for the duration of the block; ``scheduler`` connects
-    to a running cluster (e.g. ``tcp://HOST:8786``). dask is imported only here.
+    to a running cluster (e.g. ``tcp://HOST:8786``), giving up after ``connect_timeout``
+    seconds with a message saying what answered (`check_scheduler`). dask is imported only
+    here.
     """
     if scheduler is None and workers is None:
         yield LocalExecutor()
@@ -211,10 +299,12 @@ def executor_for(scheduler: str | None = None, workers: int | None = None
             cluster = stack.enter_context(local_cluster(workers))
             client = stack.enter_context(distributed.Client(cluster))
         else:
+            address = check_scheduler(scheduler, connect_timeout)
             try:
-                client = stack.enter_context(distributed.Client(scheduler, timeout="30s"))
+                client = stack.enter_context(distributed.Client(
+                    address, timeout=f"{connect_timeout}s"))
             except (OSError, TimeoutError) as exc:
-                raise InputError(f"`--scheduler`: could not connect to a dask scheduler at "
-                                 f"{scheduler!r} ({exc}); start one with `dask scheduler` "
-                                 "and give its address, e.g. tcp://HOST:8786") from None
+                raise InputError(f"`--scheduler`: could not connect to the dask scheduler at "
+                                 f"{scheduler!r} ({exc}); check that it is still running"
+                                 ) from None
         yield DaskExecutor(client)

@@ -13,6 +13,7 @@ an ``n_train`` axis each run is predicted on the slice at its training-set size 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from reduced_dynamics.engine.predict import (
     integrate,
     prepare_landscape,
 )
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
 from reduced_dynamics.names import RunStatus
 
@@ -77,7 +78,62 @@ def _runs_n_train(runs: xr.Dataset, n_train: int | None, values: list[int],
     return np.full(runs.sizes["run"], int(n_train))
 
 
-def validate(landscape: xr.Dataset | str | os.PathLike,
+def _task_config(ds: xr.Dataset) -> dict | None:
+    """The task config inside ``config_json`` (None when the file records none)."""
+    try:
+        config = json.loads(ds.attrs.get("config_json", "{}"))
+    except (TypeError, ValueError):
+        return None
+    task = config.get("task") if isinstance(config, dict) else None
+    return task if isinstance(task, dict) else None
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
+    """What makes a landscape and a trajectory file incomparable: a different ``task`` or
+    ``preset`` attribute, or a different field of the task config in ``config_json`` (the
+    data, network and split the numbers depend on); one line per field, with both values.
+    Probe and training settings may differ, and so may ``n_train`` when the landscape has
+    that axis (the runs' size selects a slice of it). A file that records no task config
+    (one not written by reduced-dynamics) is compared on its attributes only."""
+    diffs = []
+    for attr in ("task", "preset"):
+        a, b = landscape.attrs.get(attr), runs.attrs.get(attr)
+        if a != b:
+            diffs.append(f"{attr}: landscape {a!r}, runs {b!r}")
+    ta, tb = _task_config(landscape), _task_config(runs)
+    if ta is not None and tb is not None:
+        fa, fb = _flat(ta), _flat(tb)
+        if "n_train" in landscape.dims:  # a parameter axis: each run picks its slice
+            fa.pop("n_train", None)
+            fb.pop("n_train", None)
+        missing = object()
+        for key in sorted(set(fa) | set(fb)):
+            a, b = fa.get(key, missing), fb.get(key, missing)
+            if a != b:
+                show = [("(absent)" if v is missing else repr(v)) for v in (a, b)]
+                diffs.append(f"task config `{key}`: landscape {show[0]}, runs {show[1]}")
+    return diffs
+
+
+def check_comparable(landscape: xr.Dataset, runs: xr.Dataset) -> None:
+    """`InputError` listing every difference (`config_differences`), if there is one."""
+    diffs = config_differences(landscape, runs)
+    if diffs:
+        raise InputError("the landscape and the runs are of different tasks or configs, so "
+                         "the predictions would not describe the runs: " + "; ".join(diffs))
+
+
+def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
              runs: xr.Dataset | str | os.PathLike, *,
              n_train: int | None = None) -> xr.Dataset:
     """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
@@ -85,17 +141,26 @@ def validate(landscape: xr.Dataset | str | os.PathLike,
     ``n_train``: the runs' training-set size on a landscape with that axis, when the runs
     do not record it (see the module docstring). A run whose ``status`` is diverged is not
     predicted nor compared: its row has status ``diverged`` and NaN predictions, and it is
-    left out of the exponent fits.
+    left out of the exponent fits. Refuses a landscape and runs of different tasks or task
+    configs (`check_comparable`).
     """
-    source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
-    full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
+    if isinstance(landscape, PreparedLandscape):  # one slice, prepared by the caller
+        source, full = landscape.source, landscape.dataset
+    else:
+        source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
+        full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
+    check_comparable(full, ds)
     values = n_train_values(full)
     if values:
         run_n = _runs_n_train(ds, n_train, values, source)
         preps: dict[int, PreparedLandscape] = {
             int(v): prepare_landscape(select_n_train(full, int(v), source=source),
                                       source=source) for v in np.unique(run_n)}
+    elif isinstance(landscape, PreparedLandscape):
+        run_n = None
+        select_n_train(full, n_train, source=source)  # refuses n_train: no such axis
+        preps = {0: landscape}
     else:
         run_n = None
         preps = {0: prepare_landscape(select_n_train(full, n_train, source=source),
@@ -216,7 +281,7 @@ def table(report: xr.Dataset) -> str:
                 f"{a['exponent_measured_stderr']:.3f}, predicted {a['exponent_predicted']:.3f} "
                 f"± {a['exponent_predicted_stderr']:.3f}")
     ratio = report["t_grok_ratio"].values
-    ok = np.isfinite(ratio)
+    ok = np.isfinite(ratio) & (ratio > 0)  # 0: predicted at step 0, no finite factor
     if ok.any():
         worst = np.max(np.abs(np.log2(ratio[ok])))
         rows.append(f"t_grok predicted/measured: {ok.sum()} of {ratio.size} runs comparable; "
@@ -238,18 +303,23 @@ def _row_max(values: np.ndarray) -> np.ndarray:
 
 def write_report(report: xr.Dataset, landscape: xr.Dataset,
                  folder: str | os.PathLike) -> list[Path]:
-    """CSV, netCDF and the two figures into ``folder``."""
-    from reduced_dynamics.io.files import write_atomic
-    from reduced_dynamics.plot.landscape import plot_validation
+    """CSV, netCDF and the two figures (`plot.landscape.plot_t_grok_vs_gamma`,
+    `plot_validation_paths`) into ``folder``, each written atomically; a landscape with an
+    ``n_train`` axis is drawn at the (first) run's N."""
+    from reduced_dynamics.io.files import write_atomic, write_csv, write_figure
+    from reduced_dynamics.plot.landscape import plot_t_grok_vs_gamma, plot_validation_paths
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not create the report folder {folder}: "
+                         f"{exc.strerror or exc}") from exc
     per_run = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
-    frame = report[per_run].to_dataframe()
-    csv = folder / "validation.csv"
-    frame.to_csv(csv)
+    csv = write_csv(report[per_run].to_dataframe(), folder / "validation.csv")
     nc = write_atomic(report, folder / "validation.nc")
     if "n_train" in landscape.dims:  # draw the slice of the (first) run's N
         landscape = select_n_train(landscape, int(report["n_train"].values[0]))
-    figs = plot_validation(report, landscape, folder)
-    return [csv, nc, *figs]
+    first = write_figure(plot_t_grok_vs_gamma(report), folder / "t_grok_vs_gamma.png")
+    second = write_figure(plot_validation_paths(report, landscape), folder / "paths.png")
+    return [csv, nc, first, second]

@@ -405,9 +405,9 @@ def test_output_folder_must_exist_and_be_a_writable_folder(tmp_path, capsys, mon
     assert rc == 2 and "its folder" in err and "does not exist" in err
     (tmp_path / "notes.txt").write_text("notes")
     rc, err = run(argv, tmp_path / "notes.txt" / "x.nc", capsys)
-    assert rc == 2 and "notes.txt' is not a folder" in err
+    assert rc == 2 and "notes.txt' is a file, not a folder" in err
     rc, err = run(argv, tmp_path, capsys)
-    assert rc == 2 and "is a folder; give a file name" in err
+    assert rc == 2 and "is an existing folder; give a file name" in err
     import reduced_dynamics.io.lock as lock_mod
 
     real_access = os.access
@@ -416,7 +416,7 @@ def test_output_folder_must_exist_and_be_a_writable_folder(tmp_path, capsys, mon
     monkeypatch.setattr(lock_mod.os, "access",
                         lambda p, mode: False if Path(p) == ro else real_access(p, mode))
     rc, err = run(argv, ro / "x.nc", capsys)
-    assert rc == 2 and f"no permission to write in the folder {str(ro)!r}" in err
+    assert rc == 2 and f"the folder {str(ro)!r} is not writable" in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["notes.txt", "ro"]
 
 

@@ -67,6 +67,7 @@ def test_predict_uses_the_shipped_default(landscape, capsys, monkeypatch):
 
 def test_path_and_gamma_plot_write_figures(landscape, tmp_path, capsys):
     out = tmp_path / "fig" / "path.png"
+    out.parent.mkdir()  # a figure's folder must exist (`io.lock.check_output`)
     assert run(["path", landscape, "--gamma", "2e-5", "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = capsys.readouterr().out

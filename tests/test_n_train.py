@@ -329,7 +329,9 @@ def _runs_on_the_prediction(ds: xr.Dataset, n: int, gammas: list[float]) -> xr.D
                 "seed": ("run", np.zeros(k, int)), "alpha0": ("run", np.full(k, START)),
                 "m0": ("run", np.zeros(k))},
         attrs={a: "x" for a in REQUIRED_ATTRS} | {"config_json": json.dumps(
-            {"task": {"n_train": n}}), "w0": 14.0, FILE_KIND_ATTR: "trajectory"})
+            {"task": {**json.loads(ds.attrs["config_json"])["task"], "n_train": n}}),
+            "w0": 14.0, FILE_KIND_ATTR: "trajectory"}
+        | {a: ds.attrs[a] for a in ("task", "preset")})  # runs of the landscape's task
 
 
 def test_validate_on_an_n_train_landscape(nt, tmp_path):

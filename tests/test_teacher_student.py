@@ -224,7 +224,7 @@ def test_validation_report_of_1d_runs(tmp_path):
     cfg = TrainConfig(steps=30, n_log=6, eta_d=3e-4, eta_r=0.0)
     runs = run_training(TASK, cfg, RunSet.sweep([0.1, 1.0], [1], [2.0], [0.0]),
                         tmp_path / "runs.nc", progress=False)
-    ls = _synthetic_1d()
+    ls = _synthetic_1d().assign_attrs(preset=runs.attrs["preset"])  # stands in for it
     report = validate(ls, runs)
     assert not {"m_predicted", "m_measured", "m0"} & set(report.variables)  # no fake m
     assert set(report["status_predicted"].values) <= {"ok", "left_domain"}

@@ -58,7 +58,8 @@ def _runs_following_the_prediction(landscape, gammas, alpha0, m0):
                 "seed": ("run", np.zeros(n, int)), "alpha0": ("run", np.full(n, alpha0)),
                 "m0": ("run", np.full(n, m0))},
         attrs={k: "x" for k in REQUIRED_ATTRS} | {"config_json": json.dumps({}), "w0": 1.0,
-                                                  FILE_KIND_ATTR: "trajectory"})
+                                                  FILE_KIND_ATTR: "trajectory"}
+        | {k: landscape.attrs[k] for k in ("task", "preset")})  # runs of the same task
     return ds, pred
 
 

@@ -5,10 +5,12 @@
 ``error: <message>`` and exits with status 2).
 
 Starts are ``--start ALPHA,M`` with ALPHA = w/w0 (``--start ALPHA`` on a landscape without
-m); by default the task's study start, else ALPHA at 85 % of the grid's log-alpha range and
-m = 0.2. γ lists are comma lists or ``log:START:STOP:NUM``; by default the task's, else 7
-values over 1.5 decades below the weight decay the boundary gradient can balance
-(`predict.default_gammas`).
+m); by default the study start of the landscape's task (`TaskEntry.alpha0`, ``m0``: what
+`train` uses), else ALPHA at 85 % of the grid's log-alpha range and m = 0.2
+(`predict.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by default the
+task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the weight decay
+the boundary gradient can balance (`predict.default_gammas`). The help texts list these
+defaults per task.
 
 A landscape with an ``n_train`` axis (SPEC §11): ``predict`` runs every N on the grid, or
 the one given by ``--n-train N`` (grid values only), and prints the critical data size;
@@ -27,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.cli.gridspec import parse_list
+from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.parameters import (
     critical_n_train,
@@ -44,9 +47,11 @@ from reduced_dynamics.engine.predict import (
     analyze_path,
     default_gammas,
     default_start,
+    kernels_compiled,
     predict_grokking_times,
     prepare_landscape,
     task_entry,
+    unconverged_nodes,
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
@@ -134,18 +139,36 @@ def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
     return parse_list("--gamma", args.gamma, minimum=0.0)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _task_defaults() -> dict[str, str]:
+    """Help-text fragments listing each registered task's defaults (`TaskEntry`)."""
+    from reduced_dynamics.tasks import REGISTRY
+
+    starts, gammas, path_gamma, etas = [], [], [], []
+    for e in REGISTRY.values():
+        alpha0 = e.alpha0.split(",")[0]
+        starts.append(f"{e.name} {alpha0}" + (f",{e.m0:g}" if e.has_m else ""))
+        gammas.append(f"{e.name} {e.gammas}")
+        g = parse_list("gamma", e.gammas, minimum=0.0)
+        path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
+        etas.append(f"{e.name} {e.train.eta_d:g}")
+    return {"start": "; ".join(starts), "gamma": "; ".join(gammas),
+            "path_gamma": "; ".join(path_gamma), "eta_d": "; ".join(etas)}
+
+
+def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
     p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
                    help="landscape file (.nc); default: the shipped landscape")
     p.add_argument("--eta-d", type=float, default=None,
                    help="decoder learning rate eta_D > 0 (default: the landscape's task's "
-                        "training rate, as `train` uses; 1e-3 for an unknown task)")
+                        f"training rate, as `train` uses: {defaults['eta_d']}; 1e-3 for "
+                        "an unknown task)")
     p.add_argument("--eta-r", type=float, default=None,
                    help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
     p.add_argument("--start", default=None, metavar="ALPHA,M",
                    help="start (alpha = w/w0, m), ALPHA alone on a landscape without m; "
-                        "default: the task's study start, else large alpha (85%% of the "
-                        "grid's log range), m = 0.2")
+                        "default: the landscape's task's study start, as `train` uses "
+                        f"({defaults['start']}); for an unknown task alpha at 85%% of the "
+                        "grid's log range and m = 0.2")
     p.add_argument("--n-train", type=int, default=None, metavar="N",
                    help="training-set size, on a landscape with an n_train axis: one of its "
                         "grid values (N is not interpolated)")
@@ -169,6 +192,42 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="smoothing spline strength (mean-square deviation in ln loss); 0 = off")
     p.add_argument("--monotone", action="store_true",
                    help="make train_loss non-increasing in w before interpolating")
+
+
+def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
+                 ) -> tuple[float, float] | float:
+    """The start to integrate from (ALPHA alone on a landscape without m); warns (one line
+    on stderr) when it lies where the probe did not converge, and says so when the
+    integrator compiles first (cold numba cache)."""
+    start = _start(args.start, prep.has_m)
+    if start is None:
+        start = tuple(default_start(prep)) if prep.has_m else float(default_start(prep)[0])
+    alpha, m = start if prep.has_m else (start, 0.0)
+    bad = unconverged_nodes(prep, alpha, m)
+    if bad:
+        where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(mm) else f" m={mm:.3g}")
+                          for a, mm in bad[:4])
+        at = f"alpha={alpha:g}" + (f", m={m:g}" if prep.has_m else "")
+        print(f"warning: the start {at} lies in the unconverged region of {prep.source} (the "
+              f"probe did not converge at the grid point(s) {where}); predictions from there "
+              "are unreliable", file=sys.stderr)
+    if not kernels_compiled(n_paths):
+        print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
+              file=sys.stderr, flush=True)
+    return start
+
+
+def _warn_overflow(status: object, gamma: object) -> None:
+    """One `warning:` line naming the weight decays whose paths overflowed (``status`` over
+    gamma, or over (n_train, gamma))."""
+    status = np.atleast_1d(np.asarray(status)).astype(str)
+    bad = status == "overflow"
+    if bad.any():
+        gam = np.broadcast_to(np.atleast_1d(np.asarray(gamma, float)), status.shape)[bad]
+        shown = ", ".join(f"{g:g}" for g in np.unique(gam)[:5])
+        print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
+              f"{shown}): the rates eta_d, eta_r, gamma times the landscape's gradients are "
+              "too large to integrate", file=sys.stderr)
 
 
 def _derivative_check(prep: PreparedLandscape) -> dict:
@@ -243,16 +302,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args, ds)
     gam = _gammas(args, prep)
-    start = _start(args.start, prep.has_m)
-    if values and args.n_train is None:
-        target = Path(source)  # every N: the API opens the file and runs each slice
-    else:
-        target = prep
-    res = predict_grokking_times(target, gam, eta_d, eta_r,
-                                 default_start(prep) if start is None else start,
-                                 events=events, solver=solver, interpolant=prep.options)
+    every_n = bool(values) and args.n_train is None
+    start = _prepare_run(args, prep, gam.size)
+    # every N: the API opens the file and runs each slice
+    target = Path(source) if every_n else prep
+    res = predict_grokking_times(target, gam, eta_d, eta_r, start, events=events,
+                                 solver=solver, interpolant=prep.options)
     rows, fits = _rows(res), _fits(res)
     check = _derivative_check(prep)
+    _warn_overflow(res["status"].values, res["gamma"].values)
     critical = critical_n_train(ds) if values else None
     if args.json:
         start_out = {"alpha": res.attrs["start_alpha"]}
@@ -322,24 +380,27 @@ def _one_landscape(args: argparse.Namespace, what: str) -> PreparedLandscape:
 def cmd_path(args: argparse.Namespace) -> int:
     """Figure of one path on the train/test landscapes with A–E, and losses along it (a
     landscape without m: the loss curves over alpha, and alpha and the losses over t)."""
-    from reduced_dynamics.plot.predictions import _save, plot_path, plot_path_1d
+    from reduced_dynamics.plot.predictions import plot_path, plot_path_1d
 
+    out, note = figure_output("--output", args.output)
     prep = _one_landscape(args, "path")
     eta_d, eta_r = _etas(args, prep)
     if args.gamma is None:
-        gamma = float(default_gammas(prep, args.theta_train)[3])
+        g = default_gammas(prep, args.theta_train)
+        gamma = float(g[min(3, g.size - 1)])
     else:
         gamma = _rate("--gamma", args.gamma, positive=False)
     events, solver = _options(args, prep.dataset)
-    res = analyze_path(prep, gamma, eta_d, eta_r, _start(args.start, prep.has_m),
-                       events=events, solver=solver)
+    start = _prepare_run(args, prep, 1)
+    res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
+    _warn_overflow(res["status"].item(), gamma)
     if prep.has_m:
-        out = plot_path(prep, res, args.output)
+        wrote = save_figure(plot_path(prep, res), out, note)
         pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
                         for p, t, w, m in zip(res["point"].values, res["t_point"].values,
                                               res["w_point"].values, res["m_point"].values))
     else:
-        out = _save(plot_path_1d(prep, res), args.output)
+        wrote = save_figure(plot_path_1d(prep, res), out, note)
         pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)}"
                         for p, t, w in zip(res["point"].values, res["t_point"].values,
                                            res["w_point"].values))
@@ -347,7 +408,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
           f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
     print(pts)
-    print(f"wrote {out}")
+    print(wrote)
     return 0
 
 
@@ -355,28 +416,35 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     """Figure of t_grok (and the closed/geometric forms) against γ, log-log, with the fit."""
     from reduced_dynamics.plot.predictions import plot_gamma
 
+    out, note = figure_output("--output", args.output)
     prep = _one_landscape(args, "gamma-plot")
     eta_d, eta_r = _etas(args, prep)
     events, solver = _options(args, prep.dataset)
-    res = predict_grokking_times(prep, _gammas(args, prep), eta_d, eta_r,
-                                 _start(args.start, prep.has_m), events=events, solver=solver)
-    out = plot_gamma(res, args.output)
+    gam = _gammas(args, prep)
+    start = _prepare_run(args, prep, gam.size)
+    res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
+                                 solver=solver)
+    _warn_overflow(res["status"].values, res["gamma"].values)
+    wrote = save_figure(plot_gamma(res), out, note)
     print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
-          f"{_fmt(float(res['exponent_stderr']))}; wrote {out}")
+          f"{_fmt(float(res['exponent_stderr']))}; {wrote}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
+    defaults = _task_defaults()
+    gamma_help = ("weight decays >= 0: comma list or log:START:STOP:NUM; default: the "
+                  f"landscape's task's study list, as `train` uses ({defaults['gamma']}); "
+                  "for an unknown task 7 values over 1.5 decades below the boundary's "
+                  "balancing gamma")
     p = subparsers.add_parser(
         "predict", help="grokking times vs weight decay from a landscape",
         description="Integrate the reduced dynamics (Eq. 6) for a list of weight decays and "
                     "print t_overfit, t_grok, the closed and geometric forms and the fitted "
                     "exponent of t_grok ~ gamma^p.")
-    _common(p)
-    p.add_argument("--gamma", default=None, metavar="LIST",
-                   help="weight decays >= 0: comma list or log:START:STOP:NUM; default: 7 "
-                        "values over 1.5 decades below the boundary's balancing gamma")
+    _common(p, defaults)
+    p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_predict)
 
@@ -384,19 +452,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "path", help="figure: one path on the train/test landscapes",
         description="Plot one path with the points A-E on the train and test landscapes "
                     "(like Fig. 6a-c) and the losses along it.")
-    _common(p)
+    figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
+                   "name without one gets .png appended")
+    _common(p, defaults)
     p.add_argument("--gamma", type=float, default=None,
-                   help="weight decay >= 0 (default: the 4th default gamma)")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+                   help="weight decay >= 0 (default: the 4th value of predict's default list, "
+                        f"{defaults['path_gamma']})")
+    p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_path)
 
     p = subparsers.add_parser(
         "gamma-plot", help="figure: grokking time vs weight decay (log-log)",
         description="Plot t_grok, t_overfit and the closed/geometric forms against gamma "
                     "with the fitted power law.")
-    _common(p)
-    p.add_argument("--gamma", default=None, metavar="LIST", help="as for predict")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg)")
+    _common(p, defaults)
+    p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
+    p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_gamma_plot)
 
 

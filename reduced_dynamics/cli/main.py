@@ -20,7 +20,7 @@ def _probe(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_grid
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
-    from reduced_dynamics.io.lock import check_output, output_lock
+    from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_norms
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
     from reduced_dynamics.tasks import get_task
@@ -36,7 +36,8 @@ def _probe(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
     }.items() if v is not None}
     probe = dataclasses.replace(entry.probe_preset(args.preset), **overrides)
-    seeds = seeds_from_spec(args.seeds) if args.seeds is not None else entry.probe_seeds
+    seeds = (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
+             else entry.probe_seeds)
     if (args.w is None) == (args.alpha is None):
         raise InputError("give exactly one of `--w` (absolute norms) or `--alpha` (w / w0), "
                          "e.g. --alpha log:0.1:100:31")
@@ -64,7 +65,6 @@ def _probe(args: argparse.Namespace) -> int:
             raise InputError(f"task {entry.name!r} has no m coordinate (its landscape is "
                              f"1-D in w); drop `--m`, got {args.m!r}")
         grid = ProbeGrid.no_m(w, seeds, n_train)
-    check_output(args.output, "landscape", overwrite=args.overwrite)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
@@ -84,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.cli.gridspec import parse_list
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.io.files import now_iso
-    from reduced_dynamics.io.lock import check_output, output_lock
+    from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_int
     from reduced_dynamics.landscape.sweep import seeds_from_spec
     from reduced_dynamics.tasks import get_task
@@ -118,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
     gammas = (args.gamma if args.gamma is not None
               else "0" if args.constrain_norm else entry.gammas)
     runs = RunSet.sweep(parse_list("--gamma", gammas, minimum=0.0).tolist(),
-                        (seeds_from_spec(args.seeds) if args.seeds is not None
+                        (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
                          else entry.train_seeds),
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
@@ -126,7 +126,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.chunk_size is not None:
         check_int("--chunk-size", args.chunk_size, 1)
     check_runs(task, cfg, runs)
-    check_output(args.output, "trajectory", overwrite=args.overwrite)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = run_training(task, cfg, runs, args.output, resume=args.resume,
@@ -150,8 +149,11 @@ def _diverged_note(ds, what: str) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.io.lock import check_output
     from reduced_dynamics.validate import table, validate, write_report
 
+    check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
+                 folder=True)
     landscape = open_landscape(args.landscape)
     report = validate(landscape, args.runs, n_train=args.n_train)
     print(table(report))
@@ -195,22 +197,23 @@ def _check_workers(workers: int | None) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from reduced_dynamics.cli.info import summarize
-    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.cli.info import summarize_file
 
-    print(summarize(open_landscape(args.file), str(args.file)))
+    print(summarize_file(args.file))
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from reduced_dynamics.cli.output import figure_output, save_figure
     from reduced_dynamics.io.files import open_landscape
-    from reduced_dynamics.io.lock import check_output
     from reduced_dynamics.plot.landscape import plot_landscape
 
-    check_output(args.output, None, inputs=[args.file])
-    plot_landscape(open_landscape(args.file), args.output, boundary=args.boundary,
-                   n_train=args.n_train)
-    print(f"wrote {args.output}")
+    if not (np.isfinite(args.boundary) and args.boundary > 0):
+        raise InputError(f"`--boundary` must be a finite train loss > 0, got {args.boundary}")
+    out, note = figure_output("--output", args.output, inputs=(args.file,))
+    fig = plot_landscape(open_landscape(args.file), boundary=args.boundary,
+                         n_train=args.n_train)
+    print(save_figure(fig, out, note))
     return 0
 
 
@@ -234,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reduced-dynamics",
         description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
+    from reduced_dynamics.io.files import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from reduced_dynamics.tasks import REGISTRY
@@ -246,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
     p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
-    p.add_argument("--seeds", help="restarts: a count (3) or a list (0,5,7); default: the "
+    p.add_argument("--seeds", help="restarts: a count (3, counted from the task's first "
+                   "seed: toy-addition 0, teacher-student 1) or a list (0,5,7); default: the "
                    "task's (toy-addition 1, i.e. seed 0; teacher-student 1,2,3)")
     p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
@@ -274,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="paper", choices=presets)
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
                    "study, the same as `predict`)")
-    p.add_argument("--seeds", help="a count (2) or a list (0,5); default: the task's "
+    p.add_argument("--seeds", help="a count (2, counted from the task's first seed: "
+                   "toy-addition 0, teacher-student 1) or a list (0,5); default: the task's "
                    "(toy-addition 2, i.e. seeds 0,1; teacher-student the student seed 1)")
     p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: the task's "
                    "study start, the same as `predict`: toy-addition 5, teacher-student 2)")
@@ -317,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "on a landscape with an n_train axis (default: the runs' own)")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("info", help="summarise a landscape file")
+    p = sub.add_parser("info", help="summarise a landscape or trajectory file")
     p.add_argument("file")
     p.set_defaults(func=_info)
 
@@ -325,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; curves "
                        "for a 1-D one)")
     p.add_argument("file")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
+                   "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
     p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
     p.add_argument("--n-train", type=int, metavar="N", help="draw one training-set size "
                    "(a grid value) of a landscape with an n_train axis")
@@ -337,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TORCH_COMMANDS = {"probe": "landscape", "train": "trajectory"}  # command -> output kind
+TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then "
+                 "pip install 'reduced-dynamics[torch]'")
+
+
+def _require_torch(command: str) -> None:
+    """`InputError` with the install command when torch cannot be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ReducedDynamicsError(f"`{command}` needs torch, which is not installed ({exc}); "
+                                   f"install it with: {TORCH_INSTALL}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,6 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the `history` attribute of files we write
     try:
+        if args.command in TORCH_COMMANDS:
+            from reduced_dynamics.io.lock import check_output
+
+            # before any probing or training (and before torch is needed)
+            check_output(args.output, TORCH_COMMANDS[args.command], overwrite=args.overwrite,
+                         option="--output")
+            _require_torch(args.command)
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,7 +19,8 @@ feature cannot be stepped over.
 Status codes: OK (grokked; ended at t_max, at a stationary point or at the grok event),
 LEFT_DOMAIN (left the w range of the grid; the path ends on the edge), MAX_STEPS (step budget
 spent, or the step size underflowed), NO_GROK (reached t_max or a stationary point without
-grokking).
+grokking), OVERFLOW (the right-hand side or the starting step is not a finite float: rates
+such as η_D·γ too large for float64; the path stops where it was).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ from reduced_dynamics.engine.dynamics import (
     speed_tolerance,
 )
 
-OK, LEFT_DOMAIN, MAX_STEPS, NO_GROK = 0, 1, 2, 3
-STATUS_NAMES = ("ok", "left_domain", "max_steps", "no_grok_before_t_max")
+OK, LEFT_DOMAIN, MAX_STEPS, NO_GROK, OVERFLOW = 0, 1, 2, 3, 4
+STATUS_NAMES = ("ok", "left_domain", "max_steps", "no_grok_before_t_max", "overflow")
 # columns of the per-path counters
 C_NFEV, C_ACCEPT, C_REJECT, C_REC_FULL = 0, 1, 2, 3
 N_COUNTS = 4
@@ -259,7 +260,9 @@ def locate_first(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray,
 def initial_step(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, iopt: np.ndarray,
                  par: np.ndarray, y0: np.ndarray, f0: np.ndarray, rtol: float, atol: float,
                  tmp: np.ndarray, f1: np.ndarray) -> float:
-    """Hairer–Wanner's starting step (as scipy's ``select_initial_step``); 1 RHS call."""
+    """Hairer–Wanner's starting step (as scipy's ``select_initial_step``); 1 RHS call.
+
+    Returns 0 when the scaled derivative overflows (no finite step can be chosen)."""
     n = y0.shape[0]
     d0 = 0.0
     d1 = 0.0
@@ -270,6 +273,8 @@ def initial_step(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, iopt: np.ndar
     d0 = np.sqrt(d0 / n)
     d1 = np.sqrt(d1 / n)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    if not (h0 > 0.0 and np.isfinite(h0)):  # d1 = inf: |f| beyond float64 at this tolerance
+        return 0.0
     for d in range(n):
         tmp[d] = y0[d] + h0 * f0[d]
     rhs(ug, mg, coef, iopt, par, tmp, f1)
@@ -386,14 +391,19 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
         st = OK
     elif y[0] < ug[0] or y[0] > ug[ug.shape[0] - 1]:
         st = LEFT_DOMAIN
+    if not (np.isfinite(K[0, 0]) and np.isfinite(K[0, 1])):
+        st = OVERFLOW
 
+    h = 0.0
     if fixed:
         h = fopt[F_H]
     elif fopt[F_H] > 0.0:
         h = fopt[F_H]
-    else:
+    elif st < 0:
         h = initial_step(ug, mg, coef, iopt, pr, y, K[0], rtol, atol, ytmp, f1)
         nfev += 1
+        if not (h > 0.0 and np.isfinite(h)):
+            st = OVERFLOW
     n_acc = 0
     n_rej = 0
     rejected_last = False
@@ -526,6 +536,9 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
         if y[1] != y_new[1]:  # clipped onto an m edge: refresh f (the edge rule applies)
             rhs(ug, mg, coef, iopt, pr, y, K[0])
             nfev += 1
+        if not (np.isfinite(K[0, 0]) and np.isfinite(K[0, 1])):
+            st = OVERFLOW
+            break
         g_sp = g_sp_new
         if not have_of:
             g_of = event_value(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])

@@ -123,11 +123,13 @@ class SolverOptions:
             raise bad_value("t_max", self.t_max,
                             f"a finite time > t_first = {self.t_first:g} (the first "
                             f"log-spaced output time, in optimiser steps), or None for auto")
-        for name, lo in (("n_times", 2), ("max_steps", 1), ("record_sub", 0),
-                         ("max_record", 2)):
+        # upper bounds: int64 option slots; n_times, max_record are allocated per path;
+        # record_sub points are computed per step
+        for name, lo, hi in (("n_times", 2, 10**6), ("max_steps", 1, 2**62),
+                             ("record_sub", 0, 1000), ("max_record", 2, 10**7)):
             v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= lo):
-                raise bad_value(name, v, f"an integer >= {lo}")
+            if not (isinstance(v, (int, np.integer)) and lo <= v <= hi):
+                raise bad_value(name, v, f"an integer in [{lo}, {hi:.3g}]")
         if self.fixed_step is not None and not (np.isfinite(self.fixed_step)
                                                 and self.fixed_step > 0):
             raise bad_value("fixed_step", self.fixed_step, "a finite step > 0 or None")
@@ -360,20 +362,97 @@ def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 
     return np.array([float(f"{v:.3g}") for v in g])
 
 
+def _check_rates(gamma: np.ndarray, eta_d: np.ndarray) -> None:
+    """Refuse η_D·γ that is not a finite float (Eq. 6 multiplies them)."""
+    with np.errstate(over="ignore"):
+        prod = np.outer(eta_d, gamma)
+    if not np.all(np.isfinite(prod)):
+        i, j = np.argwhere(~np.isfinite(prod))[0]
+        raise InputError(f"`eta_d` x `gamma` = {eta_d[i]:g} x {gamma[j]:g} overflows float64; "
+                         "the decay rate eta_d*gamma must be a finite number (below ~1e308)")
+
+
 def _t_max(prep: PreparedLandscape, solver: SolverOptions, gamma: np.ndarray,
            eta_d: np.ndarray) -> float:
     if solver.t_max is not None:
         return float(solver.t_max)
     span = float(prep.interp.ug[-1] - prep.interp.ug[0])
     pos = gamma[gamma > 0]
-    if pos.size == 0:
-        t = 1e6 / float(eta_d.min())
-    else:
-        t = 20.0 * span / (float(eta_d.min()) * float(pos.min()))
-    return max(t, 10.0 * solver.t_first)
+    with np.errstate(over="ignore", divide="ignore"):
+        if pos.size == 0:
+            t = np.float64(1e6) / eta_d.min()
+            what = f"1e6 / eta_d = 1e6 / {eta_d.min():g}"
+        else:
+            t = np.float64(20.0 * span) / (eta_d.min() * pos.min())
+            what = (f"20 ln(w_max/w_min) / (eta_d gamma) with eta_d = {eta_d.min():g}, "
+                    f"gamma = {pos.min():g}")
+    if not np.isfinite(t):
+        raise InputError(f"the default end time t_max = {what} is not a finite number; give "
+                         "larger rates or an explicit `t_max` (--t-max)")
+    return max(float(t), 10.0 * solver.t_first)
+
+
+# Arrays the integrator and its results hold per path: states at the output times, the
+# along-path losses and flags (~10 float64 per output time), and with a recorded path
+# (path analysis) t, u, m for up to max_record points.
+MEMORY_LIMIT = 2 * 2**30  # bytes: a larger request is refused, not allocated
+
+
+def _check_size(n_paths: int, solver: SolverOptions, record: bool, what: str) -> None:
+    """Refuse a batch of paths whose arrays would exceed `MEMORY_LIMIT`."""
+    per_path = 8 * 10 * solver.n_times + (8 * 3 * solver.max_record if record else 0)
+    need = n_paths * per_path
+    if need > MEMORY_LIMIT:
+        most = max(1, MEMORY_LIMIT // per_path)
+        raise InputError(f"{what} = {n_paths} paths would need about {need / 2**30:.3g} GiB "
+                         f"(limit {MEMORY_LIMIT / 2**30:g} GiB, i.e. at most {most} paths "
+                         "here); use fewer values")
 
 
 # ----------------------------------------------------------------------------- kernel call
+def kernels_compiled(n_paths: int = 1, solver: SolverOptions | None = None) -> bool:
+    """Whether the kernels a call on ``n_paths`` paths uses are in numba's on-disk cache
+    (else that call compiles them first: about 20 s after an install or upgrade;
+    `_jit.cache_is_warm`). `_run` picks the parallel kernel for several paths."""
+    from reduced_dynamics.engine import interpolant
+    from reduced_dynamics.engine._jit import cache_is_warm
+
+    solver = solver or SolverOptions()
+    kernel = (dopri.integrate_batch if (solver.parallel and n_paths > 1)
+              else dopri.integrate_serial)
+    return cache_is_warm(interpolant.eval_points, dy.velocities, kernel)
+
+
+def unconverged_nodes(prep: PreparedLandscape, alpha: float, m: float
+                      ) -> list[tuple[float, float]]:
+    """(alpha, m) of the grid nodes around the start (alpha, m) whose constrained
+    minimisation did not converge (the landscape's ``converged``); interpolated values
+    and derivatives there are unreliable. m is NaN for a 1-D landscape."""
+    ds = prep.dataset
+    conv = ds["converged"]
+    extra = [d for d in conv.dims if d not in ("w", "m")]
+    if extra:
+        conv = conv.all(extra)
+
+    def cell(grid: np.ndarray, x: float) -> list[int]:
+        if grid.size == 1:
+            return [0]
+        i = int(np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2))
+        return [i, i + 1]
+
+    w = ds["w"].values
+    sel = {"w": cell(w, alpha * prep.w0)}
+    if "m" in conv.dims:
+        sel["m"] = cell(ds["m"].values, m)
+    near = conv.isel(sel)
+    bad = []
+    for idx in np.argwhere(~near.transpose(*sel).values):
+        a = float(w[sel["w"][idx[0]]]) / prep.w0
+        mm = float(ds["m"].values[sel["m"][idx[1]]]) if "m" in sel else float("nan")
+        bad.append((a, mm))
+    return bad
+
+
 def kernel_options(interp: Interpolant, events: EventOptions, solver: SolverOptions,
                    t_max: float) -> tuple[np.ndarray, np.ndarray]:
     """The integer and float option vectors of the kernels (layout in `dynamics`)."""
@@ -413,7 +492,7 @@ def _run(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     y_out = np.empty((n, t_out.size, 2))
     ev_t = np.empty((n, dy.N_EV))
     ev_y = np.empty((n, dy.N_EV, 2))
-    status = np.empty(n, np.int64)
+    status = np.full(n, -1, np.int64)
     counts = np.empty((n, dopri.N_COUNTS), np.int64)
     r = solver.max_record if record else 0
     rec_t = np.empty((n, r))
@@ -422,6 +501,11 @@ def _run(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     kernel = dopri.integrate_batch if (solver.parallel and n > 1) else dopri.integrate_serial
     kernel(y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt,
            fopt, t_out, y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n)
+    unset = (status < 0) | (status >= len(dopri.STATUS_NAMES))
+    if unset.any():  # a kernel bug, not bad input: every path must end with a status
+        raise RuntimeError(f"integrator left the status of {int(unset.sum())} path(s) unset "
+                           f"(e.g. path {int(np.argmax(unset))}, parameters "
+                           f"{par[np.argmax(unset)].tolist()})")
     return {"y_out": y_out, "ev_t": ev_t, "ev_y": ev_y, "status": status, "counts": counts,
             "rec_t": rec_t, "rec_y": rec_y, "rec_n": rec_n, "t_out": t_out}
 
@@ -484,8 +568,9 @@ def integrate(
     gamma, eta_d, eta_r), plus ``time`` for the sampled path and ``event`` = (overfit,
     grok, E, end): t_overfit, t_grok, t_E, t_end, delay = t_grok − t_overfit (NaN: did not
     happen), w_event/m_event, status (``ok``, ``left_domain``, ``max_steps``,
-    ``no_grok_before_t_max``), nfev, n_steps, and along the path w, m, alpha, train_loss,
-    test_loss, train_acc, test_acc and ``ended`` (time > t_end: the state is held there).
+    ``no_grok_before_t_max``, ``overflow``), nfev, n_steps, and along the path w, m, alpha,
+    train_loss, test_loss, train_acc, test_acc and ``ended`` (time > t_end: the state is
+    held there).
     Without m on the landscape, every m output (`M_OUTPUTS`) is left out.
     """
     events = events or EventOptions()
@@ -495,9 +580,12 @@ def integrate(
     etd = _rates("eta_d", eta_d, positive=True)
     etr = _rates("eta_r", eta_r, positive=False)
     st = _starts(prep, starts)
+    _check_rates(gam, etd)
+    shape = (st.shape[0], gam.size, etd.size, etr.size)
+    _check_size(math.prod(shape), solver, False, "starts x gamma x eta_d x eta_r = "
+                + " x ".join(map(str, shape)))
     t_max = _t_max(prep, solver, gam, etd)
     t_out = _time_grid(solver, t_max)
-    shape = (st.shape[0], gam.size, etd.size, etr.size)
     idx = np.indices(shape).reshape(4, -1)
     alpha_m = st[idx[0]]
     par = np.column_stack([etd[idx[2]], etr[idx[3]], gam[idx[1]]])
@@ -533,7 +621,8 @@ def _to_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray
         "status": (dims, np.array(dopri.STATUS_NAMES, dtype=object)[raw["status"]]
                    .reshape(shape).astype(str)),
         "status_code": (dims, raw["status"].reshape(shape).astype(np.int8),
-                        {"flag_values": "0 1 2 3", "flag_meanings": " ".join(
+                        {"flag_values": " ".join(map(str, range(len(dopri.STATUS_NAMES)))),
+                         "flag_meanings": " ".join(
                             dopri.STATUS_NAMES)}),
         "nfev": (dims, raw["counts"][:, dopri.C_NFEV].reshape(shape),
                  {"long_name": "right-hand-side evaluations"}),
@@ -598,6 +687,8 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
     if etd.size != 1 or etr.size != 1:
         raise InputError("`eta_d` and `eta_r` must be single numbers here; use integrate() "
                          "for sweeps over learning rates")
+    _check_rates(gam, etd)
+    _check_size(gam.size, solver, True, f"1 start x {gam.size} gamma(s)")
     t_max = _t_max(prep, solver, gam, etd)
     t_out = _time_grid(solver, t_max)
     n = gam.size
@@ -612,6 +703,11 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
                            float(gam[p]), events.theta_train,
                            stationary=bool(np.isfinite(raw["ev_t"][p, dy.EV_E])))
         a["record_full"] = bool(raw["counts"][p, dopri.C_REC_FULL])
+        if raw["status"][p] == dopri.OVERFLOW:  # the path never moved: nothing to measure
+            for key in ("t_closed", "t_geometric", "w_c", "L", "h", "theta"):
+                a[key] = float("nan")
+            for key in ("t_point", "w_point", "m_point"):
+                a[key][1:] = np.nan
         analyses.append(a)
     return raw, analyses, st[0], t_max
 

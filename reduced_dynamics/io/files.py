@@ -18,12 +18,14 @@ the rules are as before (landscape: finite where converged; trajectories: finite
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import xarray as xr
@@ -72,11 +74,21 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def write_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to a temporary file beside ``path``, then rename it into place.
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
-    A failure (disk full, no permission) leaves any previous file at ``path`` intact and
-    raises `WriteError` saying so.
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write to; renamed onto ``path`` when the block
+    ends without an exception, removed otherwise.
+
+    The file gets the mode a plain ``open()`` would give (0o666 minus the umask), not the
+    0o600 of `tempfile.mkstemp`. An `OSError` (disk full, no permission) becomes a
+    `WriteError` saying whether a previous file at ``path`` is intact.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -85,16 +97,45 @@ def write_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         os.close(fd)
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        os.chmod(tmp, 0o666 & ~_umask())
+        yield Path(tmp)
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        state = "the previous file is intact" if path.exists() else "no file was written"
+        state = ("the previous file is intact" if os.path.exists(path)
+                 else "no file was written")
         raise WriteError(f"could not write {path}: {exc.strerror or exc}; {state}") from exc
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` as netCDF to a temporary file beside ``path``, then rename it into place
+    (`atomic_path`): readers see the old file or the new one, never a partial one.
+
+    A failure (disk full, no permission) leaves any previous file at ``path`` intact and
+    raises `WriteError` saying so.
+    """
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+    return Path(path)
+
+
+def write_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 130) -> Path:
+    """Save a matplotlib figure atomically; the format is the suffix of ``path``."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi)
     return path
+
+
+def write_csv(frame: Any, path: str | os.PathLike) -> Path:
+    """Write a pandas DataFrame as CSV atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp)
+    return Path(path)
 
 
 def _describe(ds: xr.Dataset) -> str:
@@ -107,9 +148,9 @@ def _describe(ds: xr.Dataset) -> str:
 def read_dataset(path: str | os.PathLike, kind: str) -> xr.Dataset:
     """Open ``path`` fully into memory (the file is closed afterwards)."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.exists(path):  # os.path: False, not OSError, for an over-long name
         raise FileCheckError(f"{kind} file {path} does not exist")
-    if path.is_dir():
+    if os.path.isdir(path):
         raise FileCheckError(f"{kind} file {path} is a folder, not a netCDF file")
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
@@ -224,11 +265,47 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
                 idx = np.argwhere(bad.values)[0]
                 where = {d: float(bad[d][i]) for d, i in zip(bad.dims, idx)}
                 fail(f"variable `{var}` is NaN or inf at {at} {where}")
+    _check_values(ds, fail)
+    return ds
+
+
+# Values no probe can produce: losses (MSE, cross-entropy) are >= 0, accuracies in [0, 1].
+NONNEGATIVE_VARS = ("train_loss", "test_loss")
+FRACTION_VARS = ("train_acc", "test_acc")
+
+
+def _check_values(ds: xr.Dataset, fail: Callable[[str], NoReturn]) -> None:
+    """Refuse a landscape whose finite values cannot be right: negative losses, accuracies
+    outside [0, 1], ``w0`` not a finite number > 0, ``alpha`` other than ``w / w0``."""
+    for var in (*NONNEGATIVE_VARS, *FRACTION_VARS):
+        for name in (var, f"{var}_by_seed"):
+            if name not in ds.data_vars:
+                continue
+            values = np.asarray(ds[name].values, dtype=float)
+            low = 0.0
+            high = 1.0 if var in FRACTION_VARS else np.inf
+            bad = np.isfinite(values) & ((values < low) | (values > high))
+            if bad.any():
+                idx = np.argwhere(bad)[0]
+                where = {str(d): float(ds[name][d][i]) if d in ds.coords else int(i)
+                         for d, i in zip(ds[name].dims, idx)}
+                rule = "in [0, 1] (an accuracy)" if var in FRACTION_VARS else ">= 0 (a loss)"
+                fail(f"variable `{name}` must be {rule}, got {values[tuple(idx)]:g} at {where}"
+                     f" ({int(bad.sum())} such value(s))")
     try:
-        float(ds.attrs["w0"])
+        w0 = float(ds.attrs["w0"])
     except (TypeError, ValueError):
         fail(f"attribute `w0` must be a number, got {ds.attrs['w0']!r}")
-    return ds
+    if not (np.isfinite(w0) and w0 > 0):
+        fail(f"attribute `w0` (the decoder norm at init) must be a finite number > 0, "
+             f"got {w0!r}")
+    if "alpha" not in ds.coords:
+        fail("coordinate `alpha` (w / w0, on dim w) is missing")
+    alpha = np.asarray(ds["alpha"].values, dtype=float)
+    if ds["alpha"].dims != ("w",) or not np.allclose(alpha, ds["w"].values / w0, rtol=1e-6,
+                                                      atol=0.0):
+        fail(f"coordinate `alpha` must be w / w0 on dim w (w0 = {w0:g}), got "
+             f"{alpha.tolist()[:4]} for w / w0 = {(ds['w'].values / w0).tolist()[:4]}")
 
 
 def landscape_grid(ds: xr.Dataset) -> tuple[str, ...]:
@@ -249,6 +326,8 @@ def _n_train_problem(ds: xr.Dataset) -> str | None:
         return (f"coordinate `n_train` must hold training-set sizes, integers >= 1, got "
                 f"{values.tolist()[:8]}")
     return None
+
+
 def _check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, ...]
                   ) -> xr.DataArray | None:
     """Check the ``status`` (`RunStatus` codes) and ``diverged_step`` pair, if present.

@@ -1,9 +1,10 @@
 """One writer per output file, and the checks an output path passes before a job starts.
 
 `check_output` refuses, before anything is computed, an output whose folder is missing or
-not writable, that is an input of the command, a folder, or an existing file of another
-kind (unless ``overwrite``). `output_lock` then holds ``<output>.lock`` while a command
-writes ``<output>`` (and its ``.parts``/``.ckpt``): the file is created with
+not writable, whose path goes through a file, that is an input of the command, a folder,
+or an existing file of another kind (unless ``overwrite``); every command's output paths
+(files, figures, report folders) pass it. `output_lock` then holds ``<output>.lock`` while
+a command writes ``<output>`` (and its ``.parts``/``.ckpt``): the file is created with
 ``O_CREAT | O_EXCL`` and holds the writer's pid, host and start time, so a second command
 writing the same output is refused at once. The lock is removed when the block ends, also
 on an error or Ctrl-C; a lock left by a killed process on this host (its pid no longer
@@ -49,40 +50,67 @@ def file_kind(path: str | os.PathLike) -> str | None:
         return None
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists ('.' for a relative path with none)."""
+    while not os.path.exists(path) and path != path.parent:
+        path = path.parent
+    return path if str(path) else Path(".")
+
+
 def check_output(output: str | os.PathLike, kind: str | None, *,
                  inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
-                 option: str = "-o") -> Path:
+                 option: str = "-o", folder: bool = False) -> Path:
     """Refuse an output path that cannot or should not be written; returns it as a Path.
 
-    ``kind``: the file kind the command writes ("landscape", "trajectory"); an existing
-    file of that kind is replaced (atomically, at the end), one of any other kind only with
-    ``overwrite``. ``inputs``: files the command reads, which it must not overwrite.
+    The one check of every output path (probe and train files, figures, report folders),
+    run before any work. ``kind``: the file kind the command writes ("landscape",
+    "trajectory"; None for a figure or CSV); an existing file of that kind is replaced
+    (atomically, at the end), one of any other kind only with ``overwrite``. ``inputs``:
+    files the command reads, which it must not overwrite. The output's folder must exist
+    and be writable, and no part of the path may be a file. ``folder=True``: ``output`` is
+    itself a folder (a report folder) that is created, with any missing parents, when
+    written (as ``mkdir -p``); then the nearest existing folder on the way must be
+    writable, and ``output`` must not be an existing file. ``option`` names the argument in
+    messages.
     """
-    out = Path(output)
-    if not str(output) or out.name in ("", ".", ".."):
-        raise InputError(f"`{option}` must name a file, got {str(output)!r}")
-    folder = out.parent
-    if not folder.exists():
-        raise InputError(f"`{option}` {str(out)!r}: its folder {str(folder)!r} does not "
-                         "exist; create it first or choose another path")
-    if not folder.is_dir():
-        raise InputError(f"`{option}` {str(out)!r}: {str(folder)!r} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"`{option}` {str(out)!r}: no permission to write in the folder "
-                         f"{str(folder)!r}; choose a writable folder")
+    text = os.fspath(output)
+    out = Path(text)
+    if not text.strip() or out.name in ("", ".", ".."):
+        what = "a folder" if folder else "a file"
+        raise InputError(f"`{option}` must name {what}, got {text!r}")
+    if folder:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise InputError(f"`{option}` {text!r} is an existing file; the report goes into "
+                             "a folder: give a new or existing folder name")
+    elif os.path.isdir(out):
+        raise InputError(f"`{option}` {text!r} is an existing folder; give a file name, e.g. "
+                         f"{str(out / ('out' + (out.suffix or '.nc')))!r}")
+    parent = out if folder else out.parent
+    existing = _nearest_existing(parent)
+    if not os.path.isdir(existing):
+        raise InputError(f"`{option}` {text!r}: {str(existing)!r} is a file, not a folder; "
+                         "give a path inside a folder")
+    if not folder and existing != parent:
+        raise InputError(f"`{option}` {text!r}: its folder {str(parent)!r} does not exist; "
+                         "create it first or choose another path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"`{option}` {text!r}: the folder {str(existing)!r} is not writable; "
+                         "choose a path in a folder you can write to")
     for source in inputs:
-        if Path(source).exists() and out.exists() and os.path.samefile(source, out):
-            raise InputError(f"`{option}` {str(out)!r} is the input file {str(source)!r}; "
-                             "write the output to another path")
-    if out.is_dir():
-        raise InputError(f"`{option}` {str(out)!r} is a folder; give a file name, e.g. "
-                         f"{str(out / 'out.nc')!r}")
-    if out.exists() and kind is not None and not overwrite:
+        try:
+            same = (os.path.exists(out) and os.path.exists(source)
+                    and os.path.samefile(source, out))
+        except OSError:
+            same = False
+        if same:
+            raise InputError(f"`{option}` {text!r} is the input file {str(source)!r}; write "
+                             "the output to another path")
+    if os.path.exists(out) and kind is not None and not overwrite:
         found = file_kind(out)
         if found != kind:
             what = ("not a netCDF file" if found is None else f"a {found} file" if found
                     else "a netCDF file not written by reduced-dynamics")
-            raise InputError(f"`{option}` {str(out)!r} exists and is not a {kind} file (it "
+            raise InputError(f"`{option}` {text!r} exists and is not a {kind} file (it "
                              f"is {what}); choose another path, or add --overwrite to "
                              "replace it")
     return out

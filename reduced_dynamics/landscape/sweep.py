@@ -297,13 +297,14 @@ def _progress_bar(plan: ChunkPlan, steps: int, todo: Sequence[int], enabled: boo
                 disable=not enabled, desc="probe", smoothing=0.05)
 
 
-def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
-    """``3`` -> (0, 1, 2); ``"0,5,7"`` -> (0, 5, 7)."""
+def seeds_from_spec(spec: str | int | Sequence[int], first: int = 0) -> tuple[int, ...]:
+    """``3`` -> (0, 1, 2), counting from ``first`` (`TaskEntry.first_seed`: 1 for
+    teacher-student, whose seed 0 is the teacher); ``"0,5,7"`` -> (0, 5, 7)."""
     if isinstance(spec, int):
-        values = _seed_count(spec)
+        values = _seed_count(spec, first)
     elif isinstance(spec, str):
         try:
-            values = (_seed_count(int(spec)) if "," not in spec
+            values = (_seed_count(int(spec), first) if "," not in spec
                       else tuple(int(v) for v in spec.split(",") if v.strip()))
         except InputError:
             raise
@@ -312,13 +313,17 @@ def seeds_from_spec(spec: str | int | Sequence[int]) -> tuple[int, ...]:
                              f"got {spec!r}") from None
     else:
         values = tuple(int(s) for s in spec)
+    if len(values) > MAX_SEEDS:
+        raise InputError(f"`--seeds` gives {len(values)} seeds; at most {MAX_SEEDS} are "
+                         f"allowed, got {spec!r}")
     if not values or min(values) < 0:
         raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
     return check_seeds("--seeds", values)
 
 
-def _seed_count(n: int) -> tuple[int, ...]:
+def _seed_count(n: int, first: int = 0) -> tuple[int, ...]:
+    """Seeds ``first .. first + n - 1``; a count above MAX_SEEDS is refused before allocating."""
     if n > MAX_SEEDS:
         raise InputError(f"`--seeds` as a count must be <= {MAX_SEEDS}, got {n}; give a "
                          "list like 0,5,7 for particular seeds")
-    return tuple(range(n))
+    return tuple(range(first, first + n))

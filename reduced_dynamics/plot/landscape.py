@@ -1,34 +1,39 @@
-"""Figures of landscape files (matplotlib is imported here, lazily, with the Agg backend)."""
+"""Figures of landscape files and of validation reports (see `reduced_dynamics.plot`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.plot import panels, single_axes
 
 
-def plot_landscape(ds: xr.Dataset, output: str | Path, *, boundary: float = 0.05,
-                   n_train: int | None = None) -> Path:
-    """Heatmaps of reduced train and test loss over (log10 alpha, m), like Fig. 6a,b.
+def _log_norm(z: np.ndarray) -> Any:
+    """A LogNorm over the finite positive range of ``z`` (never vmin >= vmax)."""
+    from matplotlib.colors import LogNorm
+
+    finite = z[np.isfinite(z)]
+    lo = max(float(finite.min()), 1e-5) if finite.size else 1e-5
+    hi = float(finite.max()) if finite.size else 1.0
+    return LogNorm(vmin=lo, vmax=max(hi, lo * 10))
+
+
+def plot_landscape(ds: xr.Dataset, *, boundary: float = 0.05, n_train: int | None = None,
+                   fig: Any = None, ax: Any = None) -> Any:
+    """Heatmaps of reduced train and test loss over (log10 alpha, m), like Fig. 6a,b, and
+    curves of both losses at four values of m; returns the Figure.
 
     The dashed line is the contour ``train_loss = boundary`` (regions I / II); hatched
-    cells are points whose minimisation did not converge. Other grids: a (w, n_train)
-    landscape gets `plot_n_train` (Fig. 3a,b), a 1-D one `plot_curves`; ``n_train``
-    selects one N first (a grid value); a (w, m, n_train) one without it shows the
-    largest N.
+    cells are points whose minimisation did not converge. A (w, m) landscape draws three
+    panels into ``fig``. Other grids: a (w, n_train) landscape gets `plot_n_train`
+    (Fig. 3a,b, three panels into ``fig``), a 1-D one `plot_curves` (into ``ax``);
+    ``n_train`` selects one N first (a grid value); a (w, m, n_train) one without it shows
+    the largest N.
     """
     from reduced_dynamics.engine.parameters import n_train_values, select_n_train
-    from reduced_dynamics.plot.predictions import _save
 
     values = n_train_values(ds)
     if values and (n_train is not None or "m" in ds.dims):
@@ -37,28 +42,32 @@ def plot_landscape(ds: xr.Dataset, output: str | Path, *, boundary: float = 0.05
     elif n_train is not None:
         select_n_train(ds, n_train, name="--n-train")  # raises: no n_train axis
     if "n_train" in ds.dims:
-        return _save(plot_n_train(ds, boundary=boundary), output)
+        if ax is not None:
+            raise InputError("a (w, n_train) landscape is drawn as three panels: pass "
+                             "`fig=` (a matplotlib Figure to draw into), not `ax=`")
+        return plot_n_train(ds, boundary=boundary, fig=fig)
     if "m" not in ds.dims:
-        return _save(plot_curves(ds, boundary=boundary), output)
-    plt = _pyplot()
-    from matplotlib.colors import LogNorm
-
+        if fig is not None and ax is None:
+            ax = fig.subplots()
+        return plot_curves(ds, ax=ax, boundary=boundary)
+    if ax is not None:
+        raise InputError("a (w, m) landscape is drawn as three panels: pass `fig=` (a "
+                         "matplotlib Figure to draw into), not `ax=`")
     alpha = ds["alpha"].values
     m = ds["m"].values
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = panels(fig, 3, 14, 4.2)
     for ax, var, title in zip(axes, ("train_loss", "test_loss"),
                               (r"reduced train loss $\tilde l_{train}$",
                                r"reduced test loss $\tilde l_{test}$")):
-        z = ds[var].transpose("m", "w").values
-        z = np.clip(z, 1e-6, None)
-        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(np.nanmin(z), 1e-5),
-                                                       vmax=np.nanmax(z)),
-                             shading="nearest", cmap="viridis")
+        z = np.clip(ds[var].transpose("m", "w").values, 1e-6, None)
+        mesh = ax.pcolormesh(alpha, m, z, norm=_log_norm(z), shading="nearest",
+                             cmap="viridis")
         fig.colorbar(mesh, ax=ax)
-        ax.contour(alpha, m, ds["train_loss"].transpose("m", "w").values, levels=[boundary],
-                   colors="yellow", linestyles="--")
+        if len(m) > 1 and len(alpha) > 1:
+            ax.contour(alpha, m, ds["train_loss"].transpose("m", "w").values,
+                       levels=[boundary], colors="yellow", linestyles="--")
         unconv = ~ds["converged"].transpose("m", "w").values
-        if unconv.any():
+        if unconv.any() and len(m) > 1 and len(alpha) > 1:
             ax.contourf(alpha, m, unconv.astype(float), levels=[0.5, 1.5], hatches=["//"],
                         colors="none")
         ax.set_xscale("log")
@@ -77,10 +86,7 @@ def plot_landscape(ds: xr.Dataset, output: str | Path, *, boundary: float = 0.05
               else "")
     fig.suptitle(f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}); {n_text}dashed "
                  f"yellow: train loss = {boundary}; hatched: not converged", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(output, dpi=130)
-    plt.close(fig)
-    return Path(output)
+    return fig
 
 
 def _title(ds: xr.Dataset) -> str:
@@ -89,14 +95,11 @@ def _title(ds: xr.Dataset) -> str:
     return f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}){n_text}"
 
 
-def plot_curves(ds: xr.Dataset, *, ax=None, boundary: float = 0.05):
+def plot_curves(ds: xr.Dataset, *, ax: Any = None, boundary: float = 0.05) -> Any:
     """A landscape without m (1-D in w, e.g. teacher-student or one N of a (w, n_train)
     landscape): reduced train (L) and test (U) loss against alpha, log-log; crosses mark
     unconverged points. Returns the Figure (``ax``: draw into these axes)."""
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        ax = Figure(figsize=(5.5, 4), layout="constrained").subplots()
+    fig, ax = single_axes(ax, 5.5, 4)
     alpha = ds["alpha"].values
     for var, style, label in (("train_loss", "o-", "train (L)"), ("test_loss", "s-",
                                                                   "test (U)")):
@@ -111,7 +114,7 @@ def plot_curves(ds: xr.Dataset, *, ax=None, boundary: float = 0.05):
     ax.set_title(_title(ds) + ("; x: not converged" if (~ds["converged"].values).any()
                                else ""), fontsize=9)
     ax.legend(fontsize=8)
-    return ax.figure
+    return fig
 
 
 def _log_edges(x: np.ndarray) -> np.ndarray:
@@ -123,8 +126,8 @@ def _log_edges(x: np.ndarray) -> np.ndarray:
     return np.exp(np.concatenate([[2 * lx[0] - mid[0]], mid, [2 * lx[-1] - mid[-1]]]))
 
 
-def plot_n_train(ds: xr.Dataset, *, fig=None, boundary: float = 0.05,
-                 threshold: float | None = None):
+def plot_n_train(ds: xr.Dataset, *, fig: Any = None, boundary: float = 0.05,
+                 threshold: float | None = None) -> Any:
     """A (w, n_train) landscape like Fig. 3a,b: heatmaps over (alpha, N), both log-scaled,
     of (a) the reduced train loss with the contour ``train_loss = boundary``, (b) the test
     loss, (c) the test error 1 − test_acc with the contour test_acc = ``threshold`` (the
@@ -134,18 +137,14 @@ def plot_n_train(ds: xr.Dataset, *, fig=None, boundary: float = 0.05,
 
     from reduced_dynamics.engine.parameters import critical_n_train
 
-    if fig is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(15.5, 4.4), layout="constrained")
+    fig, axes = panels(fig, 3, 15.5, 4.4)
     crit = critical_n_train(ds, threshold, on="acc")
     alpha, n = ds["alpha"].values, ds["n_train"].values.astype(float)
     xe, ye = _log_edges(alpha), _log_edges(n)
     unconv = ~ds["converged"].transpose("n_train", "w").values
-    axes = fig.subplots(1, 3)
-    panels = (("train_loss", "(a) reduced train loss"), ("test_loss", "(b) reduced test loss"),
+    titles = (("train_loss", "(a) reduced train loss"), ("test_loss", "(b) reduced test loss"),
               ("test_err", f"(c) test error 1 - acc; white: acc = {crit.threshold:g}"))
-    for ax, (var, title) in zip(axes, panels):
+    for ax, (var, title) in zip(axes, titles):
         if var == "test_err":
             z = 1.0 - ds["test_acc"].transpose("n_train", "w").values
             norm = Normalize(0.0, 1.0)
@@ -159,17 +158,18 @@ def plot_n_train(ds: xr.Dataset, *, fig=None, boundary: float = 0.05,
         mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), norm=norm, cmap="viridis",
                              shading="flat")
         fig.colorbar(mesh, ax=ax)
-        if var == "train_loss":
+        grid_2d = len(alpha) > 1 and len(n) > 1  # contours need at least 2 x 2 points
+        if var == "train_loss" and grid_2d:
             ax.contour(alpha, n, z, levels=[boundary], colors="yellow", linestyles="--")
         if var == "test_err":
             acc = ds["test_acc"].transpose("n_train", "w").values
-            if np.nanmin(acc) < crit.threshold <= np.nanmax(acc):
+            if grid_2d and np.nanmin(acc) < crit.threshold <= np.nanmax(acc):
                 ax.contour(alpha, n, acc, levels=[crit.threshold], colors="white")
             if crit.n_train is not None:
                 ax.axhline(crit.n_train, color="red", ls="--", lw=1.2,
                            label=f"N_c = {crit.n_train}")
                 ax.legend(fontsize=8, loc="upper right")
-        if unconv.any():
+        if unconv.any() and grid_2d:
             ax.contourf(alpha, n, unconv.astype(float), levels=[0.5, 1.5], hatches=["//"],
                         colors="none")
         ax.set_xscale("log")
@@ -182,16 +182,12 @@ def plot_n_train(ds: xr.Dataset, *, fig=None, boundary: float = 0.05,
     return fig
 
 
-def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Path
-                    ) -> list[Path]:
-    """t_grok vs gamma (measured points, predicted line) and paths over the landscape."""
-    plt = _pyplot()
-    from matplotlib.colors import LogNorm
-
-    folder = Path(folder)
+def plot_t_grok_vs_gamma(report: xr.Dataset, *, ax: Any = None) -> Any:
+    """Measured (points) and predicted (lines) t_grok and t_overfit against γ, log-log, from
+    a `validate.validate` report; returns the Figure."""
+    fig, ax = single_axes(ax, 5.5, 4)
     gamma = report["gamma"].values
     order = np.argsort(gamma, kind="stable")
-    fig, ax = plt.subplots(figsize=(5.5, 4))
     a = report.attrs
     ax.loglog(gamma, report["t_grok_measured"].values, "o", color="C0",
               label=f"measured t_grok (exponent {a['exponent_measured']:.2f} ± "
@@ -206,25 +202,35 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
     ax.set_ylabel("steps")
     ax.legend(fontsize=7)
     ax.set_title("grokking time vs weight decay")
-    fig.tight_layout()
-    first = folder / "t_grok_vs_gamma.png"
-    fig.savefig(first, dpi=130)
-    plt.close(fig)
+    return fig
 
-    if "m" not in landscape.dims:  # 1-D landscape (teacher-student): alpha over time
-        return [first, _paths_1d(report, float(landscape.attrs["w0"]), folder / "paths.png")]
+
+def plot_validation_paths(report: xr.Dataset, landscape: xr.Dataset, *, fig: Any = None,
+                          ax: Any = None) -> Any:
+    """Measured (solid) and predicted (dashed) paths of a `validate.validate` report over the
+    train and test landscapes (two panels, ``fig``); for a 1-D landscape alpha(t) of each
+    run (one panel, ``ax``). Returns the Figure."""
+    from matplotlib import colormaps
+
     w0 = float(landscape.attrs["w0"])
+    if "m" not in landscape.dims:
+        if fig is not None and ax is None:
+            ax = fig.subplots()
+        return _paths_1d(report, w0, ax)
+    if ax is not None:
+        raise InputError("paths over a (w, m) landscape are drawn as two panels: pass "
+                         "`fig=`, not `ax=`")
     alpha = landscape["alpha"].values
     m = landscape["m"].values
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
+    fig, axes = panels(fig, 2, 13, 4.6, sharey=True)
+    cmap = colormaps["autumn"]
     for ax, var in zip(axes, ("train_loss", "test_loss")):
         z = np.clip(landscape[var].transpose("m", "w").values, 1e-6, None)
-        mesh = ax.pcolormesh(alpha, m, z, norm=LogNorm(vmin=max(np.nanmin(z), 1e-5),
-                                                       vmax=np.nanmax(z)),
-                             shading="nearest", cmap="viridis")
+        mesh = ax.pcolormesh(alpha, m, z, norm=_log_norm(z), shading="nearest",
+                             cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=var)
         for r in range(report.sizes["run"]):
-            color = plt.cm.autumn(r / max(report.sizes["run"] - 1, 1))
+            color = cmap(r / max(report.sizes["run"] - 1, 1))
             x = report.isel(run=r)
             label = f"γ={float(x['gamma']):.3g} s{int(x['seed'])}"
             ax.plot(x["w_measured"].values / w0, x["m_measured"].values, "-", color=color,
@@ -237,20 +243,18 @@ def plot_validation(report: xr.Dataset, landscape: xr.Dataset, folder: str | Pat
         ax.set_title(f"{var}: measured (solid) vs predicted (dashed) paths")
     axes[0].set_ylabel("m (least-squares coordinate for the runs)")
     axes[0].legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    second = folder / "paths.png"
-    fig.savefig(second, dpi=130)
-    plt.close(fig)
-    return [first, second]
+    return fig
 
 
-def _paths_1d(report: xr.Dataset, w0: float, path: Path) -> Path:
+def _paths_1d(report: xr.Dataset, w0: float, ax: Any) -> Any:
     """alpha(t) of each run, measured (solid) vs predicted (dashed), for a 1-D landscape."""
-    plt = _pyplot()
+    from matplotlib import colormaps
+
+    fig, ax = single_axes(ax, 6.5, 4.2)
+    cmap = colormaps["viridis"]
     step = report["step"].values
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for r in range(report.sizes["run"]):
-        color = plt.cm.viridis(r / max(report.sizes["run"] - 1, 1))
+        color = cmap(r / max(report.sizes["run"] - 1, 1))
         x = report.isel(run=r)
         ax.loglog(step[1:], x["w_measured"].values[1:] / w0, "-", color=color, lw=1.3,
                   label=f"γ={float(x['gamma']):.3g} s{int(x['seed'])}")
@@ -264,7 +268,4 @@ def _paths_1d(report: xr.Dataset, w0: float, path: Path) -> Path:
     ax.set_title("measured (solid) vs predicted (dashed) norm; dots: measured t_grok",
                  fontsize=9)
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return fig

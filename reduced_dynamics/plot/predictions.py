@@ -1,47 +1,27 @@
-"""Figures for predictions: a path on the landscapes (Fig. 6a–c) and t vs γ (log-log).
+"""Figures for predictions: a path on the landscapes (Fig. 6a–c; `plot_path_1d` on a
+landscape without m) and t vs γ (log-log).
 
-Matplotlib is imported inside the functions and drawn with the Agg canvas (no display, no
-pyplot state), so importing this module costs nothing.
+Each returns a matplotlib `Figure` (see `reduced_dynamics.plot`); the CLI saves it.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine.predict import TIME_UNITS, PreparedLandscape
-from reduced_dynamics.errors import WriteError
+from reduced_dynamics.plot import panels, single_axes
 
 _POINT_STYLE = {"A": "o", "B": "s", "C": "D", "D": "^", "E": "*"}
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, out: str | os.PathLike) -> Path:
-    out = Path(out)
-    try:
-        if str(out.parent):
-            out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
-    except (OSError, ValueError) as exc:
-        raise WriteError(f"could not write figure {out}: {exc}") from exc
-    return out
-
-
-def plot_path(prep: PreparedLandscape, path: xr.Dataset, out: str | os.PathLike,
-              n_grid: int = 160) -> Path:
+def plot_path(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
+              n_grid: int = 160) -> Any:
     """Train and test landscapes (log10 loss over alpha, m) with the path and A–E, and the
-    losses along the path against t. ``path``: the result of `predict.analyze_path`."""
+    losses along the path against t (three panels, drawn into ``fig`` or a new Figure);
+    returns the Figure. ``path``: the result of `predict.analyze_path`."""
     it = prep.interp
     theta = float(path.attrs.get("event_theta_train", 0.05))
     u = np.linspace(it.ug[0], it.ug[-1], n_grid)
@@ -49,8 +29,7 @@ def plot_path(prep: PreparedLandscape, path: xr.Dataset, out: str | os.PathLike,
     uu, mm = np.meshgrid(u, m, indexing="xy")
     ev = it.evaluate_u(uu, mm)
     alpha = np.exp(u) / prep.w0
-    fig = _figure(15, 4.6)
-    axes = fig.subplots(1, 3)
+    fig, axes = panels(fig, 3, 15, 4.6)
     path_alpha = path["w"].values / prep.w0
     pt_alpha = path["w_point"].values / prep.w0
     pt_m = path["m_point"].values
@@ -90,15 +69,15 @@ def plot_path(prep: PreparedLandscape, path: xr.Dataset, out: str | os.PathLike,
     fig.suptitle(f"gamma = {path.attrs['gamma']:g}, eta_d = {path.attrs['eta_d']:g}, "
                  f"eta_r = {path.attrs['eta_r']:g}, status {path['status'].item()}; "
                  f"{prep.source}", fontsize=10)
-    return _save(fig, out)
+    return fig
 
 
-def plot_gamma(pred: xr.Dataset, out: str | os.PathLike) -> Path:
+def plot_gamma(pred: xr.Dataset, *, ax: Any = None) -> Any:
     """t_grok, t_overfit, closed and geometric forms against γ (log-log), with the fitted
-    power law. ``pred``: the result of `predict.predict_grokking_times`."""
+    power law, into ``ax`` (or a new Figure); returns the Figure. ``pred``: the result of
+    `predict.predict_grokking_times`."""
     g = pred["gamma"].values
-    fig = _figure(6.4, 4.8)
-    ax = fig.subplots()
+    fig, ax = single_axes(ax, 6.4, 4.8)
     series = (("t_grok", "o-", "t_grok (integrated)"), ("t_overfit", "s-", "t_overfit"),
               ("t_closed", "--", "closed form ln(w_C/w_c)/(eta_d gamma)"),
               ("t_geometric", ":", "geometric (L + h tan theta)/(eta_d gamma)"))
@@ -122,18 +101,18 @@ def plot_gamma(pred: xr.Dataset, out: str | os.PathLike) -> Path:
     m_text = f", m = {pred.attrs['start_m']:g}" if "start_m" in pred.attrs else ""
     ax.set_title(f"start alpha = {pred.attrs['start_alpha']:g}{m_text}; eta_d = "
                  f"{pred.attrs['eta_d']:g}", fontsize=10)
-    ax.legend(fontsize=7)
-    return _save(fig, out)
+    if ax.get_legend_handles_labels()[0]:  # nothing to label when no path has a finite time
+        ax.legend(fontsize=7)
+    return fig
 
 
-def plot_path_1d(prep: PreparedLandscape, path: xr.Dataset, *, fig=None, n_grid: int = 200):
+def plot_path_1d(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
+                 n_grid: int = 200) -> Any:
     """One path on a landscape without m (1-D in w): (a) the reduced train and test loss
     against alpha (log-log) with the stretch the path covers and A–E, (b) alpha and the
     losses along the path against t. Returns the Figure (``fig``: draw into this one).
     ``path``: the result of `predict.analyze_path`."""
-    if fig is None:
-        fig = _figure(12, 4.4)
-    ax_l, ax_t = fig.subplots(1, 2)
+    fig, (ax_l, ax_t) = panels(fig, 2, 12, 4.4)
     it = prep.interp
     u = np.linspace(it.ug[0], it.ug[-1], n_grid)
     ev = it.evaluate_u(u, np.zeros_like(u))

@@ -222,6 +222,7 @@ class TaskEntry:
     alpha0: str  # default `--alpha0` of `train` (and alpha of `predict`'s default start)
     m0: float = 0.0  # default `--m0` of `train` (and m of `predict`'s default start)
     gammas: str = "log:0.03:1:8"  # default weight decays of `train` and `predict`
+    first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
 
     def preset(self, name: str, **overrides) -> Any:
         """The named task preset, with any fields replaced."""

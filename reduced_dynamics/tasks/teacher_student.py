@@ -103,4 +103,5 @@ TASK = TaskEntry(
     train_seeds=(1,),  # SPEC §7: the student is seed 1
     alpha0="2",
     gammas="log:0.03:1:8",  # SPEC §7: the sweep of Fig. 2c
+    first_seed=1,  # seed 0 is the teacher: `--seeds 3` means students 1, 2, 3
 )
