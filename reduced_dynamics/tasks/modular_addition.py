@@ -81,6 +81,12 @@ PRESETS: dict[str, ModularAdditionConfig] = {
     # while memorising and falls below w0 before generalising.
     "cpu": ModularAdditionConfig(preset="cpu", p=31, d_model=64, n_heads=4, d_head=16,
                                  d_mlp=256, train_fraction=0.5),
+    # Fig. 9 and fraction sweeps: the training set is 90 % of the pairs, smaller fractions
+    # (the n_train axis, `--n-train`) are nested inside it, the test set is the other 10 %.
+    "nanda-fractions": ModularAdditionConfig(preset="nanda-fractions", train_fraction=0.9),
+    "cpu-fractions": ModularAdditionConfig(preset="cpu-fractions", p=31, d_model=64,
+                                           n_heads=4, d_head=16, d_mlp=256,
+                                           train_fraction=0.9),
 }
 
 # SPEC §10: full-batch AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1, 10-step warm-up.
@@ -96,7 +102,7 @@ TASK = TaskEntry(
     presets=PRESETS,
     adapter="modular_addition_torch:ModularAdditionTorch",
     has_m=False,
-    probe_presets={"nanda": PROBE, "cpu": PROBE},
+    probe_presets={name: PROBE for name in PRESETS},
     train=TRAIN,
     probe_seeds=(0,),
     train_seeds=(0,),
