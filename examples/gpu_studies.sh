@@ -11,7 +11,7 @@ rd() {  # rd SECONDS ARGS...: one bounded reduced-dynamics command, timed
     local limit=$1 start=$SECONDS rc
     shift
     echo "+ reduced-dynamics $*"
-    timeout "$limit" reduced-dynamics "$@"
+    timeout "$limit" python3 -m reduced_dynamics "$@"
     rc=$?
     echo "  (exit $rc after $((SECONDS - start)) s)"
 }
