@@ -50,14 +50,8 @@ def _probe(args: argparse.Namespace) -> int:
         alpha, w0 = parse_grid("--alpha", args.alpha), decoder_w0(task, seeds[0])
         check_norms("--alpha", alpha, probe.dtype, scale=w0)
         w = alpha * w0
-    n_train = None
-    if args.n_train is not None:
-        values = parse_grid("--n-train", args.n_train)
-        n_train = tuple(int(n) for n in np.unique(np.round(values)))
-        if n_train[0] < 1:
-            raise InputError(f"`--n-train` must be training-set sizes >= 1, got "
-                             f"{args.n_train!r}")
-    if entry.has_m:
+    n_train = None if args.n_train is None else _sizes("--n-train", args.n_train)
+    if entry.has_m_for(task):
         m = tuple(map(float, parse_grid("--m", args.m if args.m is not None else M_DEFAULT)))
         grid = ProbeGrid(tuple(map(float, w)), m, seeds, n_train)
     else:
@@ -76,6 +70,16 @@ def _probe(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text}{n_text} x {len(seeds)} seed(s); "
           f"{n_bad} unconverged point(s){_diverged_note(ds, 'point')}")
     return 0
+
+
+def _sizes(option: str, spec: str) -> tuple[int, ...]:
+    """Training-set sizes from a grid spec: rounded to integers, distinct, >= 1."""
+    from reduced_dynamics.cli.gridspec import parse_grid
+
+    sizes = tuple(int(n) for n in np.unique(np.round(parse_grid(option, spec))))
+    if sizes[0] < 1:
+        raise InputError(f"`{option}` must be training-set sizes >= 1, got {spec!r}")
+    return sizes
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -107,7 +111,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.n_log is None and isinstance(args.steps, int):  # the task's n_log, at most steps
         overrides["n_log"] = max(1, min(entry.train.n_log, args.steps))
     cfg = dataclasses.replace(entry.train, **overrides)
-    if entry.has_m:
+    if entry.has_m_for(task):
         m0 = parse_list("--m0", args.m0 if args.m0 is not None else str(entry.m0), minimum=0.0)
     elif args.m0 is not None:
         raise InputError(f"task {entry.name!r} has no m coordinate; drop `--m0`, got "
@@ -122,7 +126,8 @@ def _train(args: argparse.Namespace) -> int:
                          else entry.train_seeds),
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
-                        m0.tolist())
+                        m0.tolist(),
+                        None if args.n_train is None else _sizes("--n-train", args.n_train))
     if args.chunk_size is not None:
         check_int("--chunk-size", args.chunk_size, 1)
     check_runs(task, cfg, runs)
@@ -297,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "tasks with m only)")
     p.add_argument("--wd-representation", action="store_true",
                    help="apply weight decay to the representation too")
+    p.add_argument("--n-train", help="training-set sizes of the runs, list or grid spec "
+                   "(nested subsets of the task's training set; tasks with a subset rule); "
+                   "default: the whole training set")
     p.add_argument("--constrain-norm", action="store_true",
                    help="rescale theta back to alpha0 w0 after every step (Fig. 7b); weight "
                    "decay must be 0 (the default --gamma becomes 0)")

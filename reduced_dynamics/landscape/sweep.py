@@ -211,7 +211,7 @@ def probe_landscape(
     from reduced_dynamics.models.batched import device_record, resolve_device
 
     entry = task_of(task)
-    if not entry.has_m and tuple(grid.m) != (0.0,):
+    if not entry.has_m_for(task) and tuple(grid.m) != (0.0,):
         raise InputError(f"task {entry.name!r} has no m coordinate: probe it on m = (0,) "
                          f"(ProbeGrid.no_m), got m = {list(grid.m)}")
     if grid.n_train is not None:
@@ -235,7 +235,8 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
     from reduced_dynamics.landscape.probe import decoder_w0
 
     entry = task_of(task)
-    names = REDUCED_VARS if entry.has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
+    has_m = entry.has_m_for(task)
+    names = REDUCED_VARS if has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
     store = PartStore(output, fingerprint)
     store.open(resume)
@@ -249,7 +250,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
         bar.close()
     flat = store.read_all(plan)
     per_seed = {k: flat[k].reshape(grid.shape) for k in names}  # (seed, w, m, n_train)
-    if not entry.has_m:
+    if not has_m:
         per_seed = {k: v[:, :, 0] for k, v in per_seed.items()}
     if grid.n_train is None:
         per_seed = {k: v[..., 0] for k, v in per_seed.items()}
@@ -269,7 +270,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
     if grid.n_train is not None:
         config["n_train"] = list(grid.n_train)
     ds = landscape_dataset(
-        np.asarray(grid.w), np.asarray(grid.m) if entry.has_m else None, variables,
+        np.asarray(grid.w), np.asarray(grid.m) if has_m else None, variables,
         task=entry.name,
         preset=task.preset, config=config, w0=w0, history=history,
         torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},

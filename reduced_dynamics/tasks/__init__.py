@@ -7,7 +7,7 @@ validation) is shared.
 
 from __future__ import annotations
 
-from reduced_dynamics.tasks import teacher_student, toy_addition
+from reduced_dynamics.tasks import images, modular_addition, teacher_student, toy_addition
 from reduced_dynamics.tasks.base import (
            REGISTRY,
            TaskEntry,
@@ -20,6 +20,8 @@ from reduced_dynamics.tasks.base import (
 
 register(toy_addition.TASK)
 register(teacher_student.TASK)
+register(images.TASK)
+register(modular_addition.TASK)
 
 TASKS = tuple(REGISTRY)
 

@@ -231,6 +231,12 @@ class TaskEntry:
                              f"{sorted(self.presets)}, got {name!r}")
         return dataclasses.replace(self.presets[name], **overrides)
 
+    def has_m_for(self, config: Any) -> bool:
+        """Whether ``config`` has an m axis: the config's own ``has_m`` where it defines one
+        (a task whose presets differ, e.g. images with and without a representation line),
+        else the entry's ``has_m``."""
+        return bool(getattr(config, "has_m", self.has_m))
+
     def probe_preset(self, name: str) -> ProbeConfig:
         """Default probe settings for the named task preset."""
         if name not in self.probe_presets:

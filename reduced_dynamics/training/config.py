@@ -40,6 +40,10 @@ class TrainConfig:
     # Fig. 7b ("de-grokking"): after every step, rescale theta back to its initial norm
     # alpha0 w0. Weight decay is then meaningless: runs with gamma != 0 are refused.
     constrain_norm: bool = False
+    # Linear warm-up of both learning rates (and so of the decoupled decay eta gamma) over
+    # the first steps: factor min(t / warmup_steps, 1) at step t (Nanda et al.'s schedule,
+    # so step 0 does not move). 0: none.
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 1, MAX_STEPS)
@@ -60,6 +64,11 @@ class TrainConfig:
         if self.batch_size is not None:  # None: full batch
             check_int("batch_size", self.batch_size, 1)
         check_seeds("shuffle_seed", (self.shuffle_seed,))
+        check_int("warmup_steps", self.warmup_steps, 0, self.steps)
+
+    def lr_factor(self, step: int) -> float:
+        """The warm-up factor of the learning rates at ``step`` (1 without warm-up)."""
+        return 1.0 if self.warmup_steps == 0 else min(step / self.warmup_steps, 1.0)
 
     def check_runs(self, runs: RunSet) -> None:
         """Refuse runs this configuration cannot train: weight decay with constrain_norm."""
@@ -98,11 +107,20 @@ class RunSet:
     seed: tuple[int, ...]
     alpha0: tuple[float, ...]
     m0: tuple[float, ...]
+    # Training-set size per run (SPEC §11: the task's nested subsets); None: the task's
+    # whole training set for every run.
+    n_train: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.gamma)
         if n == 0 or any(len(v) != n for v in (self.seed, self.alpha0, self.m0)):
             raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0")
+        if self.n_train is not None:
+            if len(self.n_train) != n:
+                raise InputError(f"`n_train` needs one size per run ({n}), got "
+                                 f"{len(self.n_train)}")
+            for size in self.n_train:
+                check_int("n_train", size, 1)
         for g in self.gamma:
             check_real("gamma", g, low=0.0)
         for a in self.alpha0:
@@ -115,15 +133,19 @@ class RunSet:
         return len(self.gamma)
 
     @classmethod
-    def sweep(cls, gammas, seeds, alpha0s, m0s) -> RunSet:
-        """Every combination, gamma varying slowest."""
-        grid = [(g, s, a, m) for g in gammas for s in seeds for a in alpha0s for m in m0s]
-        return cls(*(tuple(col) for col in zip(*grid)))
+    def sweep(cls, gammas, seeds, alpha0s, m0s, n_trains=None) -> RunSet:
+        """Every combination, gamma varying slowest (then n_train, seed, alpha0, m0)."""
+        sizes = [None] if n_trains is None else [int(n) for n in n_trains]
+        grid = [(g, s, a, m, n) for g in gammas for n in sizes for s in seeds
+                for a in alpha0s for m in m0s]
+        cols = [tuple(col) for col in zip(*grid)]
+        return cls(*cols[:4], n_train=None if n_trains is None else cols[4])
 
     def subset(self, members) -> RunSet:
         """The runs at indices ``members``, in that order."""
         idx = [int(i) for i in np.asarray(members).ravel()]
-        return RunSet(*(tuple(getattr(self, f.name)[i] for i in idx)
+        return RunSet(*(None if getattr(self, f.name) is None
+                        else tuple(getattr(self, f.name)[i] for i in idx)
                         for f in dataclasses.fields(self)))
 
     def to_dict(self) -> dict:

@@ -74,11 +74,12 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     from reduced_dynamics.landscape.probe import decoder_w0
 
     entry = task_of(task)
+    has_m = entry.has_m_for(task)
     data_vars = {}
     for name, values in logs.items():
         dims = ("run",) if np.ndim(values) == 1 else ("run", "step")
         long_name, units = META[name]
-        if not entry.has_m and name in ("m", "residual"):
+        if not has_m and name in ("m", "residual"):
             long_name = NOT_APPLICABLE
         flags = flag_attrs(RunStatus) if name == "status" else {}
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
@@ -92,8 +93,11 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
         "seed": ("run", np.asarray(runs.seed, np.int64)),
         "alpha0": ("run", np.asarray(runs.alpha0, float), {"long_name": "initial w / w0"}),
         "m0": ("run", np.asarray(runs.m0, float), {"long_name": "initial messiness"
-                                                   if entry.has_m else NOT_APPLICABLE}),
+                                                   if has_m else NOT_APPLICABLE}),
     }
+    if runs.n_train is not None:
+        coords["n_train"] = ("run", np.asarray(runs.n_train, np.int64),
+                             {"long_name": "training-set size of the run"})
     config = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
               "runs_per_model": runs_per_model or n,
               "torch_threads": torch_threads or torch.get_num_threads()}
@@ -158,7 +162,7 @@ def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     cfg.check_runs(runs)
     w0 = max(decoder_w0(task, s) for s in set(runs.seed))
     check_norms("alpha0", runs.alpha0, cfg.dtype, scale=w0)
-    if not task_of(task).has_m and any(m != 0 for m in runs.m0):
+    if not task_of(task).has_m_for(task) and any(m != 0 for m in runs.m0):
         raise InputError(f"task {task_of(task).name!r} has no representation coordinate: "
                          f"`m0` must be 0, got {sorted(set(runs.m0))}")
 

@@ -94,11 +94,15 @@ class BatchedRuns:
             groups.append({"params": others, "lr": cfg.eta_r})
         self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                                     **adam_options(self.device))
+        self.base_lr = [g["lr"] for g in self.opt.param_groups]
         gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
+        self.gamma = gamma
         self.decay_d = 1.0 - cfg.eta_d * gamma
         self.decay_r = (1.0 - cfg.eta_r * gamma if cfg.wd_representation and others
                         else None)
-        self.data = MemberData(self.tt, len(runs), seeds=seeds, batch_size=cfg.batch_size,
+        n_train = None if runs.n_train is None else np.asarray(runs.n_train)
+        self.data = MemberData(self.tt, len(runs), seeds=seeds, n_train=n_train,
+                               batch_size=cfg.batch_size,
                                shuffle_seed=cfg.shuffle_seed)
         self.leaves = [*self.params, *others]  # everything trained
         self.guard = DivergenceGuard(self.leaves)
@@ -114,12 +118,23 @@ class BatchedRuns:
         loss.sum().backward()
         self.guard.mark(self.step, finite_members([loss, *(p.grad for p in self.leaves)]))
         self.guard.zero_grads()
+        decay_d, decay_r = self.decay_d, self.decay_r
+        factor = self.cfg.lr_factor(self.step)
+        if factor != 1.0:  # warm-up: the rates and AdamW's decay eta gamma scale together
+            for group, base in zip(self.opt.param_groups, self.base_lr):
+                group["lr"] = base * factor
+            decay_d = 1.0 - factor * self.cfg.eta_d * self.gamma
+            if decay_r is not None:
+                decay_r = 1.0 - factor * self.cfg.eta_r * self.gamma
+        elif self.step == self.cfg.warmup_steps > 0:
+            for group, base in zip(self.opt.param_groups, self.base_lr):
+                group["lr"] = base
         with torch.no_grad():
             for p in self.params:
-                p.mul_(per_member(self.decay_d, p))
-            if self.decay_r is not None:
+                p.mul_(per_member(decay_d, p))
+            if decay_r is not None:
                 for p in self.opt.param_groups[1]["params"]:
-                    p.mul_(per_member(self.decay_r, p))
+                    p.mul_(per_member(decay_r, p))
         self.opt.step()
         if self.cfg.constrain_norm:
             project_(self.params, self.norm0)

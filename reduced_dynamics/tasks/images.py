@@ -1,0 +1,100 @@
+"""Images (Omnigrok Section 4, 5.2, Appendix C, E; SPEC §8): an MLP on real images.
+
+Data (`image_data`): scikit-learn's 8×8 digits, Fashion-MNIST from Debian's package, or any
+MNIST-format IDX folder (``idx:PATH``). Model: the paper's MLP, three linear layers, width
+200, ReLU. Loss: MSE to one-hot targets (default) or cross-entropy (Appendix E). The
+training set is the first ``n_train`` images of one seeded permutation of the training pool;
+the n_train axis of a landscape, and runs at smaller N, use nested subsets of it; the test
+set is fixed. θ is every weight and bias of the MLP.
+
+With ``representation=True`` (Fig. 8) the inputs lie on the line
+R(m) = m R_raw + (1 − m) R_linear, R_linear an image whose every pixel is a per-class
+constant, linspace(−0.5, 0.5, 10)[label] (SPEC §8): the landscape gets an m axis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from reduced_dynamics.errors import InputError
+from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.tasks.base import TaskEntry
+from reduced_dynamics.training.config import TrainConfig
+
+LOSSES = ("mse", "ce")
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    """The task; one frozen record, stored whole in every file as ``config_json``."""
+
+    preset: str = "digits-mse"
+    dataset: str = "digits"  # "digits", "fashion-mnist" or "idx:PATH"
+    loss: str = "mse"  # "mse" (to one-hot) or "ce"
+    hidden: tuple[int, ...] = (200, 200)
+    activation: str = "relu"
+    n_train: int = 1500  # the training set; smaller N are nested subsets of it
+    test_size: int = 297  # digits only: images held out as the test set
+    n_test: int | None = None  # keep only the first n_test test images (None: all)
+    data_seed: int = 0  # the digits split and the order of the training subsets
+    representation: bool = False  # Fig. 8: inputs on the line R(m) (an m axis)
+    # SPEC §12: t_grok = first step with test accuracy >= grok_threshold (runs and
+    # predictions alike); chosen from the standard-init run, see README.
+    grok_threshold: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise InputError(f"`loss` must be one of {list(LOSSES)}, got {self.loss!r}")
+        if self.activation != "relu":
+            raise InputError(f"`activation` must be 'relu' (the paper's MLP), got "
+                             f"{self.activation!r}")
+        if not self.hidden or min(self.hidden) < 1:
+            raise InputError(f"`hidden` must be widths >= 1, got {self.hidden}")
+        if self.n_train < 1:
+            raise InputError(f"`n_train` must be >= 1, got {self.n_train}")
+        if not 0 < self.grok_threshold <= 1:
+            raise InputError(f"`grok_threshold` must be a test accuracy in (0, 1], got "
+                             f"{self.grok_threshold}")
+
+    @property
+    def has_m(self) -> bool:
+        """Inputs on the representation line R(m) (Fig. 8): the landscape has an m axis."""
+        return self.representation
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, ImagesConfig] = {
+    "digits-mse": ImagesConfig(),
+    "digits-ce": ImagesConfig(preset="digits-ce", loss="ce"),
+    "digits-rep": ImagesConfig(preset="digits-rep", representation=True),
+    "fashion-mse": ImagesConfig(preset="fashion-mse", dataset="fashion-mnist",
+                                n_train=60_000, grok_threshold=0.8),
+    "fashion-ce": ImagesConfig(preset="fashion-ce", dataset="fashion-mnist", loss="ce",
+                               n_train=60_000, grok_threshold=0.8),
+}
+
+# SPEC §8 landscape: constrained Adam(W) lr 1e-3, batch 100, 1e4 steps; runs: AdamW lr 1e-3,
+# batch 200.
+PROBE = ProbeConfig(steps=10_000, lr=1e-3, batch_size=100)
+TASK = TaskEntry(
+    name="images",
+    description="an MLP (depth 3, width 200) on real images (Omnigrok Section 4, 5.2)",
+    config_type=ImagesConfig,
+    presets=PRESETS,
+    adapter="images_torch:ImagesTorch",
+    has_m=False,
+    probe_presets={name: PROBE for name in PRESETS},
+    train=TrainConfig(steps=100_000, eta_d=1e-3, eta_r=0.0, n_log=200, batch_size=200),
+    probe_seeds=(0,),
+    train_seeds=(0,),
+    alpha0="8",
+    gammas="log:0.1:1:6",
+)
+
+
+def preset(name: str = "digits-mse", **overrides) -> ImagesConfig:
+    """The named preset, with any fields replaced."""
+    return TASK.preset(name, **overrides)
