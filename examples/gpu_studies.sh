@@ -18,20 +18,20 @@ rd() {  # rd SECONDS ARGS...: one bounded reduced-dynamics command, timed
 
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 # Issue 10: probe throughput on the GPU, with a CPU baseline in the same run
-timeout 60 python benchmarks/bench_probe.py --device cuda --members 651 --steps 300 \
+timeout 50 python benchmarks/bench_probe.py --device cuda --members 651 --steps 300 \
     --cpu-baseline-members 64 --threads 8 | tee "$OUT/bench_probe.txt"
 # Issue 12, Fig. 7a and 10a: Nanda's transformer, a gamma sweep as one batched model
-rd 190 train modular-addition --preset nanda --gamma 0.5,1,2,4,8 --seeds 0,1 \
-    --alpha0 1 --steps 16000 --n-log 300 --device cuda -q -o "$OUT/nanda_gamma.nc"
+rd 160 train modular-addition --preset nanda --gamma 1,2,4,8 --seeds 0,1 \
+    --alpha0 1 --steps 12000 --n-log 300 --device cuda -q -o "$OUT/nanda_gamma.nc"
 # Issue 12, Fig. 7b: constrained norm at alpha 0.8, no weight decay
-rd 60 train modular-addition --preset nanda --constrain-norm --alpha0 0.8 \
-    --gamma 0 --seeds 1 --steps 8000 --n-log 200 --device cuda -q -o "$OUT/nanda_constrained.nc"
+rd 45 train modular-addition --preset nanda --constrain-norm --alpha0 0.8 \
+    --gamma 0 --seeds 1 --steps 6000 --n-log 200 --device cuda -q -o "$OUT/nanda_constrained.nc"
 # Issue 11, Fig. 3a,b: the (w, N) landscape of Fashion-MNIST (MSE), minibatch 100
-rd 140 probe images --preset fashion-mse --alpha log:0.1:100:13 \
-    --n-train log:10:60000:10 --steps 10000 --batch-size 100 --chunk-size 130 \
+rd 110 probe images --preset fashion-mse --alpha log:0.1:100:11 \
+    --n-train log:10:60000:9 --steps 8000 --batch-size 100 --chunk-size 99 \
     --device cuda -q -o "$OUT/fashion_mse.nc"
 # Issue 12, Fig. 9: alpha x training fraction (0.1 .. 0.9 of the 12769 pairs)
-rd 90 probe modular-addition --preset nanda-fractions --alpha log:0.1:4:8 \
-    --n-train lin:1277:11492:9 --steps 3000 --chunk-size 72 --device cuda -q \
+rd 70 probe modular-addition --preset nanda-fractions --alpha log:0.1:4:6 \
+    --n-train lin:1277:11492:6 --steps 1500 --chunk-size 36 --device cuda -q \
     -o "$OUT/nanda_fractions.nc"
 ls -la "$OUT"
