@@ -105,3 +105,4 @@ def test_constrained_transformer_run_keeps_its_norm():
     w0 = np.array([tt.w0(0), tt.w0(1)])
     np.testing.assert_allclose(logs["w"], 0.8 * w0[:, None] * np.ones_like(logs["w"]),
                                rtol=1e-5)
+

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reduced_dynamics.errors import InputError, ReducedDynamicsError
+from reduced_dynamics.names import BOUNDARY_LOSS
 
 M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
 
@@ -344,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
                    "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
-    p.add_argument("--boundary", type=float, default=0.05, help="train-loss contour to draw")
+    p.add_argument("--boundary", type=float, default=BOUNDARY_LOSS,
+                   help=f"train-loss contour to draw (default {BOUNDARY_LOSS})")
     p.add_argument("--n-train", type=int, metavar="N", help="draw one training-set size "
                    "(a grid value) of a landscape with an n_train axis")
     p.set_defaults(func=_plot)
@@ -375,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the `history` attribute of files we write
     try:
+        _terminate_as_interrupt()
         if args.command in TORCH_COMMANDS:
             from reduced_dynamics.io.lock import check_output
 
@@ -389,6 +392,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished chunks are kept, rerun with --resume", file=sys.stderr)
         return 130
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's time limit) ends a command like
+    Ctrl-C: the finished parts and the checkpoint stay, and the output's lock is released
+    on the way out instead of being left for the next command to take over."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":
