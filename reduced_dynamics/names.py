@@ -1,4 +1,9 @@
-"""Names shared by every part of the package: status codes stored in files (torch-free)."""
+"""Names shared by every part of the package (torch-free): thresholds, variable names with
+their long names and units, and the status codes stored in files.
+
+One place for what files, tables, the engine and the CLI must agree on; change a name or a
+threshold here and every writer, checker and default follows.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,83 @@ from enum import IntEnum
 
 import numpy as np
 
+# ------------------------------------------------------------------------------ thresholds
+ACC_THRESHOLD = 0.95
+"""Accuracy threshold of the events (SPEC §4, §6): overfit = train_acc ≥ 0.95 (measured
+runs), grok = test_acc ≥ 0.95, unless a task stores its own ``grok_threshold``."""
 
+BOUNDARY_LOSS = 0.05
+"""Boundary contour l̃_train = 0.05 (SPEC §4/§5): the overfit event of the reduced dynamics
+(``theta_train``) and the contour drawn on landscape plots."""
+
+# ------------------------------------------------------------------------------- landscape
+REQUIRED_LANDSCAPE_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw",
+                           "converged", "tangent_grad_ratio")
+"""Variables every landscape file holds (plus ``dtrain_dm`` when it has an m axis)."""
+
+PROBE_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
+              "converged", "tangent_grad_ratio", "loss_rel_change", "status", "diverged_step")
+"""What the probe measures per grid point and restart (``dtrain_dm`` only with m)."""
+
+LANDSCAPE_DIMS = ("w", "m", "seed", "n_train")
+STATE_DIMS = ("w", "m")
+"""State axes: evolved by the reduced dynamics (Eq. 6)."""
+PARAMETER_DIMS = ("n_train",)
+"""Parameter axes (SPEC §11): fixed for a run, selected before integrating."""
+
+LANDSCAPE_COORD_META = {
+    "w": ("decoder weight norm ||theta||_2", "1"),
+    "m": ("representation messiness m in R = m R_random + (1-m) R_linear", "1"),
+    "alpha": ("w / w0", "1"),
+    "n_train": ("training-set size N (nested subsets drawn with one seed)", "1"),
+}
+"""(long_name, units) of the landscape coordinates."""
+
+LANDSCAPE_VAR_META = {
+    "train_loss": ("reduced training loss l~_train (MSE)", "1"),
+    "test_loss": ("reduced test loss l~_test (MSE)", "1"),
+    "train_acc": ("training accuracy at the constrained minimum", "1"),
+    "test_acc": ("test accuracy at the constrained minimum", "1"),
+    "dtrain_dw": ("envelope derivative d l~_train / d w = theta_hat . grad l_train", "1"),
+    "dtrain_dm": ("envelope derivative d l~_train / d m at fixed theta", "1"),
+    "converged": ("constrained minimisation converged (see config_json probe tolerances)", "1"),
+    "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
+    "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
+    "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
+    "status": ("outcome of the probe (diverged: overflowed at diverged_step; values NaN, not "
+               "converged; reduced: every restart diverged)", "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
+                      "steps"),
+}
+"""(long_name, units) of the landscape variables (``*_by_seed`` share their variable's)."""
+
+# ---------------------------------------------------------------------------- trajectories
+LOGGED_VARS = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
+"""What a training run logs at every logged step."""
+
+EVENT_VARS = ("t_overfit", "t_grok")
+TRAJECTORY_VARS = (*LOGGED_VARS, *EVENT_VARS)
+"""Variables every trajectory file holds."""
+
+TRAJECTORY_VAR_META = {
+    "w": ("decoder weight norm ||theta||_2", "1"),
+    "m": ("least-squares messiness m_hat of the representation (SPEC §6)", "1"),
+    "residual": ("|R - R(m_hat)| / |R_random - R_linear|: distance from the 2-D reduction", "1"),
+    "train_loss": ("training loss (MSE, without weight decay)", "1"),
+    "test_loss": ("test loss (MSE)", "1"),
+    "train_acc": ("training accuracy", "1"),
+    "test_acc": ("test accuracy", "1"),
+    "t_overfit": (f"first logged step with train_acc >= {ACC_THRESHOLD} (NaN: never)", "steps"),
+    "t_grok": (f"first logged step with test_acc >= {ACC_THRESHOLD} (NaN: never)", "steps"),
+    "status": ("outcome of the run (diverged: logged values are NaN from diverged_step on)",
+               "1"),
+    "diverged_step": ("first step with a non-finite loss, gradient or logged value (NaN: "
+                      "never)", "steps"),
+}
+"""(long_name, units) of the trajectory variables."""
+
+
+# ---------------------------------------------------------------------------- status codes
 class RunStatus(IntEnum):
     """Outcome of a training run or a probe point (restart): the ``status`` variable.
 

@@ -30,12 +30,12 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
-from reduced_dynamics.names import RunStatus
+from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
 # accuracies too: overfit = train_acc >= 0.95, grok = test_acc >= 0.95.
-EVENTS = EventOptions(overfit_on="acc", train_acc_threshold=0.95, grok_on="acc",
-                      acc_threshold=0.95)
+EVENTS = EventOptions(overfit_on="acc", train_acc_threshold=ACC_THRESHOLD, grok_on="acc",
+                      acc_threshold=ACC_THRESHOLD)
 
 
 def plateau_rate(step: np.ndarray, w: np.ndarray, t_start: float, t_stop: float) -> float:
@@ -249,7 +249,8 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         "exponent_measured_stderr": meas_fit["exponent_stderr"],
         "exponent_predicted": pred_fit["exponent"],
         "exponent_predicted_stderr": pred_fit["exponent_stderr"],
-        "events": "overfit: train_acc >= 0.95; grok: test_acc >= 0.95 (measured and predicted)",
+        "events": (f"overfit: train_acc >= {ACC_THRESHOLD}; grok: test_acc >= "
+                   f"{ACC_THRESHOLD} (measured and predicted)"),
     }
     report = xr.Dataset(data, coords=coords, attrs=attrs)
     return report if has_m else report.drop_vars("m0")

@@ -55,6 +55,7 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 
 
 def _open(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
@@ -123,7 +124,7 @@ def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, So
     value, on, _ = grok_threshold_of(ds)
     grok_on = args.grok_on or on
     acc = args.acc_threshold if args.acc_threshold is not None else (
-        value if on == "acc" else 0.95)
+        value if on == "acc" else ACC_THRESHOLD)
     theta_test = args.theta_test if args.theta_test is not None else (
         value if on == "loss" else None)
     events = EventOptions(theta_train=args.theta_train, grok_on=grok_on,
@@ -172,13 +173,13 @@ def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
     p.add_argument("--n-train", type=int, default=None, metavar="N",
                    help="training-set size, on a landscape with an n_train axis: one of its "
                         "grid values (N is not interpolated)")
-    p.add_argument("--theta-train", type=float, default=0.05,
-                   help="overfit / boundary contour: l_train <= THETA (default 0.05)")
+    p.add_argument("--theta-train", type=float, default=BOUNDARY_LOSS,
+                   help=f"overfit / boundary contour: l_train <= THETA (default {BOUNDARY_LOSS})")
     p.add_argument("--grok-on", choices=("acc", "loss"), default=None,
                    help="grok when test acc >= --acc-threshold or l_test <= --theta-test "
                         "(default: what the file's task.grok_threshold is about, else acc)")
     p.add_argument("--acc-threshold", type=float, default=None,
-                   help="default: the file's task.grok_threshold, else 0.95")
+                   help=f"default: the file's task.grok_threshold, else {ACC_THRESHOLD}")
     p.add_argument("--theta-test", type=float, default=None)
     p.add_argument("--t-max", type=float, default=None,
                    help="end time in optimiser steps (> 1); default: 20x the time weight "

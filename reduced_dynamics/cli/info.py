@@ -14,7 +14,7 @@ from reduced_dynamics.io.files import (
     config_of,
     read_dataset,
 )
-from reduced_dynamics.names import RunStatus
+from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
 
 MAX_RUN_ROWS = 24  # runs listed one per line; the rest are counted
 
@@ -56,7 +56,7 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
     if "n_train" in ds.coords:
         lines.append(f"  n_train: {np.unique(ds['n_train'].values).tolist()}")
     grokked = int(np.isfinite(ds["t_grok"].values).sum())
-    lines.append(f"  grokked (test acc >= 0.95): {grokked} of {ds.sizes['run']} runs")
+    lines.append(f"  grokked (test acc >= {ACC_THRESHOLD}): {grokked} of {ds.sizes['run']} runs")
     diverged = (ds["status"].values == RunStatus.DIVERGED if "status" in ds.data_vars
                 else np.zeros(ds.sizes["run"], bool))
     if diverged.any():

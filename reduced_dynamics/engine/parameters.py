@@ -22,9 +22,8 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import InputError, bad_value
-from reduced_dynamics.io.files import PARAMETER_DIMS, open_landscape
-
-DEFAULT_GROK_ACC = 0.95  # SPEC §4, §6: grokking = test accuracy >= 0.95 unless the task says
+from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.names import ACC_THRESHOLD, PARAMETER_DIMS
 
 
 def n_train_values(ds: xr.Dataset) -> list[int]:
@@ -74,7 +73,7 @@ def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
     if isinstance(value, (int, float)) and np.isfinite(value) and value > 0:
         on = "loss" if task.get("grok_on") == "loss" else "acc"
         return float(value), on, "the file's config_json task.grok_threshold"
-    return DEFAULT_GROK_ACC, "acc", "the default (the file stores no task.grok_threshold)"
+    return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 from reduced_dynamics.engine.path_analysis import POINTS, analyze_record, contour_u
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 
 TIME_UNITS = "optimiser steps (when eta_d, eta_r are per-step learning rates)"
 ADAM_NOTE = ("Gradient-flow ODE: the weight-decay-driven slow phase runs on AdamW's clock; "
@@ -58,11 +59,11 @@ class EventOptions:
     ``grok_on="loss"`` l̃_test ≤ ``theta_test``.
     """
 
-    theta_train: float = 0.05
+    theta_train: float = BOUNDARY_LOSS
     overfit_on: str = "loss"
-    train_acc_threshold: float = 0.95
+    train_acc_threshold: float = ACC_THRESHOLD
     grok_on: str = "acc"
-    acc_threshold: float = 0.95
+    acc_threshold: float = ACC_THRESHOLD
     theta_test: float | None = None
 
     def __post_init__(self) -> None:
@@ -338,7 +339,7 @@ def default_start(prep: PreparedLandscape) -> tuple[float, float]:
     return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi)) if prep.has_m else 0.0
 
 
-def default_gammas(prep: PreparedLandscape, theta_train: float = 0.05, n: int = 7
+def default_gammas(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS, n: int = 7
                    ) -> np.ndarray:
     """The task's default γ sweep when the landscape names a registered task (the same γ
     `reduced-dynamics train` uses); otherwise γ log-spaced over 1.5 decades below γ_c, the

@@ -31,20 +31,18 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
-from reduced_dynamics.names import RunStatus, flag_attrs
-
-LANDSCAPE_VARS = (
-    "train_loss",
-    "test_loss",
-    "train_acc",
-    "test_acc",
-    "dtrain_dw",
-    "converged",
-    "tangent_grad_ratio",
+from reduced_dynamics.names import (
+    LANDSCAPE_COORD_META,
+    LANDSCAPE_DIMS,
+    LANDSCAPE_VAR_META,
+    PARAMETER_DIMS,
+    REQUIRED_LANDSCAPE_VARS,
+    STATE_DIMS,
+    TRAJECTORY_VARS,
+    RunStatus,
+    flag_attrs,
 )
-LANDSCAPE_DIMS = ("w", "m", "seed", "n_train")
-STATE_DIMS = ("w", "m")  # evolved by the reduced dynamics (Eq. 6)
-PARAMETER_DIMS = ("n_train",)  # fixed for a run, selected before integrating (SPEC §11)
+
 LANDSCAPE_GRIDS = (("w",), ("w", "m"), ("w", "n_train"), ("w", "m", "n_train"))
 REQUIRED_ATTRS = (
     "Conventions",
@@ -220,7 +218,7 @@ def check_landscape(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.
     path = Path(path)
     kind = "landscape"
     has_m = "m" in ds.dims
-    required = (*LANDSCAPE_VARS, "dtrain_dm") if has_m else LANDSCAPE_VARS
+    required = (*REQUIRED_LANDSCAPE_VARS, "dtrain_dm") if has_m else REQUIRED_LANDSCAPE_VARS
     check_common(ds, path, kind, required_dims=("w",), required_vars=required)
 
     def fail(problem: str) -> None:
@@ -379,23 +377,6 @@ def config_of(ds: xr.Dataset) -> dict:
     return json.loads(ds.attrs["config_json"])
 
 
-VAR_META = {
-    "train_loss": ("reduced training loss l~_train (MSE)", "1"),
-    "test_loss": ("reduced test loss l~_test (MSE)", "1"),
-    "train_acc": ("training accuracy at the constrained minimum", "1"),
-    "test_acc": ("test accuracy at the constrained minimum", "1"),
-    "dtrain_dw": ("envelope derivative d l~_train / d w = theta_hat . grad l_train", "1"),
-    "dtrain_dm": ("envelope derivative d l~_train / d m at fixed theta", "1"),
-    "converged": ("constrained minimisation converged (see config_json probe tolerances)", "1"),
-    "tangent_grad_ratio": ("|tangential gradient| / |gradient| at the end", "1"),
-    "loss_rel_change": ("relative change of l_train over the last 10 % of steps", "1"),
-    "best_seed": ("index along `seed` of the restart with the lowest train_loss", "1"),
-    "status": ("outcome of the probe (diverged: overflowed at diverged_step; values NaN, not "
-               "converged; reduced: every restart diverged)", "1"),
-    "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
-                      "steps"),
-}
-
 
 def provenance_attrs(kind: str, *, title: str, task: str, preset: str, config: dict,
                      w0: float, history: str, torch_version: str) -> dict:
@@ -444,26 +425,28 @@ def landscape_dataset(
                          "`n_train=` and put it last in the arrays, after w (and m)")
     grid_dims = ("w", "m", "n_train")[: 2 if m is not None else 1] + (
         ("n_train",) if n_train is not None else ())
-    coords: dict[str, object] = {"w": ("w", np.asarray(w, float), {"units": "1",
-                                 "long_name": "decoder weight norm ||theta||_2"})}
+
+    def meta(name: str) -> dict[str, str]:
+        long_name, units = LANDSCAPE_COORD_META[name]
+        return {"units": units, "long_name": long_name}
+
+    coords: dict[str, object] = {"w": ("w", np.asarray(w, float), meta("w"))}
     if m is not None:
-        long_name = "representation messiness m in R = m R_random + (1-m) R_linear"
-        coords["m"] = ("m", np.asarray(m, float), {"units": "1", "long_name": long_name})
-    coords["alpha"] = ("w", np.asarray(w, float) / w0, {"units": "1", "long_name": "w / w0"})
+        coords["m"] = ("m", np.asarray(m, float), meta("m"))
+    coords["alpha"] = ("w", np.asarray(w, float) / w0, meta("alpha"))
     if n_train is not None:
         n = np.asarray(n_train)
         if np.issubdtype(n.dtype, np.number) and np.all(np.isfinite(n)) and np.all(
                 n == np.round(n)):
             n = n.astype(np.int64)
-        coords["n_train"] = ("n_train", n, {"units": "1", "long_name":
-                             "training-set size N (nested subsets drawn with one seed)"})
+        coords["n_train"] = ("n_train", n, meta("n_train"))
     for name, values in extra_dims.items():
         coords[name] = (name, np.asarray(values))
     data_vars = {}
     for name, values in variables.items():
         values = np.asarray(values)
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
-        long_name, units = VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
+        long_name, units = LANDSCAPE_VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
         flags = flag_attrs(RunStatus) if name.removesuffix("_by_seed") == "status" else {}
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
@@ -472,8 +455,6 @@ def landscape_dataset(
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-TRAJECTORY_VARS = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc",
-                   "t_overfit", "t_grok")
 RUN_COORDS = ("gamma", "eta_d", "eta_r", "seed", "alpha0", "m0")
 
 

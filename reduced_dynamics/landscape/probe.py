@@ -35,6 +35,7 @@ from reduced_dynamics.models.batched import (
     sq_norm,
 )
 from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
+from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -47,8 +48,7 @@ from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
 
-RESULT_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-               "tangent_grad_ratio", "loss_rel_change", "converged", "status", "diverged_step")
+RESULT_VARS = PROBE_VARS
 
 
 def result_vars(has_m: bool) -> tuple[str, ...]:

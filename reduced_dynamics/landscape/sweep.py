@@ -23,14 +23,12 @@ from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 from reduced_dynamics.landscape.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
-from reduced_dynamics.names import RunStatus
+from reduced_dynamics.names import PROBE_VARS, RunStatus
 from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
 
-REDUCED_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw", "dtrain_dm",
-                "converged", "tangent_grad_ratio", "loss_rel_change", "status", "diverged_step")
 # Activations with which scaling one layer up and the next down keeps the function, so
 # that l~_train(w) cannot rise with w (see `monotone_violation`).
 HOMOGENEOUS = ("relu", "leaky_relu")
@@ -236,7 +234,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
 
     entry = task_of(task)
     has_m = entry.has_m_for(task)
-    names = REDUCED_VARS if has_m else tuple(v for v in REDUCED_VARS if v != "dtrain_dm")
+    names = PROBE_VARS if has_m else tuple(v for v in PROBE_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
     store = PartStore(output, fingerprint)
     store.open(resume)

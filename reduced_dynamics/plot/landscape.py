@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import InputError
+from reduced_dynamics.names import BOUNDARY_LOSS
 from reduced_dynamics.plot import panels, single_axes
 
 
@@ -21,7 +22,7 @@ def _log_norm(z: np.ndarray) -> Any:
     return LogNorm(vmin=lo, vmax=max(hi, lo * 10))
 
 
-def plot_landscape(ds: xr.Dataset, *, boundary: float = 0.05, n_train: int | None = None,
+def plot_landscape(ds: xr.Dataset, *, boundary: float = BOUNDARY_LOSS, n_train: int | None = None,
                    fig: Any = None, ax: Any = None) -> Any:
     """Heatmaps of reduced train and test loss over (log10 alpha, m), like Fig. 6a,b, and
     curves of both losses at four values of m; returns the Figure.
@@ -95,7 +96,7 @@ def _title(ds: xr.Dataset) -> str:
     return f"{ds.attrs.get('task')} ({ds.attrs.get('preset')}){n_text}"
 
 
-def plot_curves(ds: xr.Dataset, *, ax: Any = None, boundary: float = 0.05) -> Any:
+def plot_curves(ds: xr.Dataset, *, ax: Any = None, boundary: float = BOUNDARY_LOSS) -> Any:
     """A landscape without m (1-D in w, e.g. teacher-student or one N of a (w, n_train)
     landscape): reduced train (L) and test (U) loss against alpha, log-log; crosses mark
     unconverged points. Returns the Figure (``ax``: draw into these axes)."""
@@ -126,7 +127,7 @@ def _log_edges(x: np.ndarray) -> np.ndarray:
     return np.exp(np.concatenate([[2 * lx[0] - mid[0]], mid, [2 * lx[-1] - mid[-1]]]))
 
 
-def plot_n_train(ds: xr.Dataset, *, fig: Any = None, boundary: float = 0.05,
+def plot_n_train(ds: xr.Dataset, *, fig: Any = None, boundary: float = BOUNDARY_LOSS,
                  threshold: float | None = None) -> Any:
     """A (w, n_train) landscape like Fig. 3a,b: heatmaps over (alpha, N), both log-scaled,
     of (a) the reduced train loss with the contour ``train_loss = boundary``, (b) the test

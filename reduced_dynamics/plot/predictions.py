@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine.predict import TIME_UNITS, PreparedLandscape
+from reduced_dynamics.names import BOUNDARY_LOSS
 from reduced_dynamics.plot import panels, single_axes
 
 _POINT_STYLE = {"A": "o", "B": "s", "C": "D", "D": "^", "E": "*"}
@@ -23,7 +24,7 @@ def plot_path(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
     losses along the path against t (three panels, drawn into ``fig`` or a new Figure);
     returns the Figure. ``path``: the result of `predict.analyze_path`."""
     it = prep.interp
-    theta = float(path.attrs.get("event_theta_train", 0.05))
+    theta = float(path.attrs.get("event_theta_train", BOUNDARY_LOSS))
     u = np.linspace(it.ug[0], it.ug[-1], n_grid)
     m = np.linspace(it.mg[0], it.mg[-1], n_grid)
     uu, mm = np.meshgrid(u, m, indexing="xy")
@@ -117,7 +118,7 @@ def plot_path_1d(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
     u = np.linspace(it.ug[0], it.ug[-1], n_grid)
     ev = it.evaluate_u(u, np.zeros_like(u))
     alpha = np.exp(u) / prep.w0
-    theta = float(path.attrs.get("event_theta_train", 0.05))
+    theta = float(path.attrs.get("event_theta_train", BOUNDARY_LOSS))
     ax_l.loglog(alpha, ev["train_loss"], color="C0", label="train loss (L)")
     ax_l.loglog(alpha, ev["test_loss"], color="C1", label="test loss (U)")
     ax_l.axhline(theta, color="grey", ls="--", lw=0.8, label=f"l_train = {theta:g}")

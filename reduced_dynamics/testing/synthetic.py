@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.names import ACC_THRESHOLD
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -102,7 +103,7 @@ def synthetic_n_train_landscape(
     alpha: np.ndarray | None = None,
     n_train: np.ndarray | None = None,
     n_critical: int = 316,
-    threshold: float = 0.95,
+    threshold: float = ACC_THRESHOLD,
     a0: float = float(np.log(0.5)),
     kappa: float = 0.1,
     width: float = 0.25,

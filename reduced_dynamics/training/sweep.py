@@ -33,28 +33,14 @@ from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.landscape.config import check_int, check_norms
-from reduced_dynamics.names import RunStatus, flag_attrs
+from reduced_dynamics.names import TRAJECTORY_VAR_META, RunStatus, flag_attrs
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
 
-META = {
-    "w": ("decoder weight norm ||theta||_2", "1"),
-    "m": ("least-squares messiness m_hat of the representation (SPEC §6)", "1"),
-    "residual": ("|R - R(m_hat)| / |R_random - R_linear|: distance from the 2-D reduction", "1"),
-    "train_loss": ("training loss (MSE, without weight decay)", "1"),
-    "test_loss": ("test loss (MSE)", "1"),
-    "train_acc": ("training accuracy", "1"),
-    "test_acc": ("test accuracy", "1"),
-    "t_overfit": ("first logged step with train_acc >= 0.95 (NaN: never)", "steps"),
-    "t_grok": ("first logged step with test_acc >= 0.95 (NaN: never)", "steps"),
-    "status": ("outcome of the run (diverged: logged values are NaN from diverged_step on)",
-               "1"),
-    "diverged_step": ("first step with a non-finite loss, gradient or logged value (NaN: "
-                      "never)", "steps"),
-}
+META = TRAJECTORY_VAR_META
 NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
 
 

@@ -38,6 +38,7 @@ from reduced_dynamics.models.batched import (
     sq_norm,
 )
 from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
+from reduced_dynamics.names import ACC_THRESHOLD, LOGGED_VARS
 from reduced_dynamics.tasks import torch_task
 from reduced_dynamics.tasks.batches import (
     MemberData,
@@ -48,7 +49,7 @@ from reduced_dynamics.tasks.batches import (
 )
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
-LOGGED = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
+LOGGED = LOGGED_VARS
 
 
 def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
@@ -270,8 +271,8 @@ def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
     after = guard.diverged[:, None] & (log_steps[None, :] >= guard.diverged_step[:, None])
     for k in LOGGED:
         logs[k][after] = np.nan
-    logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], 0.95)
-    logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], 0.95)
+    logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], ACC_THRESHOLD)
+    logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], ACC_THRESHOLD)
     logs["status"] = guard.status()
     logs["diverged_step"] = guard.step_or_nan()
     return logs
