@@ -100,6 +100,27 @@ class RunStatus(IntEnum):
     DIVERGED = 1
 
 
+class PathStatus(IntEnum):
+    """How an integrated path of the reduced dynamics ended: the ``status_code`` variable of
+    a prediction; ``status`` holds the lower-case name (`PATH_STATUS_NAMES`).
+
+    OK: reached t_max, a stationary point or (with ``stop_at_grok``) grokking; LEFT_DOMAIN:
+    left the landscape's grid; MAX_STEPS: step budget spent or the step size underflowed;
+    NO_GROK_BEFORE_T_MAX: ended without the grok event; OVERFLOW: a non-finite state or
+    right-hand side.
+    """
+
+    OK = 0
+    LEFT_DOMAIN = 1
+    MAX_STEPS = 2
+    NO_GROK_BEFORE_T_MAX = 3
+    OVERFLOW = 4
+
+
+PATH_STATUS_NAMES = tuple(s.name.lower() for s in PathStatus)
+"""The strings written to prediction files and tables, indexed by `PathStatus` code."""
+
+
 def flag_attrs(codes: type[IntEnum] = RunStatus) -> dict:
     """CF-1.8 flag attributes of an integer status variable (``flag_values`` is int8, the
     dtype the variable is stored with)."""

@@ -52,9 +52,15 @@ from reduced_dynamics.engine.dynamics import (
     rhs,
     speed_tolerance,
 )
+from reduced_dynamics.names import PATH_STATUS_NAMES, PathStatus
 
-OK, LEFT_DOMAIN, MAX_STEPS, NO_GROK, OVERFLOW = 0, 1, 2, 3, 4
-STATUS_NAMES = ("ok", "left_domain", "max_steps", "no_grok_before_t_max", "overflow")
+# path statuses as plain ints for the kernels (numba freezes module-level globals)
+OK = int(PathStatus.OK)
+LEFT_DOMAIN = int(PathStatus.LEFT_DOMAIN)
+MAX_STEPS = int(PathStatus.MAX_STEPS)
+NO_GROK = int(PathStatus.NO_GROK_BEFORE_T_MAX)
+OVERFLOW = int(PathStatus.OVERFLOW)
+STATUS_NAMES = PATH_STATUS_NAMES
 # columns of the per-path counters
 C_NFEV, C_ACCEPT, C_REJECT, C_REC_FULL = 0, 1, 2, 3
 N_COUNTS = 4

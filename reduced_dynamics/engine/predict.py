@@ -40,7 +40,12 @@ from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 from reduced_dynamics.engine.path_analysis import POINTS, analyze_record, contour_u
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
-from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
+from reduced_dynamics.names import (
+    ACC_THRESHOLD,
+    BOUNDARY_LOSS,
+    PATH_STATUS_NAMES,
+    PathStatus,
+)
 
 TIME_UNITS = "optimiser steps (when eta_d, eta_r are per-step learning rates)"
 ADAM_NOTE = ("Gradient-flow ODE: the weight-decay-driven slow phase runs on AdamW's clock; "
@@ -502,7 +507,7 @@ def _run(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     kernel = dopri.integrate_batch if (solver.parallel and n > 1) else dopri.integrate_serial
     kernel(y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt,
            fopt, t_out, y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n)
-    unset = (status < 0) | (status >= len(dopri.STATUS_NAMES))
+    unset = ~np.isin(status, [int(s) for s in PathStatus])
     if unset.any():  # a kernel bug, not bad input: every path must end with a status
         raise RuntimeError(f"integrator left the status of {int(unset.sum())} path(s) unset "
                            f"(e.g. path {int(np.argmax(unset))}, parameters "
@@ -619,12 +624,11 @@ def _to_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray
                   {**tu, "long_name": "t_grok - t_overfit"}),
         "w_event": ((*dims, "event"), np.exp(ev_y[..., 0]), {"units": "1"}),
         "m_event": ((*dims, "event"), ev_y[..., 1], {"units": "1"}),
-        "status": (dims, np.array(dopri.STATUS_NAMES, dtype=object)[raw["status"]]
+        "status": (dims, np.array(PATH_STATUS_NAMES, dtype=object)[raw["status"]]
                    .reshape(shape).astype(str)),
         "status_code": (dims, raw["status"].reshape(shape).astype(np.int8),
-                        {"flag_values": " ".join(map(str, range(len(dopri.STATUS_NAMES)))),
-                         "flag_meanings": " ".join(
-                            dopri.STATUS_NAMES)}),
+                        {"flag_values": " ".join(str(int(s)) for s in PathStatus),
+                         "flag_meanings": " ".join(PATH_STATUS_NAMES)}),
         "nfev": (dims, raw["counts"][:, dopri.C_NFEV].reshape(shape),
                  {"long_name": "right-hand-side evaluations"}),
         "n_steps": (dims, raw["counts"][:, dopri.C_ACCEPT].reshape(shape)),
@@ -704,7 +708,7 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
                            float(gam[p]), events.theta_train,
                            stationary=bool(np.isfinite(raw["ev_t"][p, dy.EV_E])))
         a["record_full"] = bool(raw["counts"][p, dopri.C_REC_FULL])
-        if raw["status"][p] == dopri.OVERFLOW:  # the path never moved: nothing to measure
+        if raw["status"][p] == PathStatus.OVERFLOW:  # the path never moved: nothing to measure
             for key in ("t_closed", "t_geometric", "w_c", "L", "h", "theta"):
                 a[key] = float("nan")
             for key in ("t_point", "w_point", "m_point"):
@@ -771,7 +775,7 @@ def _predict_one(prep: PreparedLandscape, gamma: object, eta_d: float, eta_r: fl
     start = default_start(prep) if start is None else start
     raw, analyses, st, t_max = _analyzed_paths(prep, start, gam, eta_d, eta_r, events, solver)
     ev_t = raw["ev_t"]
-    status = np.array(dopri.STATUS_NAMES)[raw["status"]]
+    status = np.array(PATH_STATUS_NAMES)[raw["status"]]
     t_grok = ev_t[:, dy.EV_GROK]
     # t_grok is an event before the path ended, however it ended (a path may grok and then
     # leave the grid); paths that never grokked have t_grok = NaN and drop out of the fit.
@@ -857,7 +861,7 @@ def analyze_path(
     names = ("t_overfit", "t_grok", "t_E", "t_end")
     for j, name in enumerate(names):
         data[name] = ((), raw["ev_t"][0, j], tu)
-    data["status"] = ((), dopri.STATUS_NAMES[int(raw["status"][0])])
+    data["status"] = ((), PATH_STATUS_NAMES[int(raw["status"][0])])
     attrs = _attrs(prep, events, solver, t_max)
     attrs.update(start_alpha=float(st[0]), start_m=float(st[1]), gamma=float(gam[0]),
                  eta_d=float(eta_d), eta_r=float(eta_r),
