@@ -1,19 +1,116 @@
 """reduced_dynamics: reduced (w, m) landscapes and gradient-flow predictions of grokking.
 
-Importing the package needs neither torch nor matplotlib; the probe and the full training
-runs import torch when called.
+The pipeline, one subpackage per step: `probe` a task's reduced landscape (torch) →
+`open_landscape` → `integrate` the reduced dynamics / `predict_grokking_times` /
+`analyze_path` (numba) → `train` full runs (torch) → `validate` predictions against them.
+
+Importing the package needs neither torch nor matplotlib: the probe and the training runs
+import torch when called, and the torch side of the API (`probe`, `train`, their configs,
+`get_task`) is loaded on first access.
 """
 
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from reduced_dynamics.errors import FileCheckError, InputError, ReducedDynamicsError, WriteError
-from reduced_dynamics.io.files import open_landscape, save_landscape
+from reduced_dynamics.io.files import open_landscape, open_trajectories, save_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.names import PathStatus, RunStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reduced_dynamics.engine.predict import (
+        EventOptions,
+        InterpolantOptions,
+        SolverOptions,
+        analyze_path,
+        integrate,
+        predict_grokking_times,
+    )
+    from reduced_dynamics.landscape.config import ProbeConfig
+    from reduced_dynamics.landscape.sweep import ProbeGrid
+    from reduced_dynamics.landscape.sweep import probe_landscape as probe
+    from reduced_dynamics.tasks import get_task
+    from reduced_dynamics.training.config import RunSet, TrainConfig
+    from reduced_dynamics.training.sweep import run_training as train
+    from reduced_dynamics.validate import validate
+
+# name -> (module, attribute), loaded on first access. The engine is lazy too: importing
+# numba before torch changes torch's CPU rounding (the probe's bit-for-bit reproducibility
+# across processes, tests/test_distributed.py), so `import reduced_dynamics` loads neither.
+_PREDICT = "reduced_dynamics.engine.predict"
+_LAZY = {
+    "integrate": (_PREDICT, "integrate"),
+    "predict_grokking_times": (_PREDICT, "predict_grokking_times"),
+    "analyze_path": (_PREDICT, "analyze_path"),
+    "EventOptions": (_PREDICT, "EventOptions"),
+    "SolverOptions": (_PREDICT, "SolverOptions"),
+    "InterpolantOptions": (_PREDICT, "InterpolantOptions"),
+    "validate": ("reduced_dynamics.validate", "validate"),
+    "probe": ("reduced_dynamics.landscape.sweep", "probe_landscape"),
+    "ProbeConfig": ("reduced_dynamics.landscape.config", "ProbeConfig"),
+    "ProbeGrid": ("reduced_dynamics.landscape.sweep", "ProbeGrid"),
+    "train": ("reduced_dynamics.training.sweep", "run_training"),
+    "TrainConfig": ("reduced_dynamics.training.config", "TrainConfig"),
+    "RunSet": ("reduced_dynamics.training.config", "RunSet"),
+    "get_task": ("reduced_dynamics.tasks", "get_task"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the lazily exported names (`_LAZY`) on first access."""
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """The package's module type: ``validate`` stays the function. Importing the submodule
+    ``reduced_dynamics.validate`` makes the import system bind it as the package attribute
+    ``validate``; this binds the submodule's function instead (the submodule itself stays
+    importable: ``from reduced_dynamics.validate import table``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "validate" and isinstance(value, types.ModuleType):
+            value = value.validate
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
+    "EventOptions",
     "FileCheckError",
     "InputError",
+    "InterpolantOptions",
+    "PathStatus",
+    "ProbeConfig",
+    "ProbeGrid",
     "ReducedDynamicsError",
+    "RunSet",
+    "RunStatus",
+    "SolverOptions",
+    "TrainConfig",
     "WriteError",
+    "analyze_path",
     "default_landscape",
+    "get_task",
+    "integrate",
     "open_landscape",
+    "open_trajectories",
+    "predict_grokking_times",
+    "probe",
     "save_landscape",
+    "train",
+    "validate",
 ]

@@ -3,6 +3,12 @@ and what the engine may import."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
+import reduced_dynamics as rd
 from reduced_dynamics.engine import dopri
 from reduced_dynamics.names import PATH_STATUS_NAMES, PathStatus
 
@@ -17,3 +23,43 @@ def test_path_status_names_are_the_file_strings():
         PathStatus.OK, PathStatus.LEFT_DOMAIN, PathStatus.MAX_STEPS,
         PathStatus.NO_GROK_BEFORE_T_MAX, PathStatus.OVERFLOW)
     assert all(type(c) is int for c in (dopri.OK, dopri.NO_GROK, dopri.OVERFLOW))
+
+
+def test_import_needs_neither_torch_nor_matplotlib():
+    """Nor numba (loaded before torch it changes torch's rounding); the lazy exports load
+    torch-free, and ``rd.validate`` stays the function when the submodule is imported first."""
+    code = ("import sys, reduced_dynamics as rd\n"
+            "assert not {'torch', 'matplotlib', 'numba'} & set(sys.modules)\n"
+            "rd.probe, rd.train, rd.ProbeGrid, rd.TrainConfig, rd.get_task  # lazy, torch-free\n"
+            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
+            "from reduced_dynamics.validate import table, validate\n"
+            "assert rd.validate is validate\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_top_level_exports_the_pipeline():
+    from reduced_dynamics.engine import predict
+    from reduced_dynamics.io import files
+    from reduced_dynamics.landscape.config import ProbeConfig
+    from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
+    from reduced_dynamics.tasks import get_task
+    from reduced_dynamics.training.config import RunSet, TrainConfig
+    from reduced_dynamics.training.sweep import run_training
+    from reduced_dynamics.validate import validate
+
+    expected = {
+        "open_landscape": files.open_landscape, "open_trajectories": files.open_trajectories,
+        "integrate": predict.integrate, "analyze_path": predict.analyze_path,
+        "predict_grokking_times": predict.predict_grokking_times, "probe": probe_landscape,
+        "train": run_training, "validate": validate, "ProbeConfig": ProbeConfig,
+        "ProbeGrid": ProbeGrid, "TrainConfig": TrainConfig, "RunSet": RunSet,
+        "get_task": get_task,
+    }
+    for name, obj in expected.items():
+        assert getattr(rd, name) is obj, name
+        assert name in rd.__all__ and name in dir(rd)
+    assert all(hasattr(rd, name) for name in rd.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        rd.nonsense  # noqa: B018
