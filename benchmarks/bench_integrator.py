@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reduced_dynamics.cli import defaults  # noqa: E402
 from reduced_dynamics.engine import predict as P  # noqa: E402
 
 SHIPPED = ROOT / "landscapes" / "toy_addition_paper.nc"
@@ -81,7 +82,7 @@ def path_set(prep: P.PreparedLandscape, n: int, alpha_max: float | None = None
     m_lo, m_hi = prep.interp.m_range
     ms = np.clip(np.linspace(0.0, 0.4, n_m), m_lo, m_hi)
     starts = np.array([(a, m) for a in alphas for m in ms])
-    g = P.default_gammas(prep)
+    g = defaults.gammas(prep)
     return starts, np.geomspace(g[0], g[-1], n_g)
 
 

@@ -26,12 +26,11 @@ import xarray as xr
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from reduced_dynamics.cli import defaults
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine import dopri
 from reduced_dynamics.engine.predict import (
     analyze_path,
-    default_gammas,
-    default_start,
     integrate,
     kernels_compiled,
     predict_grokking_times,
@@ -448,8 +447,8 @@ def test_help_states_the_real_defaults():
     those are what the commands use (checked on the shipped toy-addition landscape)."""
     prep = prepare_landscape(default_landscape())
     entry = get_task(prep.dataset.attrs["task"])
-    start = default_start(prep)
-    gammas = default_gammas(prep)
+    start = defaults.start(prep)
+    gammas = defaults.gammas(prep)
     np.testing.assert_allclose(start, [float(entry.alpha0), entry.m0])
     for command in ("predict", "path", "gamma-plot"):
         text = _help(command)

@@ -3,8 +3,10 @@ and what the engine may import."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,28 @@ def test_top_level_exports_the_pipeline():
     assert all(hasattr(rd, name) for name in rd.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         rd.nonsense  # noqa: B018
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a source file imports, at top level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_engine_takes_explicit_arguments():
+    """engine/ never looks up the task registry or parses CLI specs, nor needs torch or
+    matplotlib: task defaults and spec strings stay in cli/."""
+    engine = Path(rd.__file__).parent / "engine"
+    files = sorted(engine.glob("*.py"))
+    assert len(files) >= 6
+    banned = ("reduced_dynamics.tasks", "reduced_dynamics.cli", "torch", "matplotlib")
+    for path in files:
+        bad = sorted(m for m in _imports(path) if m.startswith(banned))
+        assert not bad, f"{path.name} imports {bad}"
+    assert "reduced_dynamics.cli" in _imports(Path(rd.__file__).parent / "cli" / "engine.py")

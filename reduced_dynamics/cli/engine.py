@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.cli import defaults
 from reduced_dynamics.cli.gridspec import parse_list
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
@@ -45,12 +46,9 @@ from reduced_dynamics.engine.predict import (
     PreparedLandscape,
     SolverOptions,
     analyze_path,
-    default_gammas,
-    default_start,
     kernels_compiled,
     predict_grokking_times,
     prepare_landscape,
-    task_entry,
     unconverged_nodes,
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
@@ -111,8 +109,7 @@ def _rate(name: str, value: float, *, positive: bool) -> float:
 
 def _etas(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
     """--eta-d/--eta-r, defaulting to the training rates of the landscape's task."""
-    entry = task_entry(prep)
-    d_default, r_default = (entry.train.eta_d, entry.train.eta_r) if entry else (1e-3, 1e-3)
+    d_default, r_default = defaults.etas(prep)
     eta_d = d_default if args.eta_d is None else args.eta_d
     eta_r = r_default if args.eta_r is None else args.eta_r
     return (_rate("--eta-d", eta_d, positive=True), _rate("--eta-r", eta_r, positive=False))
@@ -136,39 +133,23 @@ def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, So
 
 def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
     if args.gamma is None:
-        return default_gammas(prep, args.theta_train)
+        return defaults.gammas(prep, args.theta_train)
     return parse_list("--gamma", args.gamma, minimum=0.0)
 
 
-def _task_defaults() -> dict[str, str]:
-    """Help-text fragments listing each registered task's defaults (`TaskEntry`)."""
-    from reduced_dynamics.tasks import REGISTRY
-
-    starts, gammas, path_gamma, etas = [], [], [], []
-    for e in REGISTRY.values():
-        alpha0 = e.alpha0.split(",")[0]
-        starts.append(f"{e.name} {alpha0}" + (f",{e.m0:g}" if e.has_m else ""))
-        gammas.append(f"{e.name} {e.gammas}")
-        g = parse_list("gamma", e.gammas, minimum=0.0)
-        path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
-        etas.append(f"{e.name} {e.train.eta_d:g}")
-    return {"start": "; ".join(starts), "gamma": "; ".join(gammas),
-            "path_gamma": "; ".join(path_gamma), "eta_d": "; ".join(etas)}
-
-
-def _common(p: argparse.ArgumentParser, defaults: dict[str, str]) -> None:
+def _common(p: argparse.ArgumentParser, shown: dict[str, str]) -> None:
     p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
                    help="landscape file (.nc); default: the shipped landscape")
     p.add_argument("--eta-d", type=float, default=None,
                    help="decoder learning rate eta_D > 0 (default: the landscape's task's "
-                        f"training rate, as `train` uses: {defaults['eta_d']}; 1e-3 for "
+                        f"training rate, as `train` uses: {shown['eta_d']}; 1e-3 for "
                         "an unknown task)")
     p.add_argument("--eta-r", type=float, default=None,
                    help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
     p.add_argument("--start", default=None, metavar="ALPHA,M",
                    help="start (alpha = w/w0, m), ALPHA alone on a landscape without m; "
                         "default: the landscape's task's study start, as `train` uses "
-                        f"({defaults['start']}); for an unknown task alpha at 85%% of the "
+                        f"({shown['start']}); for an unknown task alpha at 85%% of the "
                         "grid's log range and m = 0.2")
     p.add_argument("--n-train", type=int, default=None, metavar="N",
                    help="training-set size, on a landscape with an n_train axis: one of its "
@@ -202,7 +183,7 @@ def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
     integrator compiles first (cold numba cache)."""
     start = _start(args.start, prep.has_m)
     if start is None:
-        start = tuple(default_start(prep)) if prep.has_m else float(default_start(prep)[0])
+        start = defaults.start(prep) if prep.has_m else defaults.start(prep)[0]
     alpha, m = start if prep.has_m else (start, 0.0)
     bad = unconverged_nodes(prep, alpha, m)
     if bad:
@@ -387,7 +368,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     prep = _one_landscape(args, "path")
     eta_d, eta_r = _etas(args, prep)
     if args.gamma is None:
-        g = default_gammas(prep, args.theta_train)
+        g = defaults.gammas(prep, args.theta_train)
         gamma = float(g[min(3, g.size - 1)])
     else:
         gamma = _rate("--gamma", args.gamma, positive=False)
@@ -434,9 +415,9 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
-    defaults = _task_defaults()
+    help_defaults = defaults.help_fragments()
     gamma_help = ("weight decays >= 0: comma list or log:START:STOP:NUM; default: the "
-                  f"landscape's task's study list, as `train` uses ({defaults['gamma']}); "
+                  f"landscape's task's study list, as `train` uses ({help_defaults['gamma']}); "
                   "for an unknown task 7 values over 1.5 decades below the boundary's "
                   "balancing gamma")
     p = subparsers.add_parser(
@@ -444,7 +425,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Integrate the reduced dynamics (Eq. 6) for a list of weight decays and "
                     "print t_overfit, t_grok, the closed and geometric forms and the fitted "
                     "exponent of t_grok ~ gamma^p.")
-    _common(p, defaults)
+    _common(p, help_defaults)
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_predict)
@@ -455,10 +436,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(like Fig. 6a-c) and the losses along it.")
     figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
                    "name without one gets .png appended")
-    _common(p, defaults)
+    _common(p, help_defaults)
     p.add_argument("--gamma", type=float, default=None,
                    help="weight decay >= 0 (default: the 4th value of predict's default list, "
-                        f"{defaults['path_gamma']})")
+                        f"{help_defaults['path_gamma']})")
     p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_path)
 
@@ -466,7 +447,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gamma-plot", help="figure: grokking time vs weight decay (log-log)",
         description="Plot t_grok, t_overfit and the closed/geometric forms against gamma "
                     "with the fitted power law.")
-    _common(p, defaults)
+    _common(p, help_defaults)
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_gamma_plot)

@@ -321,24 +321,11 @@ def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
     return arr
 
 
-def task_entry(prep: PreparedLandscape):
-    """The registered task that made this landscape (its ``task`` attribute), or None."""
-    from reduced_dynamics.tasks import REGISTRY
-
-    return REGISTRY.get(str(prep.dataset.attrs.get("task", "")))
-
-
 def default_start(prep: PreparedLandscape) -> tuple[float, float]:
-    """The task's default study start (alpha0, m0) when the landscape names a registered
-    task (the same start `reduced-dynamics train` uses, so predictions and runs compare);
-    otherwise large w, messy m: alpha at 85 % of the grid's log-alpha range, m = 0.2.
-    m is 0 (internal, never shown) on a landscape without m."""
-    entry = task_entry(prep)
+    """A start from the landscape alone: large w, messy m — alpha at 85 % of the grid's
+    log-alpha range, m = 0.2 (clipped to the grid; 0, never shown, without m). The CLI
+    starts from the task's study start instead (`cli.defaults.start`)."""
     m_lo, m_hi = prep.interp.m_range
-    if entry is not None:
-        alpha0 = float(entry.alpha0.split(",")[0])
-        m0 = min(max(entry.m0, m_lo), m_hi) if prep.has_m else 0.0
-        return _starts(prep, [(alpha0, m0)])[0].tolist()
     a_lo, a_hi = prep.alpha_range
     alpha = math.exp(math.log(a_lo) + 0.85 * (math.log(a_hi) - math.log(a_lo)))
     return float(f"{alpha:.3g}"), float(min(max(0.2, m_lo), m_hi)) if prep.has_m else 0.0
@@ -346,16 +333,11 @@ def default_start(prep: PreparedLandscape) -> tuple[float, float]:
 
 def default_gammas(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS, n: int = 7
                    ) -> np.ndarray:
-    """The task's default γ sweep when the landscape names a registered task (the same γ
-    `reduced-dynamics train` uses); otherwise γ log-spaced over 1.5 decades below γ_c, the
-    weight decay that the training-loss gradient balances on the boundary contour at the
-    cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there. Larger γ pushes paths through the boundary into
-    region I. Falls back to 1e-4..3e-3."""
-    entry = task_entry(prep)
-    if entry is not None:
-        from reduced_dynamics.cli.gridspec import parse_list
-
-        return parse_list("gamma", entry.gammas, minimum=0.0)
+    """A γ sweep from the landscape alone: ``n`` values log-spaced over 1.5 decades below
+    γ_c, the weight decay that the training-loss gradient balances on the boundary contour
+    at the cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there. Larger γ pushes paths through the
+    boundary into region I. Falls back to 1e-4..3e-3. The CLI uses the task's study list
+    instead (`cli.defaults.gammas`)."""
     it = prep.interp
     u_c = contour_u(it, it.mg[0], it.ug[-1], theta_train)
     gamma_c = float("nan")
