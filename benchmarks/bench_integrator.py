@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from reduced_dynamics.cli import defaults  # noqa: E402
 from reduced_dynamics.engine import predict as P  # noqa: E402
+from reduced_dynamics.testing.reference import reference_paths  # noqa: E402
 
 SHIPPED = ROOT / "landscapes" / "toy_addition_paper.nc"
 
@@ -84,79 +85,6 @@ def path_set(prep: P.PreparedLandscape, n: int, alpha_max: float | None = None
     starts = np.array([(a, m) for a in alphas for m in ms])
     g = defaults.gammas(prep)
     return starts, np.geomspace(g[0], g[-1], n_g)
-
-
-class _Budget(Exception):
-    """A scipy path ran out of its right-hand-side budget."""
-
-
-def scipy_paths(prep: P.PreparedLandscape, y0s: np.ndarray, pars: np.ndarray, t_max: float,
-                rtol: float, atol: float, theta_train: float = 0.05,
-                acc_threshold: float = 0.95, stationary_rtol: float = 1e-2,
-                stationary_atol: float = 1e-10, max_nfev: int = 120_000
-                ) -> tuple[float, list[dict]]:
-    """solve_ivp(RK45) with RectBivariateSpline (ln loss) + linear accuracy interpolation;
-    a path is abandoned after ``max_nfev`` right-hand-side calls (numba's step budget)."""
-    from scipy.integrate import solve_ivp
-    from scipy.interpolate import RectBivariateSpline, RegularGridInterpolator
-
-    it = prep.interp
-    ds = prep.dataset
-    ug, mg = it.ug, it.mg
-    g = np.log(np.maximum(ds["train_loss"].transpose("w", "m").values, it.floor))
-    spl = RectBivariateSpline(ug, mg, g, kx=3, ky=3, s=0)
-    acc = RegularGridInterpolator((ug, mg), ds["test_acc"].transpose("w", "m").values)
-    lo, hi = ug[0], ug[-1]
-    results = []
-    t0 = time.perf_counter()
-    for y0, (eta_d, eta_r, gamma) in zip(y0s, pars):
-        calls = [0]
-
-        def f(t, y, eta_d=eta_d, eta_r=eta_r, gamma=gamma, calls=calls):
-            calls[0] += 1
-            if calls[0] > max_nfev:
-                raise _Budget
-            uc = min(max(y[0], lo), hi)
-            mc = min(max(y[1], mg[0]), mg[-1])
-            lv = np.exp(spl.ev(uc, mc))
-            du = -eta_d * (np.exp(-2 * uc) * lv * spl.ev(uc, mc, dx=1) + gamma)
-            dm = -eta_r * lv * spl.ev(uc, mc, dy=1)
-            if (mc <= mg[0] and dm < 0) or (mc >= mg[-1] and dm > 0):
-                dm = 0.0
-            return np.array([du, dm])
-
-        tol_e = eta_d * (stationary_rtol * gamma + stationary_atol)
-
-        def overfit(t, y):
-            return spl.ev(min(max(y[0], lo), hi), min(max(y[1], mg[0]), mg[-1])) - np.log(
-                theta_train)
-
-        def grok(t, y):
-            return acc_threshold - acc([min(max(y[0], lo), hi), min(max(y[1], mg[0]),
-                                                                    mg[-1])])[0]
-
-        def exit_low(t, y):
-            return y[0] - lo
-
-        def exit_high(t, y):
-            return hi - y[0]
-
-        def stationary(t, y, f=f, tol_e=tol_e):
-            return float(np.hypot(*f(t, y))) - tol_e
-
-        for e in (overfit, grok, exit_low, exit_high, stationary):
-            e.direction = -1
-        for e in (exit_low, exit_high, stationary):
-            e.terminal = True
-        try:
-            sol = solve_ivp(f, (0.0, t_max), y0, method="RK45", rtol=rtol, atol=atol,
-                            events=[overfit, grok, exit_low, exit_high, stationary])
-        except _Budget:
-            results.append({"t_grok": np.nan, "nfev": calls[0], "budget": True})
-            continue
-        results.append({"t_grok": sol.t_events[1][0] if sol.t_events[1].size else np.nan,
-                        "nfev": calls[0], "budget": False})
-    return time.perf_counter() - t0, results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     pars = np.column_stack([np.full(k, 1e-3), np.full(k, 1e-3), gammas[idx[1, pick]]])
     prep = preps["spline"]
     y0s = np.column_stack([np.log(alpha_m[:, 0] * prep.w0), alpha_m[:, 1]])
-    dt_scipy, res = scipy_paths(prep, y0s, pars, t_max, args.rtol, args.atol,
+    dt_scipy, res = reference_paths(prep, y0s, pars, t_max, args.rtol, args.atol,
                                 max_nfev=6 * args.max_steps)
     # one thread, like scipy; the K paths repeated to get a measurable time
     reps = max(1, int(200 // k))

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _engine_helpers import exact_landscape, poly_landscape
 from scipy.integrate import RK45, solve_ivp
 from scipy.optimize import brentq
 
 from reduced_dynamics.engine import dopri
 from reduced_dynamics.engine import dynamics as dy
 from reduced_dynamics.engine import predict as P
+from reduced_dynamics.testing.analytic import exact_landscape, poly_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 ROOT = Path(__file__).resolve().parents[1]

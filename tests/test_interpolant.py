@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from _engine_helpers import exact_landscape
 from scipy.interpolate import RectBivariateSpline, RegularGridInterpolator
 
 from reduced_dynamics.engine.interpolant import (
@@ -21,6 +20,7 @@ from reduced_dynamics.engine.interpolant import (
 )
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.testing.analytic import exact_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 RNG = np.random.default_rng(0)

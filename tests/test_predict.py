@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from _engine_helpers import (
-    W0,
-    contour_u_exact,
-    exact_landscape,
-    flat_landscape,
-    loss_crossing_exact,
-)
 
 from reduced_dynamics.engine import predict as P
 from reduced_dynamics.engine.dopri import STATUS_NAMES
 from reduced_dynamics.engine.path_analysis import count_descents
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.testing.analytic import (
+    W0,
+    contour_u_exact,
+    exact_landscape,
+    flat_landscape,
+    loss_crossing_exact,
+)
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 CASES = [("pchip", "log"), ("pchip", "linear"), ("spline", "log"), ("spline", "linear")]

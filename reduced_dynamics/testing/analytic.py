@@ -1,4 +1,4 @@
-"""Landscapes with known answers for the prediction-engine tests (not collected by pytest).
+"""Landscapes with known answers, for tests of the prediction engine (and yours).
 
 `exact_landscape`: region II (u ≥ u_b) has l_train exactly constant, so a path there moves
 as u(t) = u_start − η_D γ t, m constant; test accuracy is a step between two nodes, so its
