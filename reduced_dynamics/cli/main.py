@@ -24,13 +24,8 @@ def _probe(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_norms
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
-    from reduced_dynamics.tasks import get_task
 
-    entry = get_task(args.task)
-    _check_workers(args.workers)
-    _set_threads(args.threads)
-    _check_device(args.device)
-    task = entry.preset(args.preset)
+    entry, task = _task_and_resources(args)
     overrides = {k: v for k, v in {
         "steps": args.steps, "lr": args.lr, "schedule": args.schedule,
         "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
@@ -73,6 +68,18 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_and_resources(args: argparse.Namespace):
+    """The task entry and preset of ``probe``/``train``, after checking the workers, the
+    threads and the device they ask for."""
+    from reduced_dynamics.tasks import get_task
+
+    entry = get_task(args.task)
+    _check_workers(args.workers)
+    _set_threads(args.threads)
+    _check_device(args.device)
+    return entry, entry.preset(args.preset)
+
+
 def _sizes(option: str, spec: str) -> tuple[int, ...]:
     """Training-set sizes from a grid spec: rounded to integers, distinct, >= 1."""
     from reduced_dynamics.cli.gridspec import parse_grid
@@ -92,15 +99,10 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_int
     from reduced_dynamics.landscape.sweep import seeds_from_spec
-    from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.config import RunSet
     from reduced_dynamics.training.sweep import check_runs, run_training
 
-    entry = get_task(args.task)
-    _check_workers(args.workers)
-    _set_threads(args.threads)
-    _check_device(args.device)
-    task = entry.preset(args.preset)
+    entry, task = _task_and_resources(args)
     overrides = {k: v for k, v in {
         "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
         "dtype": args.dtype, "batch_size": args.batch_size,

@@ -57,12 +57,7 @@ def plot_path(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
     ok = t > 0
     ax.loglog(t[ok], path["train_loss"].values[ok], label="train loss")
     ax.loglog(t[ok], path["test_loss"].values[ok], label="test loss")
-    for name, tp in zip(path["point"].values, path["t_point"].values):
-        if np.isfinite(tp) and tp > 0:
-            ax.axvline(tp, color="grey", lw=0.8, ls=":")
-            ax.text(tp, 1.0, str(name), ha="center", va="bottom", fontsize=9,
-                    transform=ax.get_xaxis_transform())
-    ax.set_xlabel(f"t [{TIME_UNITS}]", fontsize=8)
+    _mark_points(ax, path)
     ax.set_ylabel("loss")
     n_desc = int(path["n_descents"])
     ax.set_title("(c) losses along the path")
@@ -140,15 +135,20 @@ def plot_path_1d(prep: PreparedLandscape, path: xr.Dataset, *, fig: Any = None,
     ax_t.loglog(t[ok], pa[ok], "k-", label="alpha = w / w0")
     ax_t.loglog(t[ok], path["train_loss"].values[ok], label="train loss")
     ax_t.loglog(t[ok], path["test_loss"].values[ok], label="test loss")
-    for name, tp in zip(path["point"].values, path["t_point"].values):
-        if np.isfinite(tp) and tp > 0:
-            ax_t.axvline(tp, color="grey", lw=0.8, ls=":")
-            ax_t.text(tp, 1.0, str(name), ha="center", va="bottom", fontsize=9,
-                      transform=ax_t.get_xaxis_transform())
-    ax_t.set_xlabel(f"t [{TIME_UNITS}]", fontsize=8)
+    _mark_points(ax_t, path)
     ax_t.set_title("(b) along the path")
     ax_t.legend(fontsize=8)
     n_text = f"n_train = {int(path['n_train'])}, " if "n_train" in path.coords else ""
     fig.suptitle(f"{n_text}gamma = {path.attrs['gamma']:g}, eta = {path.attrs['eta_d']:g}, "
                  f"status {path['status'].item()}; {prep.source}", fontsize=10)
     return fig
+
+
+def _mark_points(ax, path) -> None:
+    """The points A–E of a path as dotted lines on a time axis (log t), labelled on top."""
+    for name, tp in zip(path["point"].values, path["t_point"].values):
+        if np.isfinite(tp) and tp > 0:
+            ax.axvline(tp, color="grey", lw=0.8, ls=":")
+            ax.text(tp, 1.0, str(name), ha="center", va="bottom", fontsize=9,
+                    transform=ax.get_xaxis_transform())
+    ax.set_xlabel(f"t [{TIME_UNITS}]", fontsize=8)
