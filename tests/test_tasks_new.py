@@ -106,3 +106,18 @@ def test_constrained_transformer_run_keeps_its_norm():
     np.testing.assert_allclose(logs["w"], 0.8 * w0[:, None] * np.ones_like(logs["w"]),
                                rtol=1e-5)
 
+
+
+def test_a_config_carries_its_task():
+    from reduced_dynamics.tasks import task_of
+    from reduced_dynamics.testing.sequence_task import ENTRY, registered
+
+    assert task_of(images()) is get_task("images")
+    assert task_of(modular("cpu")) is get_task("modular-addition")
+    config = ENTRY.preset("test")
+    with registered():
+        assert task_of(config) is ENTRY
+    with pytest.raises(InputError, match="no registered task"):
+        task_of(config)  # unregistered again
+    with pytest.raises(InputError, match="no registered task"):
+        task_of(object())

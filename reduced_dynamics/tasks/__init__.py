@@ -16,6 +16,7 @@ from reduced_dynamics.tasks.base import (
            register,
            task_of,
            torch_task,
+           unregister,
 )
 
 register(toy_addition.TASK)
@@ -27,4 +28,4 @@ TASKS = tuple(REGISTRY)
 
 
 __all__ = ["REGISTRY", "TASKS", "TaskEntry", "TorchTask", "get_task",
-           "register", "task_of", "torch_task"]
+           "register", "task_of", "torch_task", "unregister"]

@@ -266,7 +266,15 @@ def register(entry: TaskEntry) -> TaskEntry:
             raise ValueError(f"config type {entry.config_type.__name__} is already "
                              f"registered by task {other.name!r}")
     REGISTRY[entry.name] = entry
+    entry.config_type.task_entry = entry  # a config knows its task: no lookup by type later
     return entry
+
+
+def unregister(name: str) -> None:
+    """Remove a task (tests register temporary ones); its configs no longer know it."""
+    entry = REGISTRY.pop(name, None)
+    if entry is not None and entry.config_type.__dict__.get("task_entry") is entry:
+        del entry.config_type.task_entry
 
 
 def get_task(name: str) -> TaskEntry:
@@ -277,12 +285,13 @@ def get_task(name: str) -> TaskEntry:
 
 
 def task_of(config: Any) -> TaskEntry:
-    """The registered task whose config type ``config`` is."""
-    for entry in REGISTRY.values():
-        if isinstance(config, entry.config_type):
-            return entry
-    raise InputError(f"no registered task has config type {type(config).__name__}; known "
-                     f"tasks: {list(REGISTRY)}")
+    """The task ``config`` belongs to: `register` gives every config type its entry, so the
+    config passed down carries its task (no search of the registry by type)."""
+    entry = getattr(config, "task_entry", None)
+    if not isinstance(entry, TaskEntry):
+        raise InputError(f"no registered task has config type {type(config).__name__}; "
+                         f"known tasks: {list(REGISTRY)}")
+    return entry
 
 
 def torch_task(config: Any, dtype: torch.dtype | None = None,

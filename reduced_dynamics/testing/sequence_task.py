@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reduced_dynamics.landscape.config import ProbeConfig
-from reduced_dynamics.tasks.base import REGISTRY, TaskEntry, TorchTask, example_mean, register
+from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, register, unregister
 from reduced_dynamics.training.config import TrainConfig
 
 
@@ -113,4 +113,4 @@ def registered() -> Iterator[TaskEntry]:
     try:
         yield ENTRY
     finally:
-        REGISTRY.pop(ENTRY.name, None)
+        unregister(ENTRY.name)
