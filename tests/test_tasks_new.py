@@ -121,3 +121,13 @@ def test_a_config_carries_its_task():
         task_of(config)  # unregistered again
     with pytest.raises(InputError, match="no registered task"):
         task_of(object())
+
+
+def test_cli_preset_defaults_to_the_tasks_first(tmp_path):
+    from reduced_dynamics.cli.main import main
+    from reduced_dynamics.io.files import open_trajectories
+
+    out = tmp_path / "r.nc"
+    assert main(["train", "images", "--n-train", "40", "--gamma", "0.1", "--steps", "5",
+                 "--n-log", "2", "-q", "-o", str(out)]) == 0
+    assert open_trajectories(out).attrs["preset"] == "digits-mse"

@@ -31,7 +31,7 @@ def _probe(args: argparse.Namespace) -> int:
         "lr_scaling": args.lr_scaling, "dtype": args.dtype, "chunk_size": args.chunk_size,
         "batch_size": args.batch_size,
     }.items() if v is not None}
-    probe = dataclasses.replace(entry.probe_preset(args.preset), **overrides)
+    probe = dataclasses.replace(entry.probe_preset(task.preset), **overrides)
     seeds = (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
              else entry.probe_seeds)
     if (args.w is None) == (args.alpha is None):
@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     presets = sorted({p for e in REGISTRY.values() for p in e.presets})
     p = sub.add_parser("probe", help="compute a reduced landscape with torch")
     p.add_argument("task", help=task_help)
-    p.add_argument("--preset", default="paper", choices=presets)
+    p.add_argument("--preset", choices=presets, help="the task's preset (default: its "
+                   "first: paper for toy-addition and teacher-student, digits-mse for images, "
+                   "nanda for modular-addition)")
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
     p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
@@ -287,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
     p.add_argument("task", help=task_help)
-    p.add_argument("--preset", default="paper", choices=presets)
+    p.add_argument("--preset", choices=presets, help="the task's preset (default: its "
+                   "first: paper for toy-addition and teacher-student, digits-mse for images, "
+                   "nanda for modular-addition)")
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
                    "study, the same as `predict`)")
     p.add_argument("--seeds", help="a count (2, counted from the task's first seed: "

@@ -224,8 +224,11 @@ class TaskEntry:
     gammas: str = "log:0.03:1:8"  # default weight decays of `train` and `predict`
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
 
-    def preset(self, name: str, **overrides) -> Any:
-        """The named task preset, with any fields replaced."""
+    def preset(self, name: str | None = None, **overrides) -> Any:
+        """The named task preset (None: the task's first, its default), with any fields
+        replaced."""
+        if name is None:
+            name = next(iter(self.presets))
         if name not in self.presets:
             raise InputError(f"`preset` of task {self.name!r} must be one of "
                              f"{sorted(self.presets)}, got {name!r}")
