@@ -30,6 +30,7 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
+from reduced_dynamics.io.fingerprint import MISSING, config_diff
 from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
 
 # Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
@@ -88,16 +89,6 @@ def _task_config(ds: xr.Dataset) -> dict | None:
     return task if isinstance(task, dict) else None
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
     """What makes a landscape and a trajectory file incomparable: a different ``task`` or
     ``preset`` attribute, or a different field of the task config in ``config_json`` (the
@@ -112,16 +103,11 @@ def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
             diffs.append(f"{attr}: landscape {a!r}, runs {b!r}")
     ta, tb = _task_config(landscape), _task_config(runs)
     if ta is not None and tb is not None:
-        fa, fb = _flat(ta), _flat(tb)
-        if "n_train" in landscape.dims:  # a parameter axis: each run picks its slice
-            fa.pop("n_train", None)
-            fb.pop("n_train", None)
-        missing = object()
-        for key in sorted(set(fa) | set(fb)):
-            a, b = fa.get(key, missing), fb.get(key, missing)
-            if a != b:
-                show = [("(absent)" if v is missing else repr(v)) for v in (a, b)]
-                diffs.append(f"task config `{key}`: landscape {show[0]}, runs {show[1]}")
+        for key, a, b in config_diff(ta, tb):
+            if key == "n_train" and "n_train" in landscape.dims:
+                continue  # a parameter axis: each run picks its slice
+            show = [("(absent)" if v is MISSING else repr(v)) for v in (a, b)]
+            diffs.append(f"task config `{key}`: landscape {show[0]}, runs {show[1]}")
     return diffs
 
 
