@@ -28,15 +28,29 @@ from reduced_dynamics.engine.predict import (
     integrate,
     prepare_landscape,
 )
-from reduced_dynamics.errors import InputError, WriteError
+from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
+from reduced_dynamics.errors import InputError, WriteError, bad_value
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
 from reduced_dynamics.io.fingerprint import MISSING, config_diff
 from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
 
-# Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
-# accuracies too: overfit = train_acc >= 0.95, grok = test_acc >= 0.95.
-EVENTS = EventOptions(overfit_on="acc", train_acc_threshold=ACC_THRESHOLD, grok_on="acc",
-                      acc_threshold=ACC_THRESHOLD)
+STARTS = ("init", "peak")
+
+
+def events_for(threshold: float, on: str) -> EventOptions:
+    """Measured times use accuracies (SPEC §6), so the prediction uses the interpolated
+    values too: overfit = train_acc >= 0.95, grok = the task's threshold (SPEC §12)."""
+    if on == "loss":
+        return EventOptions(overfit_on="acc", train_acc_threshold=ACC_THRESHOLD,
+                            grok_on="loss", theta_test=threshold)
+    return EventOptions(overfit_on="acc", train_acc_threshold=ACC_THRESHOLD, grok_on="acc",
+                        acc_threshold=threshold)
+
+
+def peak_index(w: np.ndarray) -> int:
+    """Index of the largest finite logged w of one run (0 when none is finite)."""
+    finite = np.isfinite(w)
+    return int(np.argmax(np.where(finite, w, -np.inf))) if finite.any() else 0
 
 
 def plateau_rate(step: np.ndarray, w: np.ndarray, t_start: float, t_stop: float) -> float:
@@ -51,9 +65,11 @@ def plateau_rate(step: np.ndarray, w: np.ndarray, t_start: float, t_stop: float)
 
 
 def path_distance(t_meas: np.ndarray, lnw_meas: np.ndarray, m_meas: np.ndarray,
-                  t_pred: np.ndarray, lnw_pred: np.ndarray, m_pred: np.ndarray) -> float:
-    """RMS over logged steps t > 0 of the Euclidean distance in the (ln w, m) plane."""
-    ok = (t_meas > 0) & np.isfinite(lnw_meas) & np.isfinite(m_meas)
+                  t_pred: np.ndarray, lnw_pred: np.ndarray, m_pred: np.ndarray,
+                  t_from: float = 0.0) -> float:
+    """RMS over logged steps t > t_from (the prediction's start) of the Euclidean
+    distance in the (ln w, m) plane."""
+    ok = (t_meas > t_from) & np.isfinite(lnw_meas) & np.isfinite(m_meas)
     tp = np.maximum(t_pred, 1e-12)
     lw = np.interp(np.log(t_meas[ok]), np.log(tp[1:]), lnw_pred[1:])
     mm = np.interp(np.log(t_meas[ok]), np.log(tp[1:]), m_pred[1:])
@@ -121,8 +137,14 @@ def check_comparable(landscape: xr.Dataset, runs: xr.Dataset) -> None:
 
 def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
              runs: xr.Dataset | str | os.PathLike, *,
-             n_train: int | None = None) -> xr.Dataset:
+             n_train: int | None = None, start: str = "init") -> xr.Dataset:
     """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
+
+    ``start="init"`` integrates from each run's (alpha0, m0) at step 0; ``start="peak"``
+    from its measured state at the logged step where w peaks, with that step added to the
+    predicted times — for runs whose fast memorisation phase (the norm growing while the
+    model fits its training set) the reduced dynamics does not describe. Grokking is the
+    landscape's task threshold (`engine.thresholds`), measured and predicted alike.
 
     ``n_train``: the runs' training-set size on a landscape with that axis, when the runs
     do not record it (see the module docstring). A run whose ``status`` is diverged is not
@@ -136,7 +158,11 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
         full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
+    if start not in STARTS:
+        raise bad_value("start", start, " or ".join(repr(s) for s in STARTS))
     check_comparable(full, ds)
+    threshold, grok_on, threshold_source = grok_threshold_of(full)
+    events = events_for(threshold, grok_on)
     values = n_train_values(full)
     if values:
         run_n = _runs_n_train(ds, n_train, values, source)
@@ -163,33 +189,40 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     status = np.empty(n, dtype=object)
     pred_w = np.full((n, step.size), np.nan)
     pred_m = np.full((n, step.size), np.nan)
+    t_start, alpha_start = np.zeros(n), np.full(n, np.nan)
     for r in range(n):
         if diverged[r]:
             status[r] = "diverged"
             continue
         run = ds.isel(run=r)
         here = preps[int(run_n[r])] if run_n is not None else prep
-        start = ([(float(run["alpha0"]), float(run["m0"]))] if has_m
-                 else [float(run["alpha0"])])
-        pred = integrate(here, start, gamma=float(run["gamma"]), eta_d=float(run["eta_d"]),
-                         eta_r=float(run["eta_r"]), events=EVENTS).isel(
-                             start=0, gamma=0, eta_d=0, eta_r=0)
-        out["t_overfit_pred"][r] = float(pred["t_overfit"])
-        out["t_grok_pred"][r] = float(pred["t_grok"])
+        if start == "peak":
+            k = peak_index(run["w"].values)
+            t0, alpha, m = (float(step[k]), float(run["w"].values[k]) / w0,
+                            float(run["m"].values[k]))
+        else:
+            t0, alpha, m = 0.0, float(run["alpha0"]), float(run["m0"])
+        t_start[r], alpha_start[r] = t0, alpha
+        pred = integrate(here, [(alpha, m)] if has_m else [alpha], gamma=float(run["gamma"]),
+                         eta_d=float(run["eta_d"]), eta_r=float(run["eta_r"]),
+                         events=events).isel(start=0, gamma=0, eta_d=0, eta_r=0)
+        out["t_overfit_pred"][r] = t0 + float(pred["t_overfit"])
+        out["t_grok_pred"][r] = t0 + float(pred["t_grok"])
         status[r] = str(pred["status"].values)
-        t_pred = pred["time"].values
+        t_pred = pred["time"].values + t0
         lnw_p = np.log(pred["w"].values)
         # without m on the landscape, distances are in ln w alone
         m_p = pred["m"].values if has_m else np.zeros_like(lnw_p)
         m_meas = run["m"].values if has_m else np.zeros(step.size)
         out["path_distance"][r] = path_distance(step, np.log(run["w"].values), m_meas,
-                                                t_pred, lnw_p, m_p)
-        pos = step > 0
+                                                t_pred, lnw_p, m_p, t0)
+        pos = step > t0
         pred_w[r, pos] = np.exp(np.interp(np.log(step[pos]), np.log(t_pred[1:]), lnw_p[1:]))
         pred_m[r, pos] = np.interp(np.log(step[pos]), np.log(t_pred[1:]), m_p[1:])
         out["plateau_rate"][r] = plateau_rate(step, run["w"].values,
                                               float(run["t_overfit"]), float(run["t_grok"]))
-    t_of, t_gr = ds["t_overfit"].values, ds["t_grok"].values
+    t_of = ds["t_overfit"].values
+    t_gr = grok_times(step, ds["test_acc"].values, ds["test_loss"].values, threshold, grok_on)
     gamma = ds["gamma"].values
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: event at step 0 or never
         ratio_of, ratio_gr = out["t_overfit_pred"] / t_of, out["t_grok_pred"] / t_gr
@@ -210,6 +243,10 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         "plateau_rate": ("run", out["plateau_rate"], {"long_name":
                          "fitted k in w ~ exp(-k t) between t_overfit and t_grok"}),
         "eta_d_gamma": ("run", ds["eta_d"].values * gamma),
+        "t_start": ("run", t_start, {"long_name": "step the prediction starts from "
+                                     f"(start={start!r})"}),
+        "alpha_start": ("run", alpha_start, {"long_name": "w / w0 the prediction starts "
+                                             "from"}),
         "max_residual": ("run", _row_max(ds["residual"].values), {"long_name":
                          "largest off-line residual of the representation along the run"}),
         "status_predicted": ("run", status.astype(str), {"long_name": "status of the "
@@ -235,8 +272,12 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         "exponent_measured_stderr": meas_fit["exponent_stderr"],
         "exponent_predicted": pred_fit["exponent"],
         "exponent_predicted_stderr": pred_fit["exponent_stderr"],
-        "events": (f"overfit: train_acc >= {ACC_THRESHOLD}; grok: test_acc >= "
-                   f"{ACC_THRESHOLD} (measured and predicted)"),
+        "events": (f"overfit: train_acc >= {ACC_THRESHOLD}; grok: "
+                   f"{describe_grok(threshold, grok_on)} from {threshold_source} "
+                   "(measured and predicted)"),
+        "grok_threshold": threshold,
+        "grok_on": grok_on,
+        "start": start,
     }
     report = xr.Dataset(data, coords=coords, attrs=attrs)
     return report if has_m else report.drop_vars("m0")

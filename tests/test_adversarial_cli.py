@@ -494,7 +494,7 @@ def test_info_summarises_trajectory_files(tmp_path):
     assert rc == 0, err
     assert out.startswith(f"trajectories {path}")
     assert "task: synthetic  preset: lu" in out and "runs: 30  logged steps: 6, 0 .. 10000" in out
-    assert "grokked (test acc >= 0.95): 30 of 30 runs" in out
+    assert "grokked (test_acc >= 0.95): 30 of 30 runs" in out
     assert "... and 6 more run(s)" in out
     row = next(line for line in out.splitlines() if line.split()[:1] == ["1e-05"])
     assert row.split()[:7] == ["1e-05", "0", "30", "0.05", "0.001", "100", "1e+04"]

@@ -69,6 +69,20 @@ def test_images_probe_and_runs_at_their_own_training_set_sizes():
         RunSet.sweep([0.1], [0], [1.0], [0.0], n_trains=[0])
 
 
+def test_runs_files_time_grokking_at_the_tasks_threshold():
+    """SPEC §12: t_grok in a trajectory file is the task's grok_threshold, not 0.95."""
+    from reduced_dynamics.training.sweep import trajectory_dataset
+
+    cfg = TrainConfig(steps=60, n_log=7, eta_r=0.0, batch_size=50)
+    runs = RunSet.sweep([0.1], [0], [1.0], [0.0], n_trains=[300])
+    task = images(grok_threshold=0.3)
+    ds = trajectory_dataset(task, cfg, runs, train_runs(task, cfg, runs))
+    acc, step = ds["test_acc"].values[0], ds["step"].values
+    assert acc.max() >= 0.3 and acc.min() < 0.3  # the threshold is crossed within 60 steps
+    assert float(ds["t_grok"][0]) == step[np.argmax(acc >= 0.3)]
+    assert "test_acc >= 0.3" in ds["t_grok"].attrs["long_name"]
+
+
 def test_modular_addition_split_and_float64_cross_entropy():
     cfg = modular("nanda")
     tr, te = split(cfg)

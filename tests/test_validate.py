@@ -10,9 +10,13 @@ import xarray as xr
 
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
+from reduced_dynamics.names import ACC_THRESHOLD
 from reduced_dynamics.testing.synthetic import synthetic_landscape
-from reduced_dynamics.validate import EVENTS, path_distance, plateau_rate, validate
+from reduced_dynamics.validate import events_for, path_distance, plateau_rate, validate
+
+EVENTS = events_for(ACC_THRESHOLD, "acc")
 
 
 def test_plateau_rate_recovers_an_exponential_decay():
@@ -96,3 +100,57 @@ def test_cli_validate_rejects_a_landscape_given_as_runs(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "l.nc"), str(tmp_path / "l.nc"),
                  "-o", str(tmp_path / "r")]) == 2
     assert "this is a landscape file, not a trajectory file" in capsys.readouterr().err
+
+
+def _with_memorisation_phase(runs: xr.Dataset, alpha_first: float, t_peak: int) -> xr.Dataset:
+    """The runs delayed by ``t_peak`` steps, during which w rises from ``alpha_first`` w0 to
+    the runs' start (a memorisation phase the reduced dynamics does not describe)."""
+    step = runs["step"].values
+    new_step = np.concatenate([np.linspace(0, t_peak, 20, endpoint=False).astype(int),
+                               step + t_peak])
+    out = {}
+    for name in ("w", "m", "train_acc", "test_acc", "train_loss", "test_loss", "residual"):
+        v = runs[name].values
+        head = np.repeat(v[:, :1], 20, axis=1)
+        if name == "w":
+            head = head * np.linspace(alpha_first / float(runs["alpha0"][0]), 1, 20,
+                                      endpoint=False)
+        if name in ("train_acc", "test_acc"):
+            head = np.zeros_like(head)
+        out[name] = (("run", "step"), np.concatenate([head, v], axis=1))
+    shifted = runs.drop_dims("step").assign(out).assign_coords(step=new_step)
+    shifted["t_overfit"] = runs["t_overfit"] + t_peak
+    shifted["t_grok"] = runs["t_grok"] + t_peak
+    return shifted.assign_coords(alpha0=("run", np.full(runs.sizes["run"], alpha_first)))
+
+
+def test_validate_from_the_peak_skips_the_memorisation_phase():
+    landscape = synthetic_landscape()
+    runs, _ = _runs_following_the_prediction(landscape, [1e-2, 3e-2], 30.0, 0.05)
+    late = _with_memorisation_phase(runs, 3.0, 5000)
+    peak = validate(landscape, late, start="peak")
+    np.testing.assert_array_equal(peak["t_start"].values, [5000, 5000])
+    np.testing.assert_allclose(peak["alpha_start"].values, 30.0, rtol=1e-9)
+    ratio = peak["t_grok_ratio"].values
+    assert np.all(ratio <= 1.0 + 1e-9) and np.all(ratio > 0.95)
+    # from alpha0 = 3 the reduced dynamics describes another run
+    init = validate(landscape, late)
+    r = init["t_grok_ratio"].values
+    assert not np.any((r > 0.9) & (r < 1.1))
+    assert peak.attrs["start"] == "peak" and init.attrs["start"] == "init"
+    with pytest.raises(InputError, match=r"`start`.*'init' or 'peak'"):
+        validate(landscape, late, start="top")
+
+
+def test_validate_uses_the_landscape_tasks_grok_threshold():
+    landscape = synthetic_landscape()
+    runs, _ = _runs_following_the_prediction(landscape, [1e-2, 3e-2], 30.0, 0.05)
+    landscape.attrs["config_json"] = json.dumps({"task": {"grok_threshold": 0.8}})
+    report = validate(landscape, runs)
+    assert report.attrs["grok_threshold"] == 0.8 and "test_acc >= 0.8" in report.attrs["events"]
+    step, acc = runs["step"].values, runs["test_acc"].values
+    expected = [step[np.argmax(a >= 0.8)] for a in acc]
+    np.testing.assert_array_equal(report["t_grok_measured"].values, expected)
+    assert np.all(report["t_grok_measured"].values < runs["t_grok"].values)
+    ratio = report["t_grok_ratio"].values  # the prediction uses the same threshold
+    assert np.all(ratio <= 1.0 + 1e-9) and np.all(ratio > 0.9)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.io.files import (
     FILE_KIND_ATTR,
     check_landscape,
@@ -14,7 +15,7 @@ from reduced_dynamics.io.files import (
     config_of,
     read_dataset,
 )
-from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
+from reduced_dynamics.names import RunStatus
 
 MAX_RUN_ROWS = 24  # runs listed one per line; the rest are counted
 
@@ -55,8 +56,11 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
         lines.append(f"  train: {shown}")
     if "n_train" in ds.coords:
         lines.append(f"  n_train: {np.unique(ds['n_train'].values).tolist()}")
-    grokked = int(np.isfinite(ds["t_grok"].values).sum())
-    lines.append(f"  grokked (test acc >= {ACC_THRESHOLD}): {grokked} of {ds.sizes['run']} runs")
+    value, on, _ = grok_threshold_of(ds)
+    t_grok = grok_times(step, ds["test_acc"].values, ds["test_loss"].values, value, on)
+    grokked = int(np.isfinite(t_grok).sum())
+    lines.append(f"  grokked ({describe_grok(value, on)}): {grokked} of {ds.sizes['run']} "
+                 "runs")
     diverged = (ds["status"].values == RunStatus.DIVERGED if "status" in ds.data_vars
                 else np.zeros(ds.sizes["run"], bool))
     if diverged.any():
@@ -68,7 +72,7 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
     for r in range(min(ds.sizes["run"], MAX_RUN_ROWS)):
         x = ds.isel(run=r)
         values = (float(x["gamma"]), int(x["seed"]), float(x["alpha0"]), float(x["m0"]),
-                  float(x["eta_d"]), float(x["t_overfit"]), float(x["t_grok"]),
+                  float(x["eta_d"]), float(x["t_overfit"]), float(t_grok[r]),
                   float(x["train_loss"][-1]), float(x["test_acc"][-1]))
         mark = ""
         if diverged[r]:

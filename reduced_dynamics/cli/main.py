@@ -163,7 +163,7 @@ def _validate(args: argparse.Namespace) -> int:
     check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
                  folder=True)
     landscape = open_landscape(args.landscape)
-    report = validate(landscape, args.runs, n_train=args.n_train)
+    report = validate(landscape, args.runs, n_train=args.n_train, start=args.start)
     print(table(report))
     for path in write_report(report, landscape, args.output):
         print(f"wrote {path}")
@@ -339,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="report folder")
     p.add_argument("--n-train", type=int, metavar="N", help="training-set size of the runs, "
                    "on a landscape with an n_train axis (default: the runs' own)")
+    p.add_argument("--start", choices=("init", "peak"), default="init",
+                   help="where each prediction starts: the run's initial alpha0 (default), "
+                   "or its measured w at the logged step where w peaks, for runs whose "
+                   "memorisation phase the reduced dynamics does not describe (transformers)")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("info", help="summarise a landscape or trajectory file")

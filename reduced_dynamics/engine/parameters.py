@@ -14,16 +14,16 @@ predicts no generalisation.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.engine.thresholds import grok_threshold_of
 from reduced_dynamics.errors import InputError, bad_value
 from reduced_dynamics.io.files import open_landscape
-from reduced_dynamics.names import ACC_THRESHOLD, PARAMETER_DIMS
+from reduced_dynamics.names import PARAMETER_DIMS
 
 
 def n_train_values(ds: xr.Dataset) -> list[int]:
@@ -57,23 +57,6 @@ def select_n_train(ds: xr.Dataset, n_train: object, *, name: str = "n_train",
         raise bad_value(name, n_train, f"one of the landscape's training-set sizes {values} "
                         "(predictions use grid values only; N is not interpolated)")
     return ds.sel(n_train=int(value))
-
-
-def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
-    """(threshold, on, where it came from) of the task that made the landscape.
-
-    SPEC §12: a task may store its grokking threshold as ``task.grok_threshold`` in
-    ``config_json`` — a test accuracy, or a test loss when ``task.grok_on`` is "loss".
-    Without it: test accuracy 0.95."""
-    try:
-        task = json.loads(ds.attrs.get("config_json", "{}")).get("task") or {}
-    except (TypeError, ValueError, AttributeError):
-        task = {}
-    value = task.get("grok_threshold") if isinstance(task, dict) else None
-    if isinstance(value, (int, float)) and np.isfinite(value) and value > 0:
-        on = "loss" if task.get("grok_on") == "loss" else "acc"
-        return float(value), on, "the file's config_json task.grok_threshold"
-    return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"
 
 
 @dataclass(frozen=True)

@@ -316,7 +316,9 @@ def seeds_from_spec(spec: str | int | Sequence[int], first: int = 0) -> tuple[in
         raise InputError(f"`--seeds` gives {len(values)} seeds; at most {MAX_SEEDS} are "
                          f"allowed, got {spec!r}")
     if not values or min(values) < 0:
-        raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}")
+        hint = (" (a single number is a count of seeds: `--seeds 1` is seed "
+                f"{first}; a list like `0,` names seeds)" if str(spec).strip() == "0" else "")
+        raise InputError(f"`--seeds` must give at least one seed >= 0, got {spec!r}{hint}")
     return check_seeds("--seeds", values)
 
 

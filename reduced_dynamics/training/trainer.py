@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reduced_dynamics.engine.thresholds import first_crossing
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.models.batched import (
@@ -179,13 +180,6 @@ class BatchedRuns:
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
         self.guard.load(state.get("diverged_step", np.full(len(self.runs), -1)))
-
-
-def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> np.ndarray:
-    """Per run, the first logged step with ``values >= threshold`` (NaN if never)."""
-    hit = values >= threshold
-    first = np.argmax(hit, axis=-1)
-    return np.where(hit.any(axis=-1), steps[first].astype(float), np.nan)
 
 
 def train_runs(
