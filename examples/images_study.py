@@ -19,12 +19,15 @@ quotes. About 40 minutes on one core of a 2-core laptop.
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+import numpy as np
+from _study import curves, delay_line, exponent_lines, say, study_main
+
+from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
+from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
+from reduced_dynamics.plot import new_figure
+from reduced_dynamics.plot.landscape import plot_n_train
 
 LANDSCAPE = ("--alpha log:0.3:30:11 --n-train 30,50,100,150,200,300,500,1000,1500 "
              "--steps 3000 --batch-size 100 --lr-scaling alpha --schedule cosine")
@@ -51,36 +54,172 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     ]
 
 
-def run(out: Path, threads: int) -> None:
-    """Every computation whose output is missing, timed."""
-    out.mkdir(parents=True, exist_ok=True)
-    for target, command in commands(out, threads):
-        if target.exists():
-            print(f"have {target}")
-            continue
-        argv = [sys.executable, "-m", "reduced_dynamics", *shlex.split(command),
-                "-o", str(target)]
-        print("+ reduced-dynamics " + command + f" -o {target}", flush=True)
-        start = time.perf_counter()
-        subprocess.run(argv, check=True)
-        print(f"  ({time.perf_counter() - start:.0f} s)", flush=True)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("run", "figures"))
-    parser.add_argument("--out", type=Path, default=Path("out/images"))
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("-o", "--figures", type=Path, default=Path("docs/figures"))
-    args = parser.parse_args()
-    if args.what == "run":
-        run(args.out, args.threads)
-    else:
-        figures(args.out, args.figures)
+    study_main(__doc__, commands, figures, "out/images")
 
 
 def figures(out: Path, folder: Path) -> None:
-    raise NotImplementedError
+    """Every figure of the section and the numbers the README quotes (also in numbers.txt)."""
+    log: list[str] = []
+    land = open_landscape(out / "digits_mse.nc")
+    write_figure(plot_n_train(land), folder / "images_digits_landscape.png")
+    crit = critical_n_train(land)
+    say(landscape_numbers(land) + [crit.describe()] + [
+        f"  N = {n}: best reduced test acc {b:.3f} at alpha {a:.2f}"
+        for n, b, a in zip(crit.n_values, crit.best, crit.best_alpha)], log)
+    sizes = open_trajectories(out / "sizes.nc")
+    gamma = open_trajectories(out / "gamma.nc")
+    ce = open_trajectories(out / "ce.nc")
+    fig = new_figure(15.5, 4.2)
+    axes = fig.subplots(1, 4)
+    w0 = float(sizes.attrs["w0"])
+    for ax, a0 in zip(axes[:2], (1.0, 8.0)):
+        k = np.flatnonzero((sizes["alpha0"].values == a0) & (sizes["n_train"].values == 300))
+        curves(ax, sizes.isel(run=int(k[0])), w0, f"MSE, N = 300, alpha0 = {a0:g}, "
+               "gamma 0.1")
+    for a0 in (1.0, 100.0):
+        k = int(np.flatnonzero(ce["alpha0"].values == a0)[0])
+        axes[2].plot(ce["step"].values[1:], ce["test_acc"].values[k, 1:],
+                     label=f"test, alpha0 {a0:g}")
+        axes[2].plot(ce["step"].values[1:], ce["train_acc"].values[k, 1:], ":",
+                     label=f"train, alpha0 {a0:g}")
+    axes[2].set_xscale("log")
+    axes[2].set_title("Fig. 12: cross-entropy, N = 200", fontsize=10)
+    axes[2].legend(fontsize=8)
+    t_vs_n(axes[3], sizes, out / "validate_sizes" / "validation.nc", crit.n_train)
+    write_figure(fig, folder / "images_runs.png")
+    lines = ["runs (gamma 0.1; the test threshold is the task's grok_threshold "
+             f"{threshold(sizes):g}):"]
+    for r in range(sizes.sizes["run"]):
+        x = sizes.isel(run=r)
+        lines.append(delay_line(x, f"  N {int(x['n_train']):5d} alpha0 {float(x['alpha0']):g}"))
+    for r in range(ce.sizes["run"]):
+        x = ce.isel(run=r)
+        lines.append(delay_line(x, f"  CE, N 200, alpha0 {float(x['alpha0']):g}"))
+    say(lines, log)
+    say(validation_lines(out / "validate_sizes" / "validation.nc", "N sweep"), log)
+    fig = new_figure(6, 4.4)
+    t_vs_gamma(fig.subplots(), gamma, out / "validate_gamma" / "validation.nc")
+    write_figure(fig, folder / "images_gamma.png")
+    g, t, seed = gamma["gamma"].values, gamma["t_grok"].values, gamma["seed"].values
+    say(exponent_lines(g, t, seed, [(0.1, 1.0), (0.05, 1.0), (0.05, 0.5)]), log)
+    say(validation_lines(out / "validate_gamma" / "validation.nc", "gamma sweep"), log)
+    rep = open_landscape(out / "digits_rep.nc")
+    toy = open_landscape(Path(__file__).parents[1] / "landscapes" / "toy_addition_paper.nc")
+    fig = new_figure(11, 4)
+    say(representation(fig.subplots(1, 2), rep, toy), log)
+    write_figure(fig, folder / "images_representation.png")
+    (folder / "images_numbers.txt").write_text("\n".join(log) + "\n")
+    print(f"wrote the figures and images_numbers.txt into {folder}")
+
+
+def threshold(ds) -> float:
+    from reduced_dynamics.engine.thresholds import grok_threshold_of
+
+    return grok_threshold_of(ds)[0]
+
+
+def landscape_numbers(land) -> list[str]:
+    """The L (train) and U (test) over alpha at the smallest N, and the largest N."""
+    lines = []
+    for n in (int(land["n_train"].values[0]), int(land["n_train"].values[-1])):
+        s = select_n_train(land, n)
+        a = s["alpha"].values
+        tr, te = s["train_loss"].values, s["test_loss"].values
+        k = int(np.nanargmin(te))
+        lines.append(f"N = {n}: train loss " + " ".join(f"{v:.2g}" for v in tr)
+                     + f" over alpha {a[0]:.2g}..{a[-1]:.2g}")
+        lines.append("        test loss  " + " ".join(f"{v:.2g}" for v in te)
+                     + f"; minimum {te[k]:.3g} at alpha {a[k]:.2f}")
+    return lines
+
+
+def validation_lines(path: Path, label: str) -> list[str]:
+    """Predicted vs measured t_grok per run, from a `validate` report."""
+    import xarray as xr
+
+    rep = xr.open_dataset(path)
+    lines = [f"{label}: predicted (1-D reduced dynamics at the run's N) vs measured t_grok"]
+    for r in range(rep.sizes["run"]):
+        x = rep.isel(run=r)
+        lines.append(f"  gamma {float(x['gamma']):5.3g} seed {int(x['seed'])} N "
+                     f"{int(x['n_train']):5d} alpha0 {float(x['alpha0']):4g}: measured "
+                     f"{float(x['t_grok_measured']):7.0f} predicted "
+                     f"{float(x['t_grok_predicted']):7.0f} ratio "
+                     f"{float(x['t_grok_ratio']):5.2f}")
+    a = rep.attrs
+    lines.append(f"  exponent measured {a['exponent_measured']:.2f} ± "
+                 f"{a['exponent_measured_stderr']:.2f}, predicted {a['exponent_predicted']:.2f}"
+                 f" ± {a['exponent_predicted_stderr']:.2f} (all runs of the file)")
+    return lines
+
+
+def t_vs_n(ax, sizes, report_path: Path, n_c: int | None) -> None:
+    """Fig. 3e: measured (points) and predicted (line) t_grok against N."""
+    import xarray as xr
+
+    rep = xr.open_dataset(report_path)
+    for a0, mark in ((8.0, "o"), (1.0, "s")):
+        k = rep["alpha0"].values == a0
+        n = rep["n_train"].values[k]
+        ax.loglog(n, rep["t_grok_measured"].values[k], mark, label=f"measured, alpha0 {a0:g}")
+        ax.loglog(n, rep["t_grok_predicted"].values[k], "-", label=f"predicted, alpha0 {a0:g}")
+    if n_c is not None:
+        ax.axvline(n_c, color="red", ls="--", label=f"landscape N_c = {n_c}")
+    ax.set_xlabel("training-set size N")
+    ax.set_ylabel("steps to the test threshold")
+    ax.set_title("Fig. 3e: time to generalise vs N", fontsize=10)
+    ax.legend(fontsize=7)
+
+
+def t_vs_gamma(ax, runs, report_path: Path) -> None:
+    """Fig. 10b: t_grok against gamma per seed, the fit over [0.1, 1], the prediction."""
+    import xarray as xr
+
+    from reduced_dynamics.engine.predict import fit_exponent
+
+    rep = xr.open_dataset(report_path)
+    g, t, seed = runs["gamma"].values, runs["t_grok"].values, runs["seed"].values
+    for s in np.unique(seed):
+        k = seed == s
+        ax.loglog(g[k], t[k], "o", label=f"measured, seed {s}")
+    keep = (g >= 0.1) & (g <= 1)
+    fit = fit_exponent(g[keep], t[keep])
+    x = np.geomspace(0.1, 1)
+    ax.loglog(x, np.exp(fit["intercept"]) * x ** fit["exponent"], "k:",
+              label=f"fit 0.1..1: p = {fit['exponent']:.2f} ± {fit['exponent_stderr']:.2f}")
+    order = np.argsort(rep["gamma"].values)
+    ax.loglog(rep["gamma"].values[order], rep["t_grok_predicted"].values[order], "-",
+              color="C3", label=f"predicted: p = {rep.attrs['exponent_predicted']:.2f}")
+    ax.set_xlabel("weight decay gamma")
+    ax.set_ylabel(f"steps to test acc {threshold(runs):g}")
+    ax.set_title("Fig. 10b: digits, alpha0 = 8, N = 300", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def representation(axes, rep, toy) -> list[str]:
+    """Fig. 8: reduced test accuracy over alpha for several m, digits next to the toy."""
+    lines = []
+    for ax, land, name in ((axes[0], rep, "digits (MLP, full N)"),
+                           (axes[1], toy, "toy addition")):
+        m_values = land["m"].values
+        picks = np.unique(np.round(np.linspace(0, len(m_values) - 1, 5)).astype(int))
+        for i in picks:
+            s = land.isel(m=i)
+            ax.semilogx(s["alpha"].values, s["test_acc"].values, label=f"m = {m_values[i]:.2g}")
+        ax.set_xlabel("alpha = w / w0")
+        ax.set_ylabel("reduced test accuracy")
+        ax.set_title(f"Fig. 8: {name}", fontsize=10)
+        ax.legend(fontsize=8)
+        acc = land["test_acc"].transpose("w", "m").values
+        best = np.nanmax(acc, axis=0)  # best over w, per m
+        lines.append(f"{name}: best reduced test acc over alpha, per m "
+                     + " ".join(f"{m:.2g}:{b:.3f}" for m, b in zip(m_values, best))
+                     + f" (spread {np.nanmax(best) - np.nanmin(best):.3f})")
+        tr = land["train_loss"].transpose("w", "m").values
+        lines.append(f"    train loss at the largest alpha over m: {np.nanmin(tr[-1]):.2g} .. "
+                     f"{np.nanmax(tr[-1]):.2g}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -145,3 +145,36 @@ def test_cli_preset_defaults_to_the_tasks_first(tmp_path):
     assert main(["train", "images", "--n-train", "40", "--gamma", "0.1", "--steps", "5",
                  "--n-log", "2", "-q", "-o", str(out)]) == 0
     assert open_trajectories(out).attrs["preset"] == "digits-mse"
+
+
+def test_the_nanda_command_runs_a_few_steps_on_cpu(tmp_path):
+    """The README's GPU command (Nanda's p = 113 transformer), 10 steps on the CPU."""
+    from reduced_dynamics.cli.main import main
+    from reduced_dynamics.io.files import open_trajectories
+
+    out = tmp_path / "nanda.nc"
+    assert main(["train", "modular-addition", "--preset", "nanda", "--gamma", "1",
+                 "--seeds", "1", "--steps", "10", "--n-log", "2", "-q", "-o", str(out)]) == 0
+    runs = open_trajectories(out)
+    assert runs.sizes["run"] == 1 and runs.attrs["preset"] == "nanda"
+    assert np.all(np.isfinite(runs["train_loss"].values))
+    assert np.all(runs["train_loss"].values[:, -1] < runs["train_loss"].values[:, 0])
+
+
+def test_digits_landscape_runs_and_validation_share_the_tasks_threshold(tmp_path):
+    """probe (w, N) → train at N → validate: grokking is test_acc >= the task's
+    grok_threshold (0.9 for digits) in the landscape, the runs file and the report."""
+    from reduced_dynamics.cli.main import main
+    from reduced_dynamics.io.files import open_trajectories
+    from reduced_dynamics.validate import validate
+
+    land, runs = tmp_path / "l.nc", tmp_path / "r.nc"
+    assert main(["probe", "images", "--alpha", "0.5,1,2,4", "--n-train", "100,300",
+                 "--steps", "40", "--batch-size", "100", "-q", "-o", str(land)]) == 0
+    assert main(["train", "images", "--alpha0", "1", "--gamma", "0.1", "--n-train", "300",
+                 "--steps", "200", "--n-log", "10", "-q", "-o", str(runs)]) == 0
+    ds = open_trajectories(runs)
+    assert "test_acc >= 0.9" in ds["t_grok"].attrs["long_name"]
+    report = validate(str(land), str(runs))
+    assert report.attrs["grok_threshold"] == 0.9
+    assert report["t_grok_measured"].values[0] == ds["t_grok"].values[0]
