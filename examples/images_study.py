@@ -10,7 +10,7 @@ skipped when its output exists, and resumable with ``--resume`` when interrupted
 - ``digits_rep.nc``: the (w, m) landscape at full N, inputs on R(m) (Fig. 8);
 - ``gamma.nc``: alpha0 = 8, N = 300, eight gamma in [0.05, 1], two seeds (Fig. 10b);
 - ``sizes.nc``: alpha0 = 1 and 8, gamma = 0.1, seven N in [100, 1500] (Fig. 3d,e);
-- ``ce.nc``: cross-entropy, alpha0 = 1 and 100, N = 200 (Fig. 12);
+- ``ce.nc``: cross-entropy, alpha0 = 1 and 100, gamma 0.3, N = 200 (Fig. 12);
 - ``validate_gamma/``, ``validate_sizes/``: predictions against the runs.
 
 ``figures`` draws docs/figures/images_*.png from them and prints every number the README
@@ -47,7 +47,7 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
          f"--n-train 300 --seeds 2 --steps 40000 --n-log 400 {t}"),
         (out / "sizes.nc", f"train images --preset digits-mse --alpha0 1,8 --gamma 0.1 "
          f"--n-train {SIZES} --seeds 1 --steps 30000 --n-log 300 {t}"),
-        (out / "ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.1 "
+        (out / "ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.3 "
          f"--n-train 200 --seeds 1 --steps 20000 --n-log 200 {t}"),
         (out / "validate_gamma", f"validate {out / 'digits_mse.nc'} {out / 'gamma.nc'}"),
         (out / "validate_sizes", f"validate {out / 'digits_mse.nc'} {out / 'sizes.nc'}"),

@@ -15,22 +15,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from _study import curves
 from matplotlib.figure import Figure
 
 from reduced_dynamics.engine.predict import fit_exponent
 from reduced_dynamics.io.files import open_trajectories, write_figure
-
-
-def _curves(ax, run, w0: float, title: str) -> None:
-    step = run["step"].values
-    pos = step > 0
-    ax.plot(step[pos], run["train_acc"].values[pos], label="train acc")
-    ax.plot(step[pos], run["test_acc"].values[pos], label="test acc")
-    ax.plot(step[pos], run["w"].values[pos] / w0, "k--", label="w / w0")
-    ax.set_xscale("log")
-    ax.set_xlabel("step")
-    ax.set_title(title)
-    ax.legend(loc="center left")
 
 
 def main() -> None:
@@ -64,8 +53,8 @@ def main() -> None:
     fig = Figure(figsize=(11, 3.6), layout="constrained")
     axes = fig.subplots(1, 3)
     first = runs.isel(run=int(np.flatnonzero((gamma == 1) & (runs["seed"].values == 0))[0]))
-    _curves(axes[0], first, w0, "Fig. 7a: AdamW, weight decay 1")
-    _curves(axes[1], c, float(cons.attrs["w0"]), "Fig. 7b: norm fixed at 0.8 w0, no decay")
+    curves(axes[0], first, w0, "Fig. 7a: AdamW, weight decay 1")
+    curves(axes[1], c, float(cons.attrs["w0"]), "Fig. 7b: norm fixed at 0.8 w0, no decay")
     for s in np.unique(runs["seed"].values):
         k = runs["seed"].values == s
         axes[2].loglog(gamma[k], t[k], "o-", label=f"seed {s}")
