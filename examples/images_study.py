@@ -40,15 +40,15 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     t = f"--threads {threads} -q"
     return [
         (out / "digits_mse.nc", f"probe images --preset digits-mse {LANDSCAPE} {t}"),
-        (out / "digits_rep.nc", "probe images --preset digits-rep --alpha log:0.3:30:11 "
-         f"--m lin:0:1:6 --steps 3000 --batch-size 100 --lr-scaling alpha "
-         f"--schedule cosine {t}"),
         (out / "gamma.nc", f"train images --preset digits-mse --alpha0 8 --gamma {GAMMAS} "
          f"--n-train 300 --seeds 2 --steps 40000 --n-log 400 {t}"),
         (out / "sizes.nc", f"train images --preset digits-mse --alpha0 1,8 --gamma 0.1 "
          f"--n-train {SIZES} --seeds 1 --steps 30000 --n-log 300 {t}"),
         (out / "ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.3 "
          f"--n-train 200 --seeds 1 --steps 20000 --n-log 200 {t}"),
+        (out / "digits_rep.nc", "probe images --preset digits-rep --alpha log:0.3:30:11 "
+         f"--m lin:0:1:6 --steps 3000 --batch-size 100 --lr-scaling alpha "
+         f"--schedule cosine {t}"),
         (out / "validate_gamma", f"validate {out / 'digits_mse.nc'} {out / 'gamma.nc'}"),
         (out / "validate_sizes", f"validate {out / 'digits_mse.nc'} {out / 'sizes.nc'}"),
     ]

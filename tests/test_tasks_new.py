@@ -54,6 +54,14 @@ def test_images_representation_preset_has_an_m_axis():
     torch.testing.assert_close(x1, torch_task(images()).inputs(None, "train"))  # R(1) = raw
 
 
+def test_representation_probe_in_minibatches_measures_the_m_derivative():
+    """Fig. 8's probe evaluates the full training set in chunks: every chunk's gradient
+    goes back through the one R(m) (a second backward through it used to fail)."""
+    out = probe_batch(images("digits-rep"), ProbeConfig(steps=10, batch_size=100),
+                      np.array([5.0, 5.0]), np.array([0.2, 0.9]), np.array([0, 0]))
+    assert np.all(np.isfinite(out["dtrain_dm"])) and np.all(out["dtrain_dm"] != 0)
+
+
 def test_images_probe_and_runs_at_their_own_training_set_sizes():
     out = probe_batch(images(), ProbeConfig(steps=10, batch_size=50), np.array([5.0, 5.0]),
                       None, np.array([0, 0]), n_train=np.array([20, 1500]))

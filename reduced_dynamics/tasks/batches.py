@@ -194,12 +194,13 @@ def evaluate(task: TorchTask, members: Members, rep: torch.Tensor | None, split:
             return Evaluation(loss.detach(), acc, grads)
         total_loss = total_acc = total_n = 0.0
         grads = [torch.zeros_like(t) for t in wrt]
-        for sel in chunks:
+        for k, sel in enumerate(chunks):
             pred = predict(task, members, rep, split, sel)
             n = sel.counts(n_all, members.size, pred.dtype, pred.device)
             part = torch.where(n > 0, member_loss(task, pred, split, sel) * n, 0.0)
-            if wrt:
-                for g, d in zip(grads, torch.autograd.grad(part.sum(), list(wrt))):
+            if wrt:  # every chunk goes back through the one R(m) graph shared by all
+                for g, d in zip(grads, torch.autograd.grad(
+                        part.sum(), list(wrt), retain_graph=k < len(chunks) - 1)):
                     g += d
             acc = member_accuracy(task, pred.detach(), split, sel)
             total_loss = total_loss + part.detach()
