@@ -154,3 +154,13 @@ def test_validate_uses_the_landscape_tasks_grok_threshold():
     assert np.all(report["t_grok_measured"].values < runs["t_grok"].values)
     ratio = report["t_grok_ratio"].values  # the prediction uses the same threshold
     assert np.all(ratio <= 1.0 + 1e-9) and np.all(ratio > 0.9)
+
+
+def test_exponent_fit_needs_two_distinct_gammas():
+    """A sweep over N at one γ has no exponent (it used to give 0.33 ± 2e15 from rounding)."""
+    from reduced_dynamics.engine.predict import fit_exponent
+
+    one = fit_exponent(np.full(6, 0.1), np.array([2e4, 1.5e4, 1.3e4, 1.2e4, 9e3, 8e3]))
+    assert np.isnan(one["exponent"]) and np.isnan(one["exponent_stderr"])
+    two = fit_exponent(np.array([0.1, 0.1, 0.2, 0.2]), np.array([1e4, 1.1e4, 5e3, 5.5e3]))
+    assert two["exponent"] == pytest.approx(-1.0)
