@@ -175,12 +175,26 @@ def plot_n_train(ds: xr.Dataset, *, fig: Any = None, boundary: float = BOUNDARY_
                         colors="none")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _grid_ticks(ax, alpha, n)
         ax.set_xlabel(r"$\alpha = w / w_0$")
         ax.set_ylabel("training-set size N")
         ax.set_title(title, fontsize=10)
     fig.suptitle(f"{_title(ds)}; dashed yellow: train loss = {boundary:g}; "
                  f"{crit.describe()}", fontsize=9)
     return fig
+
+
+def _grid_ticks(ax: Any, x: np.ndarray, y: np.ndarray, most: int = 12) -> None:
+    """Ticks at the grid values (every k-th when there are many), no minor labels: a log
+    axis spanning less than a decade otherwise labels every minor tick on top of another."""
+    from matplotlib.ticker import NullLocator
+
+    for axis, values, rotation in ((ax.xaxis, x, 45), (ax.yaxis, y, 0)):
+        shown = values[:: max(1, -(-len(values) // most))]
+        axis.set_minor_locator(NullLocator())
+        axis.set_ticks(shown, labels=[f"{v:.3g}" for v in shown])
+        if rotation:
+            ax.tick_params(axis="x", labelrotation=rotation)
 
 
 def plot_t_grok_vs_gamma(report: xr.Dataset, *, ax: Any = None) -> Any:
