@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from _study import curves, delay_line, exponent_lines, say, study_main
+from matplotlib.ticker import NullLocator
 
 from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
 from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
@@ -84,6 +85,7 @@ def figures(out: Path, folder: Path) -> None:
         axes[2].plot(ce["step"].values[1:], ce["train_acc"].values[k, 1:], ":",
                      label=f"train, alpha0 {a0:g}")
     axes[2].set_xscale("log")
+    axes[2].set_xlabel("step")
     axes[2].set_title("Fig. 12: cross-entropy, N = 200", fontsize=10)
     axes[2].legend(fontsize=8)
     t_vs_n(axes[3], sizes, out / "validate_sizes" / "validation.nc", crit.n_train)
@@ -95,7 +97,8 @@ def figures(out: Path, folder: Path) -> None:
         lines.append(delay_line(x, f"  N {int(x['n_train']):5d} alpha0 {float(x['alpha0']):g}"))
     for r in range(ce.sizes["run"]):
         x = ce.isel(run=r)
-        lines.append(delay_line(x, f"  CE, N 200, alpha0 {float(x['alpha0']):g}"))
+        lines.append(delay_line(x, f"  CE, N 200, gamma {float(x['gamma']):g}, alpha0 "
+                                   f"{float(x['alpha0']):g}"))
     say(lines, log)
     say(validation_lines(out / "validate_sizes" / "validation.nc", "N sweep"), log)
     fig = new_figure(6, 4.4)
@@ -148,9 +151,11 @@ def validation_lines(path: Path, label: str) -> list[str]:
                      f"{float(x['t_grok_predicted']):7.0f} ratio "
                      f"{float(x['t_grok_ratio']):5.2f}")
     a = rep.attrs
-    lines.append(f"  exponent measured {a['exponent_measured']:.2f} ± "
-                 f"{a['exponent_measured_stderr']:.2f}, predicted {a['exponent_predicted']:.2f}"
-                 f" ± {a['exponent_predicted_stderr']:.2f} (all runs of the file)")
+    if np.isfinite(a["exponent_measured"]):  # a sweep over gamma
+        lines.append(f"  exponent measured {a['exponent_measured']:.2f} ± "
+                     f"{a['exponent_measured_stderr']:.2f}, predicted "
+                     f"{a['exponent_predicted']:.2f} ± {a['exponent_predicted_stderr']:.2f} "
+                     "(all runs of the file)")
     return lines
 
 
@@ -163,7 +168,12 @@ def t_vs_n(ax, sizes, report_path: Path, n_c: int | None) -> None:
         k = rep["alpha0"].values == a0
         n = rep["n_train"].values[k]
         ax.loglog(n, rep["t_grok_measured"].values[k], mark, label=f"measured, alpha0 {a0:g}")
-        ax.loglog(n, rep["t_grok_predicted"].values[k], "-", label=f"predicted, alpha0 {a0:g}")
+        if a0 != 1.0:  # from alpha0 = 1 the prediction is 0 (generalised at once)
+            ax.loglog(n, rep["t_grok_predicted"].values[k], "-",
+                      label=f"predicted, alpha0 {a0:g}")
+    n_all = np.unique(rep["n_train"].values)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(n_all, labels=[str(v) for v in n_all])
     if n_c is not None:
         ax.axvline(n_c, color="red", ls="--", label=f"landscape N_c = {n_c}")
     ax.set_xlabel("training-set size N")
