@@ -35,6 +35,26 @@ def run_commands(commands: list[tuple[Path, str]]) -> None:
         print(f"  ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find(out: Path, name: str) -> Path:
+    """``out/name``, else the shipped ``landscapes/name`` (figures from shipped files)."""
+    for path in (out / name, REPO / "landscapes" / name):
+        if path.exists():
+            return path
+    raise SystemExit(f"{name} is neither in {out} nor in {REPO / 'landscapes'}: run the "
+                     "script's `run` step first")
+
+
+def report(out: Path, landscape: str, runs: str, start: str = "init") -> xr.Dataset:
+    """The `validate` report of ``runs`` against ``landscape`` (seconds; the `run` step
+    also writes it with its table, CSV and figures)."""
+    from reduced_dynamics.validate import validate
+
+    return validate(find(out, landscape), find(out, runs), start=start)
+
+
 def curves(ax, run: xr.Dataset, w0: float, title: str) -> None:
     """Train/test accuracy and w/w0 of one run over log steps (Fig. 3d, 7)."""
     step = run["step"].values

@@ -8,9 +8,9 @@ skipped when its output exists, and resumable with ``--resume`` when interrupted
 
 - ``digits_mse.nc``: the (w, N) landscape of digits with MSE (Fig. 3a,b);
 - ``digits_rep.nc``: the (w, m) landscape at full N, inputs on R(m) (Fig. 8);
-- ``gamma.nc``: alpha0 = 8, N = 300, eight gamma in [0.05, 1], two seeds (Fig. 10b);
-- ``sizes.nc``: alpha0 = 1 and 8, gamma = 0.1, seven N in [100, 1500] (Fig. 3d,e);
-- ``ce.nc``: cross-entropy, alpha0 = 1 and 100, gamma 0.3, N = 200 (Fig. 12);
+- ``digits_gamma.nc``: alpha0 = 8, N = 300, eight gamma in [0.05, 1], two seeds (Fig. 10b);
+- ``digits_sizes.nc``: alpha0 = 1 and 8, gamma = 0.1, seven N in [100, 1500] (Fig. 3d,e);
+- ``digits_ce.nc``: cross-entropy, alpha0 = 1 and 100, gamma 0.3, N = 200 (Fig. 12);
 - ``validate_gamma/``, ``validate_sizes/``: predictions against the runs.
 
 ``figures`` draws docs/figures/images_*.png from them and prints every number the README
@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from _study import curves, delay_line, exponent_lines, say, study_main
+from _study import curves, delay_line, exponent_lines, find, report, say, study_main
 from matplotlib.ticker import NullLocator
 
 from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
@@ -41,17 +41,17 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     t = f"--threads {threads} -q"
     return [
         (out / "digits_mse.nc", f"probe images --preset digits-mse {LANDSCAPE} {t}"),
-        (out / "gamma.nc", f"train images --preset digits-mse --alpha0 8 --gamma {GAMMAS} "
+        (out / "digits_gamma.nc", f"train images --preset digits-mse --alpha0 8 --gamma {GAMMAS} "
          f"--n-train 300 --seeds 2 --steps 40000 --n-log 400 {t}"),
-        (out / "sizes.nc", f"train images --preset digits-mse --alpha0 1,8 --gamma 0.1 "
+        (out / "digits_sizes.nc", f"train images --preset digits-mse --alpha0 1,8 --gamma 0.1 "
          f"--n-train {SIZES} --seeds 1 --steps 30000 --n-log 300 {t}"),
-        (out / "ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.3 "
+        (out / "digits_ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.3 "
          f"--n-train 200 --seeds 1 --steps 20000 --n-log 200 {t}"),
         (out / "digits_rep.nc", "probe images --preset digits-rep --alpha log:0.3:30:11 "
          f"--m lin:0:1:6 --steps 3000 --batch-size 100 --lr-scaling alpha "
          f"--schedule cosine {t}"),
-        (out / "validate_gamma", f"validate {out / 'digits_mse.nc'} {out / 'gamma.nc'}"),
-        (out / "validate_sizes", f"validate {out / 'digits_mse.nc'} {out / 'sizes.nc'}"),
+        (out / "validate_gamma", f"validate {out / 'digits_mse.nc'} {out / 'digits_gamma.nc'}"),
+        (out / "validate_sizes", f"validate {out / 'digits_mse.nc'} {out / 'digits_sizes.nc'}"),
     ]
 
 
@@ -62,15 +62,17 @@ def main() -> None:
 def figures(out: Path, folder: Path) -> None:
     """Every figure of the section and the numbers the README quotes (also in numbers.txt)."""
     log: list[str] = []
-    land = open_landscape(out / "digits_mse.nc")
+    land = open_landscape(find(out, "digits_mse.nc"))
     write_figure(plot_n_train(land), folder / "images_digits_landscape.png")
     crit = critical_n_train(land)
     say(landscape_numbers(land) + [crit.describe()] + [
         f"  N = {n}: best reduced test acc {b:.3f} at alpha {a:.2f}"
         for n, b, a in zip(crit.n_values, crit.best, crit.best_alpha)], log)
-    sizes = open_trajectories(out / "sizes.nc")
-    gamma = open_trajectories(out / "gamma.nc")
-    ce = open_trajectories(out / "ce.nc")
+    sizes = open_trajectories(find(out, "digits_sizes.nc"))
+    sizes_report = report(out, "digits_mse.nc", "digits_sizes.nc")
+    gamma = open_trajectories(find(out, "digits_gamma.nc"))
+    gamma_report = report(out, "digits_mse.nc", "digits_gamma.nc")
+    ce = open_trajectories(find(out, "digits_ce.nc"))
     fig = new_figure(15.5, 4.2)
     axes = fig.subplots(1, 4)
     w0 = float(sizes.attrs["w0"])
@@ -88,7 +90,7 @@ def figures(out: Path, folder: Path) -> None:
     axes[2].set_xlabel("step")
     axes[2].set_title("Fig. 12: cross-entropy, N = 200", fontsize=10)
     axes[2].legend(fontsize=8)
-    t_vs_n(axes[3], sizes, out / "validate_sizes" / "validation.nc", crit.n_train)
+    t_vs_n(axes[3], sizes_report, crit.n_train)
     write_figure(fig, folder / "images_runs.png")
     lines = ["runs (gamma 0.1; the test threshold is the task's grok_threshold "
              f"{threshold(sizes):g}):"]
@@ -100,15 +102,15 @@ def figures(out: Path, folder: Path) -> None:
         lines.append(delay_line(x, f"  CE, N 200, gamma {float(x['gamma']):g}, alpha0 "
                                    f"{float(x['alpha0']):g}"))
     say(lines, log)
-    say(validation_lines(out / "validate_sizes" / "validation.nc", "N sweep"), log)
+    say(validation_lines(sizes_report, "N sweep"), log)
     fig = new_figure(6, 4.4)
-    t_vs_gamma(fig.subplots(), gamma, out / "validate_gamma" / "validation.nc")
+    t_vs_gamma(fig.subplots(), gamma, gamma_report)
     write_figure(fig, folder / "images_gamma.png")
     g, t, seed = gamma["gamma"].values, gamma["t_grok"].values, gamma["seed"].values
     say(exponent_lines(g, t, seed, [(0.05, 0.5), (0.1, 1.0), (0.05, 1.0)]), log)
-    say(validation_lines(out / "validate_gamma" / "validation.nc", "gamma sweep"), log)
-    rep = open_landscape(out / "digits_rep.nc")
-    toy = open_landscape(Path(__file__).parents[1] / "landscapes" / "toy_addition_paper.nc")
+    say(validation_lines(gamma_report, "gamma sweep"), log)
+    rep = open_landscape(find(out, "digits_rep.nc"))
+    toy = open_landscape(find(out, "toy_addition_paper.nc"))
     fig = new_figure(11, 4)
     say(representation(fig.subplots(1, 2), rep, toy), log)
     write_figure(fig, folder / "images_representation.png")
@@ -137,11 +139,8 @@ def landscape_numbers(land) -> list[str]:
     return lines
 
 
-def validation_lines(path: Path, label: str) -> list[str]:
+def validation_lines(rep, label: str) -> list[str]:
     """Predicted vs measured t_grok per run, from a `validate` report."""
-    import xarray as xr
-
-    rep = xr.open_dataset(path)
     lines = [f"{label}: predicted (1-D reduced dynamics at the run's N) vs measured t_grok"]
     for r in range(rep.sizes["run"]):
         x = rep.isel(run=r)
@@ -159,11 +158,8 @@ def validation_lines(path: Path, label: str) -> list[str]:
     return lines
 
 
-def t_vs_n(ax, sizes, report_path: Path, n_c: int | None) -> None:
+def t_vs_n(ax, rep, n_c: int | None) -> None:
     """Fig. 3e: measured (points) and predicted (line) t_grok against N."""
-    import xarray as xr
-
-    rep = xr.open_dataset(report_path)
     for a0, mark in ((8.0, "o"), (1.0, "s")):
         k = rep["alpha0"].values == a0
         n = rep["n_train"].values[k]
@@ -182,14 +178,11 @@ def t_vs_n(ax, sizes, report_path: Path, n_c: int | None) -> None:
     ax.legend(fontsize=7)
 
 
-def t_vs_gamma(ax, runs, report_path: Path) -> None:
+def t_vs_gamma(ax, runs, rep) -> None:
     """Fig. 10b: t_grok against gamma per seed, fits over [0.05, 0.5] and the paper's
     [0.1, 1], the prediction."""
-    import xarray as xr
-
     from reduced_dynamics.engine.predict import fit_exponent
 
-    rep = xr.open_dataset(report_path)
     g, t, seed = runs["gamma"].values, runs["t_grok"].values, runs["seed"].values
     for s in np.unique(seed):
         k = seed == s

@@ -5,10 +5,10 @@ the Fig. 9 landscape started at each run's peak norm.
     python examples/modular_addition_fig10a.py run      [--out out/modular]
     python examples/modular_addition_fig10a.py figures  [--out out/modular] [-o docs/figures]
 
-``run`` needs ``fractions.nc`` from `examples/modular_addition_fig9.py run` (the landscape
-the predictions come from) and makes:
+``run`` needs ``modular_cpu_fractions.nc``, the landscape the predictions come from (made by
+`examples/modular_addition_fig9.py run`, shipped in landscapes/), and makes:
 
-- ``gamma_runs.nc``: `train modular-addition --preset cpu-fractions` at fraction 0.8
+- ``modular_gamma_runs.nc``: `train modular-addition --preset cpu-fractions` at fraction 0.8
   (N = 769), gamma 0.1 … 10 (5 values), seeds 0 and 1, one batched model;
 - ``validate_gamma/``: `validate --start peak` against the landscape's N = 769 slice.
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
-from _study import exponent_lines, say, study_main
+from _study import exponent_lines, find, say, study_main
+from _study import report as report_of
 
 from reduced_dynamics.engine.thresholds import first_crossing
 from reduced_dynamics.io.files import open_trajectories, write_figure
@@ -35,18 +35,19 @@ LOSS_THRESHOLD = 0.1  # the test loss of "generalised" in the original runs (SPE
 def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     """(output, command) of every computation, in order."""
     return [
-        (out / "gamma_runs.nc", f"train modular-addition --preset cpu-fractions --gamma "
+        (out / "modular_gamma_runs.nc", f"train modular-addition --preset cpu-fractions --gamma "
          f"{GAMMAS} --n-train {N_TRAIN} --seeds 2 --steps 9000 --n-log 200 "
          f"--threads {threads} -q"),
-        (out / "validate_gamma", f"validate {out / 'fractions.nc'} {out / 'gamma_runs.nc'} "
-         "--start peak"),
+        (out / "validate_gamma", f"validate {find(out, 'modular_cpu_fractions.nc')} "
+         f"{out / 'modular_gamma_runs.nc'} --start peak"),
     ]
 
 
 def figures(out: Path, folder: Path) -> None:
     log: list[str] = []
-    runs = open_trajectories(out / "gamma_runs.nc")
-    report = xr.open_dataset(out / "validate_gamma" / "validation.nc")
+    runs = open_trajectories(find(out, "modular_gamma_runs.nc"))
+    report = report_of(out, "modular_cpu_fractions.nc", "modular_gamma_runs.nc",
+                       start="peak")
     g, seed, step = runs["gamma"].values, runs["seed"].values, runs["step"].values
     t = runs["t_grok"].values
     t_loss = first_crossing(step, runs["test_loss"].values, LOSS_THRESHOLD, below=True)

@@ -7,10 +7,10 @@ fraction, its critical fraction, and a fraction sweep of full runs predicted fro
 ``run`` makes (each command printed; skipped when its output exists, resumed when
 interrupted):
 
-- ``fractions.nc``: `probe modular-addition --preset cpu-fractions`, 6 alpha in [0.2, 4]
+- ``modular_cpu_fractions.nc``: `probe modular-addition --preset cpu-fractions`, 6 alpha in [0.2, 4]
   × 8 training sizes (fractions 0.2 … 0.9 of the 961 pairs of p = 31; the test set is the
   other 10 %), constrained Adam lr 1e-3 (SPEC §10);
-- ``fraction_runs.nc``: one batched model of AdamW runs (gamma 1) at six fractions
+- ``modular_fraction_runs.nc``: one batched model of AdamW runs (gamma 1) at six fractions
   0.3 … 0.8;
 - ``validate_fractions/``: each run predicted by the 1-D reduced dynamics at its N,
   started from its measured peak norm (`validate --start peak`).
@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
-from _study import delay_line, say, study_main
+from _study import delay_line, find, say, study_main
+from _study import report as report_of
 
 from reduced_dynamics.engine.parameters import critical_n_train
 from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
@@ -40,21 +40,22 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     """(output, command) of every computation, in order."""
     t = f"--threads {threads} -q"
     return [
-        (out / "fractions.nc", "probe modular-addition --preset cpu-fractions "
+        (out / "modular_cpu_fractions.nc", "probe modular-addition --preset cpu-fractions "
          f"--alpha log:0.2:4:6 --n-train {PROBE_SIZES} --steps 2000 {t}"),
-        (out / "fraction_runs.nc", "train modular-addition --preset cpu-fractions --gamma 1 "
-         f"--n-train {RUN_SIZES} --seeds 1 --steps 15000 --n-log 150 {t}"),
-        (out / "validate_fractions", f"validate {out / 'fractions.nc'} "
-         f"{out / 'fraction_runs.nc'} --start peak"),
+        (out / "modular_fraction_runs.nc", "train modular-addition --preset cpu-fractions "
+         f"--gamma 1 --n-train {RUN_SIZES} --seeds 1 --steps 15000 --n-log 150 {t}"),
+        (out / "validate_fractions", f"validate {out / 'modular_cpu_fractions.nc'} "
+         f"{out / 'modular_fraction_runs.nc'} --start peak"),
     ]
 
 
 def figures(out: Path, folder: Path) -> None:
     """The landscape, t_grok vs fraction, and the critical fraction both ways."""
     log: list[str] = []
-    land = open_landscape(out / "fractions.nc")
-    runs = open_trajectories(out / "fraction_runs.nc")
-    report = xr.open_dataset(out / "validate_fractions" / "validation.nc")
+    land = open_landscape(find(out, "modular_cpu_fractions.nc"))
+    runs = open_trajectories(find(out, "modular_fraction_runs.nc"))
+    report = report_of(out, "modular_cpu_fractions.nc", "modular_fraction_runs.nc",
+                       start="peak")
     crit = critical_n_train(land)
     frac = runs["n_train"].values / PAIRS
     t = runs["t_grok"].values
