@@ -16,23 +16,33 @@ import xarray as xr
 from reduced_dynamics.names import ACC_THRESHOLD
 
 
-def task_grok_threshold(task: dict | None) -> tuple[float, str, str]:
-    """(threshold, on, where it came from) for a task config dict (``to_dict()``)."""
-    value = task.get("grok_threshold") if isinstance(task, dict) else None
+def _own_threshold(task: object) -> tuple[float, str] | None:
+    """(threshold, on) that a task config, or its dict, sets; None when it sets none."""
+    def field(name: str) -> object:
+        return task.get(name) if isinstance(task, dict) else getattr(task, name, None)
+
+    value = field("grok_threshold")
     if isinstance(value, (int, float)) and np.isfinite(value) and value > 0:
-        on = "loss" if task.get("grok_on") == "loss" else "acc"
-        return float(value), on, "the file's config_json task.grok_threshold"
-    return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"
+        return float(value), "loss" if field("grok_on") == "loss" else "acc"
+    return None
+
+
+def task_grok_threshold(task: object) -> tuple[float, str]:
+    """(threshold, on) of a task config or its dict: its own, else test accuracy 0.95."""
+    return _own_threshold(task) or (ACC_THRESHOLD, "acc")
 
 
 def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
-    """`task_grok_threshold` of the task recorded in a file's ``config_json`` (a landscape
-    or a trajectory file)."""
+    """(threshold, on, where it came from) of the task recorded in a file's
+    ``config_json`` (a landscape or a trajectory file)."""
     try:
         task = json.loads(ds.attrs.get("config_json", "{}")).get("task") or {}
     except (TypeError, ValueError, AttributeError):
         task = {}
-    return task_grok_threshold(task)
+    own = _own_threshold(task) if isinstance(task, dict) else None
+    if own is not None:
+        return *own, "the file's config_json task.grok_threshold"
+    return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"
 
 
 def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float, *,

@@ -28,18 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
+from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.landscape.config import check_int, check_norms
-from reduced_dynamics.names import (
-    ACC_THRESHOLD,
-    TRAJECTORY_VAR_META,
-    RunStatus,
-    flag_attrs,
-)
+from reduced_dynamics.names import TRAJECTORY_VAR_META, RunStatus, flag_attrs
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
@@ -102,20 +97,11 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
                              f"({task.preset})", task=entry.name, preset=task.preset,
                              config=config, w0=decoder_w0(task, runs.seed[0]),
                              history=history, torch_version=torch.__version__)
-    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    return with_task_grok_times(ds)
-
-
-def with_task_grok_times(ds: xr.Dataset) -> xr.Dataset:
-    """``t_grok`` at the task's grokking threshold (SPEC §12; `engine.thresholds`), the
-    same rule the predictions use; the trainer's logs carry the 0.95 default."""
-    value, on, _ = grok_threshold_of(ds)
-    if "t_grok" not in ds or (on, value) == ("acc", ACC_THRESHOLD):
-        return ds
-    t = grok_times(ds["step"].values, ds["test_acc"].values, ds["test_loss"].values, value, on)
-    attrs = {**ds["t_grok"].attrs, "long_name": f"first logged step with "
-             f"{describe_grok(value, on)}, the task's grok_threshold (NaN: never)"}
-    return ds.assign(t_grok=("run", t, attrs))
+    value, on = task_grok_threshold(task)
+    if "t_grok" in data_vars:  # the trainer timed it at the task's threshold
+        data_vars["t_grok"][2]["long_name"] = (f"first logged step with "
+                                               f"{describe_grok(value, on)} (NaN: never)")
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reduced_dynamics.engine.thresholds import first_crossing
+from reduced_dynamics.engine.thresholds import first_crossing, grok_times, task_grok_threshold
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.models.batched import (
@@ -196,7 +196,8 @@ def train_runs(
     path: str = "auto",
 ) -> dict[str, np.ndarray]:
     """Train every run for ``cfg.steps`` steps; returns logged (run, step) numpy arrays, the
-    per-run ``t_overfit``, ``t_grok``, ``status`` (`RunStatus`) and ``diverged_step``.
+    per-run ``t_overfit``, ``t_grok`` (at the task's grokking threshold,
+    `engine.thresholds`), ``status`` (`RunStatus`) and ``diverged_step``.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); ``device`` "cpu", "cuda" or
     "auto"; ``path`` how the runs are batched (`reduced_dynamics.models.batched`).
@@ -227,6 +228,7 @@ def train_runs(
                          f"the checkpoint {ckpt} belongs to a different run", ckpt)
     state = BatchedRuns(task, cfg, runs, device=dev, path=path)
     log_steps = cfg.log_steps()
+    grok = task_grok_threshold(task)
     logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
     if saved is not None:
         state.load_state_dict(saved["state"])
@@ -241,7 +243,7 @@ def train_runs(
         if state.step >= cfg.steps:
             break
         if stop_after is not None and state.step >= stop_after:
-            return _finish(logs, log_steps, state.guard)
+            return _finish(logs, log_steps, state.guard, grok)
         state.advance()
         if progress is not None:
             progress(1)
@@ -255,18 +257,18 @@ def train_runs(
                                     "fingerprint": fingerprint})
         except WriteError:
             pass  # the output may still fit; if not, resume trains from the previous one
-    return _finish(logs, log_steps, state.guard)
+    return _finish(logs, log_steps, state.guard, grok)
 
 
 def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
-            guard: DivergenceGuard) -> dict[str, np.ndarray]:
+            guard: DivergenceGuard, grok: tuple[float, str]) -> dict[str, np.ndarray]:
     """NaN after each run's divergence; event times; ``status`` and ``diverged_step``."""
     logs = {k: v.copy() for k, v in logs.items()}
     after = guard.diverged[:, None] & (log_steps[None, :] >= guard.diverged_step[:, None])
     for k in LOGGED:
         logs[k][after] = np.nan
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], ACC_THRESHOLD)
-    logs["t_grok"] = first_crossing(log_steps, logs["test_acc"], ACC_THRESHOLD)
+    logs["t_grok"] = grok_times(log_steps, logs["test_acc"], logs["test_loss"], *grok)
     logs["status"] = guard.status()
     logs["diverged_step"] = guard.step_or_nan()
     return logs
