@@ -11,6 +11,8 @@ skipped when its output exists, and resumable with ``--resume`` when interrupted
 - ``digits_gamma.nc``: alpha0 = 8, N = 300, eight gamma in [0.05, 1], two seeds (Fig. 10b);
 - ``digits_sizes.nc``: alpha0 = 1 and 8, gamma = 0.1, seven N in [100, 1500] (Fig. 3d,e);
 - ``digits_ce.nc``: cross-entropy, alpha0 = 1 and 100, gamma 0.3, N = 200 (Fig. 12);
+- ``fashion_runs.nc``: Fashion-MNIST, alpha0 = 1 and 8, gamma 0.1, N = 775 and 2 298 (two
+  sizes of the shipped landscape's grid);
 - ``validate_gamma/``, ``validate_sizes/``: predictions against the runs.
 
 ``figures`` draws docs/figures/images_*.png from them and prints every number the README
@@ -47,6 +49,8 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
          f"--n-train {SIZES} --seeds 1 --steps 30000 --n-log 300 {t}"),
         (out / "digits_ce.nc", "train images --preset digits-ce --alpha0 1,100 --gamma 0.3 "
          f"--n-train 200 --seeds 1 --steps 20000 --n-log 200 {t}"),
+        (out / "fashion_runs.nc", "train images --preset fashion-mse --alpha0 1,8 --gamma 0.1 "
+         f"--n-train 775,2298 --seeds 1 --steps 25000 --n-log 150 {t}"),
         (out / "digits_rep.nc", "probe images --preset digits-rep --alpha log:0.3:30:11 "
          f"--m lin:0:1:6 --steps 3000 --batch-size 100 --lr-scaling alpha "
          f"--schedule cosine {t}"),
@@ -103,6 +107,12 @@ def figures(out: Path, folder: Path) -> None:
                                    f"{float(x['alpha0']):g}"))
     say(lines, log)
     say(validation_lines(sizes_report, "N sweep"), log)
+    fashion = open_trajectories(find(out, "fashion_runs.nc"))
+    say([delay_line(fashion.isel(run=r), f"  Fashion-MNIST, N {int(fashion['n_train'][r])}, "
+                    f"alpha0 {float(fashion['alpha0'][r]):g}")
+         for r in range(fashion.sizes["run"])]
+        + validation_lines(report(out, "fashion_mse.nc", "fashion_runs.nc"), "Fashion-MNIST"),
+        log)
     fig = new_figure(6, 4.4)
     t_vs_gamma(fig.subplots(), gamma, gamma_report)
     write_figure(fig, folder / "images_gamma.png")
