@@ -13,7 +13,6 @@ an ``n_train`` axis each run is predicted on the slice at its training-set size 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -30,7 +29,12 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.errors import InputError, WriteError, bad_value
-from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories
+from reduced_dynamics.io.files import (
+    config_of,
+    open_landscape,
+    open_trajectories,
+    task_config_of,
+)
 from reduced_dynamics.io.fingerprint import MISSING, config_diff
 from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
 
@@ -95,16 +99,6 @@ def _runs_n_train(runs: xr.Dataset, n_train: int | None, values: list[int],
     return np.full(runs.sizes["run"], int(n_train))
 
 
-def _task_config(ds: xr.Dataset) -> dict | None:
-    """The task config inside ``config_json`` (None when the file records none)."""
-    try:
-        config = json.loads(ds.attrs.get("config_json", "{}"))
-    except (TypeError, ValueError):
-        return None
-    task = config.get("task") if isinstance(config, dict) else None
-    return task if isinstance(task, dict) else None
-
-
 def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
     """What makes a landscape and a trajectory file incomparable: a different ``task`` or
     ``preset`` attribute, or a different field of the task config in ``config_json`` (the
@@ -117,7 +111,7 @@ def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
         a, b = landscape.attrs.get(attr), runs.attrs.get(attr)
         if a != b:
             diffs.append(f"{attr}: landscape {a!r}, runs {b!r}")
-    ta, tb = _task_config(landscape), _task_config(runs)
+    ta, tb = task_config_of(landscape), task_config_of(runs)
     if ta is not None and tb is not None:
         for key, a, b in config_diff(ta, tb):
             if key == "n_train" and "n_train" in landscape.dims:

@@ -8,11 +8,10 @@ it grokking is test accuracy ≥ 0.95 (`names.ACC_THRESHOLD`). t_overfit always 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.io.files import task_config_of
 from reduced_dynamics.names import ACC_THRESHOLD
 
 
@@ -35,11 +34,8 @@ def task_grok_threshold(task: object) -> tuple[float, str]:
 def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
     """(threshold, on, where it came from) of the task recorded in a file's
     ``config_json`` (a landscape or a trajectory file)."""
-    try:
-        task = json.loads(ds.attrs.get("config_json", "{}")).get("task") or {}
-    except (TypeError, ValueError, AttributeError):
-        task = {}
-    own = _own_threshold(task) if isinstance(task, dict) else None
+    task = task_config_of(ds)
+    own = _own_threshold(task) if task is not None else None
     if own is not None:
         return *own, "the file's config_json task.grok_threshold"
     return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"

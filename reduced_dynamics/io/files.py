@@ -377,6 +377,17 @@ def config_of(ds: xr.Dataset) -> dict:
     return json.loads(ds.attrs["config_json"])
 
 
+def task_config_of(ds: xr.Dataset) -> dict | None:
+    """The task config inside ``config_json``; None when the file records none (or the
+    attribute is not JSON, as in a file not written by reduced-dynamics)."""
+    try:
+        config = json.loads(ds.attrs.get("config_json", "{}"))
+    except (TypeError, ValueError):
+        return None
+    task = config.get("task") if isinstance(config, dict) else None
+    return task if isinstance(task, dict) else None
+
+
 
 def provenance_attrs(kind: str, *, title: str, task: str, preset: str, config: dict,
                      w0: float, history: str, torch_version: str) -> dict:
