@@ -95,6 +95,15 @@ def exponent_lines(gamma: np.ndarray, t: np.ndarray, seed: np.ndarray,
     return lines
 
 
+def save(fig, log: list[str], folder: Path, name: str) -> None:
+    """``folder/name.png`` (the figure) and ``folder/name.txt`` (the printed numbers)."""
+    from reduced_dynamics.io.files import write_figure
+
+    write_figure(fig, folder / f"{name}.png")
+    (folder / f"{name}.txt").write_text("\n".join(log) + "\n")
+    print(f"wrote {folder / name}.png and .txt")
+
+
 def say(lines: list[str], log: list[str]) -> None:
     """Print ``lines`` and keep them in ``log`` (written next to the figures)."""
     for line in lines:

@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from _study import exponent_lines, find, say, study_main
+from _study import exponent_lines, find, save, say, study_main
 from _study import report as report_of
 
 from reduced_dynamics.engine.thresholds import first_crossing
-from reduced_dynamics.io.files import open_trajectories, write_figure
+from reduced_dynamics.io.files import open_trajectories
 from reduced_dynamics.plot import new_figure
 
 N_TRAIN = 769  # fraction 0.8 of the 961 pairs
@@ -90,9 +90,7 @@ def figures(out: Path, folder: Path) -> None:
     ax[1].set_ylabel("w / w0")
     ax[1].set_title("weight norm, seed 0", fontsize=10)
     ax[1].legend(fontsize=7)
-    write_figure(fig, folder / "modular_addition_fig10a.png")
-    (folder / "modular_addition_fig10a.txt").write_text("\n".join(log) + "\n")
-    print(f"wrote {folder / 'modular_addition_fig10a.png'}")
+    save(fig, log, folder, "modular_addition_fig10a")
 
 
 def main() -> None:

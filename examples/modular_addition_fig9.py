@@ -23,11 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from _study import delay_line, find, say, study_main
+from _study import delay_line, find, save, say, study_main
 from _study import report as report_of
 
 from reduced_dynamics.engine.parameters import critical_n_train
-from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
+from reduced_dynamics.io.files import open_landscape, open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 
@@ -104,9 +104,7 @@ def figures(out: Path, folder: Path) -> None:
     ax[1].set_xlabel("step")
     ax[1].set_ylabel("test accuracy")
     ax[1].legend(fontsize=8)
-    write_figure(fig, folder / "modular_addition_fig9.png")
-    (folder / "modular_addition_fig9.txt").write_text("\n".join(log) + "\n")
-    print(f"wrote {folder / 'modular_addition_fig9.png'}")
+    save(fig, log, folder, "modular_addition_fig9")
 
 
 def main() -> None:
