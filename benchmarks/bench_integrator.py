@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reduced_dynamics.cli import defaults  # noqa: E402
 from reduced_dynamics.engine import predict as P  # noqa: E402
+from reduced_dynamics.study import study_defaults  # noqa: E402
 from reduced_dynamics.testing.reference import reference_paths  # noqa: E402
 
 SHIPPED = ROOT / "landscapes" / "toy_addition_paper.nc"
@@ -83,7 +83,7 @@ def path_set(prep: P.PreparedLandscape, n: int, alpha_max: float | None = None
     m_lo, m_hi = prep.interp.m_range
     ms = np.clip(np.linspace(0.0, 0.4, n_m), m_lo, m_hi)
     starts = np.array([(a, m) for a in alphas for m in ms])
-    g = defaults.gammas(prep)
+    g = study_defaults(prep).gammas
     return starts, np.geomspace(g[0], g[-1], n_g)
 
 

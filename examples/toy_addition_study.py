@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from reduced_dynamics import default_landscape, open_landscape
-from reduced_dynamics.cli.gridspec import parse_list
+from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.tasks.toy_addition import TASK, preset
 from reduced_dynamics.training.config import RunSet
 from reduced_dynamics.training.sweep import run_training

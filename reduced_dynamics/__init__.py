@@ -2,7 +2,9 @@
 
 The pipeline, one subpackage per step: `probe` a task's reduced landscape (torch) →
 `open_landscape` → `integrate` the reduced dynamics / `predict_grokking_times` /
-`analyze_path` (numba) → `train` full runs (torch) → `validate` predictions against them.
+`analyze_path` (numba; what is left out comes from the landscape's own task, as on the
+command line: `reduced_dynamics.study`) → `train` full runs (torch) → `validate`
+predictions against them.
 
 Importing the package needs neither torch nor matplotlib: the probe and the training runs
 import torch when called, and the torch side of the API (`probe`, `train`, their configs,
@@ -26,13 +28,17 @@ if TYPE_CHECKING:  # pragma: no cover
         EventOptions,
         InterpolantOptions,
         SolverOptions,
-        analyze_path,
-        integrate,
-        predict_grokking_times,
+        prepare_landscape,
     )
     from reduced_dynamics.landscape.config import ProbeConfig
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
+    from reduced_dynamics.study import (
+        analyze_path,
+        integrate,
+        predict_grokking_times,
+        study_defaults,
+    )
     from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.config import RunSet, TrainConfig
     from reduced_dynamics.training.sweep import run_training as train
@@ -42,10 +48,13 @@ if TYPE_CHECKING:  # pragma: no cover
 # numba before torch changes torch's CPU rounding (the probe's bit-for-bit reproducibility
 # across processes, tests/test_distributed.py), so `import reduced_dynamics` loads neither.
 _PREDICT = "reduced_dynamics.engine.predict"
+_STUDY = "reduced_dynamics.study"  # the engine with the landscape's task's study defaults
 _LAZY = {
-    "integrate": (_PREDICT, "integrate"),
-    "predict_grokking_times": (_PREDICT, "predict_grokking_times"),
-    "analyze_path": (_PREDICT, "analyze_path"),
+    "integrate": (_STUDY, "integrate"),
+    "predict_grokking_times": (_STUDY, "predict_grokking_times"),
+    "analyze_path": (_STUDY, "analyze_path"),
+    "study_defaults": (_STUDY, "study_defaults"),
+    "prepare_landscape": (_PREDICT, "prepare_landscape"),
     "EventOptions": (_PREDICT, "EventOptions"),
     "SolverOptions": (_PREDICT, "SolverOptions"),
     "InterpolantOptions": (_PREDICT, "InterpolantOptions"),
@@ -109,8 +118,10 @@ __all__ = [
     "open_landscape",
     "open_trajectories",
     "predict_grokking_times",
+    "prepare_landscape",
     "probe",
     "save_landscape",
+    "study_defaults",
     "train",
     "validate",
 ]

@@ -22,3 +22,7 @@ class WriteError(ReducedDynamicsError, OSError):
 def bad_value(name: str, value: object, expected: str) -> InputError:
     """`InputError` in the house style: "`gamma` must be >= 0, got -0.1"."""
     return InputError(f"`{name}` must be {expected}, got {value!r}")
+
+
+class ReducedDynamicsWarning(UserWarning):
+    """Something the user should know about a result (the CLI prints ``warning: ...``)."""

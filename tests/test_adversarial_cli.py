@@ -26,7 +26,6 @@ import xarray as xr
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reduced_dynamics.cli import defaults
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine import dopri
 from reduced_dynamics.engine.predict import (
@@ -49,6 +48,7 @@ from reduced_dynamics.io.files import (
 )
 from reduced_dynamics.io.resources import default_landscape
 from reduced_dynamics.landscape.sweep import seeds_from_spec
+from reduced_dynamics.study import study_defaults
 from reduced_dynamics.tasks import REGISTRY, get_task
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 from reduced_dynamics.validate import config_differences, validate
@@ -447,8 +447,8 @@ def test_help_states_the_real_defaults():
     those are what the commands use (checked on the shipped toy-addition landscape)."""
     prep = prepare_landscape(default_landscape())
     entry = get_task(prep.dataset.attrs["task"])
-    start = defaults.start(prep)
-    gammas = defaults.gammas(prep)
+    d = study_defaults(prep)
+    start, gammas = d.start, np.asarray(d.gammas)
     np.testing.assert_allclose(start, [float(entry.alpha0), entry.m0])
     for command in ("predict", "path", "gamma-plot"):
         text = _help(command)

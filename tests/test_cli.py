@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from reduced_dynamics.cli.gridspec import parse_grid, parse_list
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.errors import InputError
+from reduced_dynamics.gridspec import parse_grid, parse_list
 from reduced_dynamics.io.files import open_landscape, save_landscape
 
 

@@ -42,6 +42,7 @@ def test_import_needs_neither_torch_nor_matplotlib():
 
 
 def test_top_level_exports_the_pipeline():
+    from reduced_dynamics import study
     from reduced_dynamics.engine import predict
     from reduced_dynamics.io import files
     from reduced_dynamics.landscape.config import ProbeConfig
@@ -53,8 +54,10 @@ def test_top_level_exports_the_pipeline():
 
     expected = {
         "open_landscape": files.open_landscape, "open_trajectories": files.open_trajectories,
-        "integrate": predict.integrate, "analyze_path": predict.analyze_path,
-        "predict_grokking_times": predict.predict_grokking_times, "probe": probe_landscape,
+        "integrate": study.integrate, "analyze_path": study.analyze_path,
+        "predict_grokking_times": study.predict_grokking_times, "probe": probe_landscape,
+        "prepare_landscape": predict.prepare_landscape,
+        "study_defaults": study.study_defaults,
         "train": run_training, "validate": validate, "ProbeConfig": ProbeConfig,
         "ProbeGrid": ProbeGrid, "TrainConfig": TrainConfig, "RunSet": RunSet,
         "get_task": get_task,
@@ -81,7 +84,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_engine_takes_explicit_arguments():
     """engine/ never looks up the task registry or parses CLI specs, nor needs torch or
-    matplotlib: task defaults and spec strings stay in cli/."""
+    matplotlib: task defaults live in `reduced_dynamics.study`, spec strings in `gridspec`."""
     engine = Path(rd.__file__).parent / "engine"
     files = sorted(engine.glob("*.py"))
     assert len(files) >= 6
@@ -89,4 +92,5 @@ def test_engine_takes_explicit_arguments():
     for path in files:
         bad = sorted(m for m in _imports(path) if m.startswith(banned))
         assert not bad, f"{path.name} imports {bad}"
-    assert "reduced_dynamics.cli" in _imports(Path(rd.__file__).parent / "cli" / "engine.py")
+    # the task defaults the CLI fills in come from the study layer, shared with the API
+    assert "reduced_dynamics.study" in _imports(Path(rd.__file__).parent / "cli" / "engine.py")

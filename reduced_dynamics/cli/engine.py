@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.cli import defaults
-from reduced_dynamics.cli.gridspec import parse_list
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.parameters import (
@@ -45,15 +43,20 @@ from reduced_dynamics.engine.predict import (
     InterpolantOptions,
     PreparedLandscape,
     SolverOptions,
-    analyze_path,
     kernels_compiled,
-    predict_grokking_times,
     prepare_landscape,
-    unconverged_nodes,
 )
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
+from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.io.files import open_landscape
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
+from reduced_dynamics.study import (
+    analyze_path,
+    default_events,
+    help_fragments,
+    predict_grokking_times,
+    study_defaults,
+)
 
 
 def _open(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
@@ -107,19 +110,19 @@ def _rate(name: str, value: float, *, positive: bool) -> float:
     return value
 
 
-def _etas(args: argparse.Namespace, prep: PreparedLandscape) -> tuple[float, float]:
-    """--eta-d/--eta-r, defaulting to the training rates of the landscape's task."""
-    d_default, r_default = defaults.etas(prep)
-    eta_d = d_default if args.eta_d is None else args.eta_d
-    eta_r = r_default if args.eta_r is None else args.eta_r
-    return (_rate("--eta-d", eta_d, positive=True), _rate("--eta-r", eta_r, positive=False))
+def _etas(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """--eta-d/--eta-r (None: the landscape's task's training rates, `study`)."""
+    eta_d = None if args.eta_d is None else _rate("--eta-d", args.eta_d, positive=True)
+    eta_r = None if args.eta_r is None else _rate("--eta-r", args.eta_r, positive=False)
+    return eta_d, eta_r
 
 
 def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, SolverOptions]:
     """Event and solver options; the grokking threshold defaults to the file's task's
-    (``task.grok_threshold`` in config_json, SPEC §12), else test accuracy 0.95."""
+    (``task.grok_threshold`` in config_json, SPEC §12; `study.default_events`)."""
+    base = default_events(ds, args.theta_train)
     value, on, _ = grok_threshold_of(ds)
-    grok_on = args.grok_on or on
+    grok_on = args.grok_on or base.grok_on
     acc = args.acc_threshold if args.acc_threshold is not None else (
         value if on == "acc" else ACC_THRESHOLD)
     theta_test = args.theta_test if args.theta_test is not None else (
@@ -131,10 +134,9 @@ def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, So
     return events, solver
 
 
-def _gammas(args: argparse.Namespace, prep: PreparedLandscape) -> np.ndarray:
-    if args.gamma is None:
-        return defaults.gammas(prep, args.theta_train)
-    return parse_list("--gamma", args.gamma, minimum=0.0)
+def _gammas(args: argparse.Namespace) -> np.ndarray | None:
+    """--gamma (None: the landscape's task's study list, `study`)."""
+    return None if args.gamma is None else parse_list("--gamma", args.gamma, minimum=0.0)
 
 
 def _common(p: argparse.ArgumentParser, shown: dict[str, str]) -> None:
@@ -176,23 +178,17 @@ def _common(p: argparse.ArgumentParser, shown: dict[str, str]) -> None:
                    help="make train_loss non-increasing in w before interpolating")
 
 
+def _n_gammas(gam: np.ndarray | None, prep: PreparedLandscape, args: argparse.Namespace
+              ) -> int:
+    """How many paths a γ list (None: the study list) integrates."""
+    return len(study_defaults(prep, args.theta_train).gammas) if gam is None else gam.size
+
+
 def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
-                 ) -> tuple[float, float] | float:
-    """The start to integrate from (ALPHA alone on a landscape without m); warns (one line
-    on stderr) when it lies where the probe did not converge, and says so when the
-    integrator compiles first (cold numba cache)."""
+                 ) -> tuple[float, float] | float | None:
+    """--start (None: the task's study start, `study`), and a note when the integrator
+    compiles first (cold numba cache). The API warns about an unconverged start."""
     start = _start(args.start, prep.has_m)
-    if start is None:
-        start = defaults.start(prep) if prep.has_m else defaults.start(prep)[0]
-    alpha, m = start if prep.has_m else (start, 0.0)
-    bad = unconverged_nodes(prep, alpha, m)
-    if bad:
-        where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(mm) else f" m={mm:.3g}")
-                          for a, mm in bad[:4])
-        at = f"alpha={alpha:g}" + (f", m={m:g}" if prep.has_m else "")
-        print(f"warning: the start {at} lies in the unconverged region of {prep.source} (the "
-              f"probe did not converge at the grid point(s) {where}); predictions from there "
-              "are unreliable", file=sys.stderr)
     if not kernels_compiled(n_paths):
         print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
               file=sys.stderr, flush=True)
@@ -281,15 +277,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # then shares, as `predict_grokking_times` does)
     prep = _prepare(args, ds, source, args.n_train if args.n_train is not None or not values
                     else max(values))
-    eta_d, eta_r = _etas(args, prep)
+    eta_d, eta_r = _etas(args)
     events, solver = _options(args, ds)
-    gam = _gammas(args, prep)
+    gam = _gammas(args)
     every_n = bool(values) and args.n_train is None
-    start = _prepare_run(args, prep, gam.size)
+    start = _prepare_run(args, prep, _n_gammas(gam, prep, args))
     # every N: the API opens the file and runs each slice
     target = Path(source) if every_n else prep
     res = predict_grokking_times(target, gam, eta_d, eta_r, start, events=events,
                                  solver=solver, interpolant=prep.options)
+    eta_d, eta_r = float(res.attrs["eta_d"]), float(res.attrs["eta_r"])
     rows, fits = _rows(res), _fits(res)
     check = _derivative_check(prep)
     _warn_overflow(res["status"].values, res["gamma"].values)
@@ -366,32 +363,46 @@ def cmd_path(args: argparse.Namespace) -> int:
 
     out, note = figure_output("--output", args.output)
     prep = _one_landscape(args, "path")
-    eta_d, eta_r = _etas(args, prep)
-    if args.gamma is None:
-        g = defaults.gammas(prep, args.theta_train)
-        gamma = float(g[min(3, g.size - 1)])
-    else:
-        gamma = _rate("--gamma", args.gamma, positive=False)
+    eta_d, eta_r = _etas(args)
+    gamma = None if args.gamma is None else _rate("--gamma", args.gamma, positive=False)
     events, solver = _options(args, prep.dataset)
     start = _prepare_run(args, prep, 1)
     res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
+    gamma = float(res.attrs["gamma"])
     _warn_overflow(res["status"].item(), gamma)
-    if prep.has_m:
-        wrote = save_figure(plot_path(prep, res), out, note)
-        pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)} m={_fmt(m)}"
-                        for p, t, w, m in zip(res["point"].values, res["t_point"].values,
-                                              res["w_point"].values, res["m_point"].values))
-    else:
-        wrote = save_figure(plot_path_1d(prep, res), out, note)
-        pts = ", ".join(f"{p}: t={_fmt(t)} alpha={_fmt(w / prep.w0)}"
-                        for p, t, w in zip(res["point"].values, res["t_point"].values,
-                                           res["w_point"].values))
+    plot = plot_path if prep.has_m else plot_path_1d
+    wrote = save_figure(plot(prep, res), out, note)
+    points = [{"point": str(p), "t": _json_value(float(t)),
+               "alpha": _json_value(float(w) / prep.w0)}
+              | ({"m": _json_value(float(m))} if prep.has_m else {})
+              for p, t, w, m in zip(res["point"].values, res["t_point"].values,
+                                    res["w_point"].values, res["m_point"].values
+                                    if prep.has_m else res["w_point"].values)]
+    if args.json:
+        out_json = {"landscape": prep.source, **prep.parameters, "gamma": gamma,
+                    "eta_d": float(res.attrs["eta_d"]),
+                    "start": {"alpha": res.attrs["start_alpha"]}
+                    | ({"m": res.attrs["start_m"]} if prep.has_m else {}),
+                    "status": str(res["status"].item()), "time_units": TIME_UNITS,
+                    "points": points, "figure": str(wrote)}
+        if prep.has_m:
+            out_json["eta_r"] = float(res.attrs["eta_r"])
+        for k in ("t_overfit", "t_grok", "t_E", "t_end", "t_closed", "t_geometric"):
+            out_json[k] = _json_value(float(res[k]))
+        out_json["n_descents"] = int(res["n_descents"])
+        print(json.dumps(out_json, indent=2))
+        return 0
     n_text = f"n_train = {prep.parameters['n_train']}, " if prep.parameters else ""
     print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
           f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
-    print(pts)
+    print(", ".join(f"{p['point']}: t={_fmt(_nan(p['t']))} alpha={_fmt(_nan(p['alpha']))}"
+                    + (f" m={_fmt(_nan(p['m']))}" if "m" in p else "") for p in points))
     print(wrote)
     return 0
+
+
+def _nan(v: float | None) -> float:
+    return float("nan") if v is None else v
 
 
 def cmd_gamma_plot(args: argparse.Namespace) -> int:
@@ -400,22 +411,31 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
 
     out, note = figure_output("--output", args.output)
     prep = _one_landscape(args, "gamma-plot")
-    eta_d, eta_r = _etas(args, prep)
+    eta_d, eta_r = _etas(args)
     events, solver = _options(args, prep.dataset)
-    gam = _gammas(args, prep)
-    start = _prepare_run(args, prep, gam.size)
+    gam = _gammas(args)
+    start = _prepare_run(args, prep, _n_gammas(gam, prep, args))
     res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
                                  solver=solver)
     _warn_overflow(res["status"].values, res["gamma"].values)
     wrote = save_figure(plot_gamma(res), out, note)
-    print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
-          f"{_fmt(float(res['exponent_stderr']))}; {wrote}")
+    n_grok = int(np.isfinite(res["t_grok"].values).sum())
+    if n_grok == 0:
+        statuses = ", ".join(sorted(set(res["status"].values.astype(str))))
+        print(f"no path grokked (status {statuses}): no grokking times and no exponent; "
+              f"{wrote}")
+    elif not np.isfinite(float(res["exponent"])):
+        print(f"{n_grok} path(s) grokked, too few distinct gammas for an exponent; {wrote}")
+    else:
+        print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
+              f"{_fmt(float(res['exponent_stderr']))} (n = {n_grok} paths that grokked); "
+              f"{wrote}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
-    help_defaults = defaults.help_fragments()
+    help_defaults = help_fragments()
     gamma_help = ("weight decays >= 0: comma list or log:START:STOP:NUM; default: the "
                   f"landscape's task's study list, as `train` uses ({help_defaults['gamma']}); "
                   "for an unknown task 7 values over 1.5 decades below the boundary's "
@@ -441,6 +461,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="weight decay >= 0 (default: the 4th value of predict's default list, "
                         f"{help_defaults['path_gamma']})")
     p.add_argument("-o", "--output", required=True, help=figure_help)
+    p.add_argument("--json", action="store_true", help="print the path's events and points "
+                   "A-E as JSON (the figure is written too)")
     p.set_defaults(func=cmd_path)
 
     p = subparsers.add_parser(

@@ -18,8 +18,8 @@ M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
 def _probe(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from reduced_dynamics.cli.gridspec import parse_grid
     from reduced_dynamics.executors import executor_for
+    from reduced_dynamics.gridspec import parse_grid
     from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_norms
@@ -82,7 +82,7 @@ def _task_and_resources(args: argparse.Namespace):
 
 def _sizes(option: str, spec: str) -> tuple[int, ...]:
     """Training-set sizes from a grid spec: rounded to integers, distinct, >= 1."""
-    from reduced_dynamics.cli.gridspec import parse_grid
+    from reduced_dynamics.gridspec import parse_grid
 
     sizes = tuple(int(n) for n in np.unique(np.round(parse_grid(option, spec))))
     if sizes[0] < 1:
@@ -93,8 +93,8 @@ def _sizes(option: str, spec: str) -> tuple[int, ...]:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from reduced_dynamics.cli.gridspec import parse_list
     from reduced_dynamics.executors import executor_for
+    from reduced_dynamics.gridspec import parse_list
     from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
     from reduced_dynamics.landscape.config import check_int
@@ -382,10 +382,19 @@ def _require_torch(command: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the `history` attribute of files we write
+    with warnings.catch_warnings():  # the caller's warning settings come back afterwards
+        _warnings_as_lines()
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: bad input is one ``error:`` line and status 2."""
     try:
         _terminate_as_interrupt()
         if args.command in TORCH_COMMANDS:
@@ -402,6 +411,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished chunks are kept, rerun with --resume", file=sys.stderr)
         return 130
+
+
+def _warnings_as_lines() -> None:
+    """The package's warnings (`ReducedDynamicsWarning`, e.g. an unconverged start) as one
+    ``warning: ...`` line on stderr each; other warnings as Python shows them (inside the
+    `main` call's ``catch_warnings``)."""
+    import warnings
+
+    from reduced_dynamics.errors import ReducedDynamicsWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ReducedDynamicsWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", ReducedDynamicsWarning)
 
 
 def _terminate_as_interrupt() -> None:

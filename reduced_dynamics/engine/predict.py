@@ -188,7 +188,7 @@ class PreparedLandscape:
         return lo / self.w0, hi / self.w0
 
 
-def _opened(landscape: xr.Dataset | str | os.PathLike) -> tuple[xr.Dataset, str]:
+def opened(landscape: xr.Dataset | str | os.PathLike) -> tuple[xr.Dataset, str]:
     """(Dataset, its name for messages and attributes): a path is opened and checked."""
     if isinstance(landscape, xr.Dataset):
         return landscape, "<Dataset>"
@@ -221,7 +221,7 @@ def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandsc
         parameters, n_train = dict(landscape.parameters), None
         landscape, source = landscape.dataset, landscape.source
     else:
-        landscape, name = _opened(landscape)
+        landscape, name = opened(landscape)
         source = source or name
     options = options or InterpolantOptions()
     if n_train is not None or n_train_values(landscape):
@@ -292,8 +292,9 @@ def _alpha_starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
     return np.column_stack([np.clip(arr, a_lo, a_hi), np.zeros(arr.size)])
 
 
-def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
-    """(n, 2) array of (alpha, m) inside the grid (m = 0 on a landscape without m)."""
+def check_starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
+    """(n, 2) array of (alpha, m) inside the grid (m = 0 on a landscape without m);
+    `InputError` for a start outside it."""
     if not prep.has_m:
         return _alpha_starts(prep, starts)
     try:
@@ -324,7 +325,7 @@ def _starts(prep: PreparedLandscape, starts: object) -> np.ndarray:
 def default_start(prep: PreparedLandscape) -> tuple[float, float]:
     """A start from the landscape alone: large w, messy m — alpha at 85 % of the grid's
     log-alpha range, m = 0.2 (clipped to the grid; 0, never shown, without m). The CLI
-    starts from the task's study start instead (`cli.defaults.start`)."""
+    starts from the task's study start instead (`reduced_dynamics.study`)."""
     m_lo, m_hi = prep.interp.m_range
     a_lo, a_hi = prep.alpha_range
     alpha = math.exp(math.log(a_lo) + 0.85 * (math.log(a_hi) - math.log(a_lo)))
@@ -336,8 +337,8 @@ def default_gammas(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS, 
     """A γ sweep from the landscape alone: ``n`` values log-spaced over 1.5 decades below
     γ_c, the weight decay that the training-loss gradient balances on the boundary contour
     at the cleanest m: γ_c = −w⁻² ∂l̃/∂ln w there. Larger γ pushes paths through the
-    boundary into region I. Falls back to 1e-4..3e-3. The CLI uses the task's study list
-    instead (`cli.defaults.gammas`)."""
+    boundary into region I. Falls back to 1e-4..3e-3. The top-level API and the CLI use the
+    task's study list instead (`reduced_dynamics.study`)."""
     it = prep.interp
     u_c = contour_u(it, it.mg[0], it.ug[-1], theta_train)
     gamma_c = float("nan")
@@ -567,7 +568,7 @@ def integrate(
     gam = _rates("gamma", gamma, positive=False)
     etd = _rates("eta_d", eta_d, positive=True)
     etr = _rates("eta_r", eta_r, positive=False)
-    st = _starts(prep, starts)
+    st = check_starts(prep, starts)
     _check_rates(gam, etd)
     shape = (st.shape[0], gam.size, etd.size, etr.size)
     _check_size(math.prod(shape), solver, False, "starts x gamma x eta_d x eta_r = "
@@ -669,7 +670,7 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
                     eta_d: float, eta_r: float, events: EventOptions, solver: SolverOptions
                     ) -> tuple[dict, list[dict], np.ndarray, float]:
     one = np.asarray(start, dtype=object)
-    st = _starts(prep, [start] if one.ndim == 1 and one.size == 2 else start)  # one start
+    st = check_starts(prep, [start] if one.ndim == 1 and one.size == 2 else start)  # one start
     etd = _rates("eta_d", eta_d, positive=True)
     etr = _rates("eta_r", eta_r, positive=False)
     if etd.size != 1 or etr.size != 1:
@@ -691,6 +692,10 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
                            float(gam[p]), events.theta_train,
                            stationary=bool(np.isfinite(raw["ev_t"][p, dy.EV_E])))
         a["record_full"] = bool(raw["counts"][p, dopri.C_REC_FULL])
+        if not (np.isfinite(raw["ev_t"][p, dy.EV_OVERFIT])
+                and np.isfinite(raw["ev_t"][p, dy.EV_GROK])):
+            # the forms predict a grokking time: none for a path that never overfits and groks
+            a["t_closed"] = a["t_geometric"] = float("nan")
         if raw["status"][p] == PathStatus.OVERFLOW:  # the path never moved: nothing to measure
             for key in ("t_closed", "t_geometric", "w_c", "L", "h", "theta"):
                 a[key] = float("nan")
@@ -717,7 +722,8 @@ def predict_grokking_times(
     ``gamma=None``: `default_gammas`; ``start=None``: `default_start` (alpha, m; alpha
     alone on a landscape without m). Returns a Dataset over ``gamma``: t_overfit, t_grok,
     delay, t_E, status, the closed form t_closed = ln(w_C/w_c)/(η_D γ) and the geometric
-    form t_geometric = (L + h tan θ)/(η_D γ) (both from C; `path_analysis`), w_c, L, h,
+    form t_geometric = (L + h tan θ)/(η_D γ) (both from C; `path_analysis`; NaN for a path
+    that does not both overfit and grok: they predict a grokking time), w_c, L, h,
     theta, t_C, n_descents, the points A–E (t_point, w_point, m_point over ``point``), and
     the fit (exponent, exponent_stderr, intercept, n_fit) of ln t_grok on ln γ over paths
     that grokked (finite t_grok > 0). Without m: no m, h, theta, m_point.
@@ -733,7 +739,7 @@ def predict_grokking_times(
     if isinstance(landscape, PreparedLandscape) or one_n:
         prep = prepare_landscape(landscape, interpolant, n_train=n_train)
         return _predict_one(prep, gamma, eta_d, eta_r, start, events, solver)
-    ds, source = _opened(landscape)
+    ds, source = opened(landscape)
     values = n_train_values(ds)
     if not values:
         prep = prepare_landscape(ds, interpolant, n_train=n_train, source=source)
