@@ -384,7 +384,7 @@ def cmd_path(args: argparse.Namespace) -> int:
                     "start": {"alpha": res.attrs["start_alpha"]}
                     | ({"m": res.attrs["start_m"]} if prep.has_m else {}),
                     "status": str(res["status"].item()), "time_units": TIME_UNITS,
-                    "points": points, "figure": str(wrote)}
+                    "points": points, "figure": str(out)}
         if prep.has_m:
             out_json["eta_r"] = float(res.attrs["eta_r"])
         for k in ("t_overfit", "t_grok", "t_E", "t_end", "t_closed", "t_geometric"):
