@@ -163,13 +163,19 @@ def _common(p: argparse.ArgumentParser, shown: dict[str, str]) -> None:
                         "(default: what the file's task.grok_threshold is about, else acc)")
     p.add_argument("--acc-threshold", type=float, default=None,
                    help=f"default: the file's task.grok_threshold, else {ACC_THRESHOLD}")
-    p.add_argument("--theta-test", type=float, default=None)
+    p.add_argument("--theta-test", type=float, default=None,
+                   help="with --grok-on loss: grok when l_test <= THETA (default: the file's "
+                        "task.grok_threshold when it is a test loss)")
     p.add_argument("--t-max", type=float, default=None,
                    help="end time in optimiser steps (> 1); default: 20x the time weight "
                         "decay needs to cross the grid")
-    p.add_argument("--rtol", type=float, default=1e-6)
-    p.add_argument("--atol", type=float, default=1e-9)
-    p.add_argument("--max-steps", type=int, default=100_000)
+    p.add_argument("--rtol", type=float, default=1e-6,
+                   help="relative error tolerance of the Dormand-Prince steps (default 1e-6)")
+    p.add_argument("--atol", type=float, default=1e-9,
+                   help="absolute error tolerance of the steps (default 1e-9)")
+    p.add_argument("--max-steps", type=int, default=100_000,
+                   help="integrator steps per path before it ends with status max_steps "
+                        "(default 100000)")
     p.add_argument("--transform", choices=("log", "linear"), default="log",
                    help="interpolate ln(loss) (default) or the loss itself")
     p.add_argument("--smoothing", type=float, default=0.0,

@@ -254,12 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     from reduced_dynamics.tasks import REGISTRY
 
     task_help = "task name: " + ", ".join(REGISTRY)
-    presets = sorted({p for e in REGISTRY.values() for p in e.presets})
+    preset_help = ("the task's preset (default: its first); " + "; ".join(
+        f"{e.name}: {', '.join(e.presets)}" for e in REGISTRY.values()))
     p = sub.add_parser("probe", help="compute a reduced landscape with torch")
     p.add_argument("task", help=task_help)
-    p.add_argument("--preset", choices=presets, help="the task's preset (default: its "
-                   "first: paper for toy-addition and teacher-student, digits-mse for images, "
-                   "nanda for modular-addition)")
+    p.add_argument("--preset", metavar="PRESET", help=preset_help)
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
     p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
@@ -268,9 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "task's (toy-addition 1, i.e. seed 0; teacher-student 1,2,3)")
     p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
-    p.add_argument("--schedule", choices=["constant", "step", "cosine"])
-    p.add_argument("--lr-scaling", choices=["constant", "alpha"])
-    p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--schedule", choices=["constant", "step", "cosine"],
+                   help="learning-rate schedule over the steps (preset default; cosine decays "
+                   "to 0 so the end point is settled)")
+    p.add_argument("--lr-scaling", choices=["constant", "alpha"],
+                   help="alpha: lr x max(1, w/w0), the same angular step on every sphere; "
+                   "constant: lr (preset default)")
+    p.add_argument("--dtype", choices=["float32", "float64"],
+                   help="torch dtype of the probe (preset default, float32)")
     p.add_argument("--chunk-size", type=int, help="grid points per batched model (default 64)")
     p.add_argument("--n-train", help="training-set sizes (nested subsets; tasks with a subset "
                    "rule): list or KIND:START:STOP:NUM, rounded to integers; adds an n_train "
@@ -289,9 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
     p.add_argument("task", help=task_help)
-    p.add_argument("--preset", choices=presets, help="the task's preset (default: its "
-                   "first: paper for toy-addition and teacher-student, digits-mse for images, "
-                   "nanda for modular-addition)")
+    p.add_argument("--preset", metavar="PRESET", help=preset_help)
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
                    "study, the same as `predict`)")
     p.add_argument("--seeds", help="a count (2, counted from the task's first seed: "
@@ -368,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 TORCH_COMMANDS = {"probe": "landscape", "train": "trajectory"}  # command -> output kind
-TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then "
-                 "pip install 'reduced-dynamics[torch]'")
+TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then pip install \".[torch]\" "
+                 "in the reduced_dynamics source folder")
 
 
 def _require_torch(command: str) -> None:
