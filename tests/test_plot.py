@@ -211,6 +211,18 @@ def test_plot_gamma_draws_no_forms_for_paths_that_never_grok():
     np.testing.assert_array_equal(by_gid["no_grok"].get_xdata(), [1e-3])
 
 
+def test_plot_gamma_over_several_n_train():
+    """`predict_grokking_times` over every N: t_grok per N, one legend entry for the N
+    whose paths never grok."""
+    pred = xr.concat([_prediction([np.nan, 600.0, 300.0]), _prediction([np.nan] * 3)],
+                     dim=xr.DataArray([100, 300], dims="n_train", name="n_train"))
+    ax = rd.plot_gamma(pred).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "N=100: t_grok (integrated)" in labels and "N=300: t_grok (integrated)" not in labels
+    assert "no grok (at every gamma for N = 300)" in labels
+    assert not any(line.get_gid() in ("t_closed", "t_geometric") for line in ax.lines)
+
+
 def test_plot_t_grok_vs_gamma_says_when_no_prediction_groks():
     n = 3
     report = xr.Dataset(

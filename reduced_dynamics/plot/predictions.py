@@ -367,10 +367,10 @@ def _gamma_series(ax: Any, pred: xr.Dataset, *, color: str | None = None, prefix
         ax.plot(gg, np.exp(c) * gg**p, "-", lw=0.8, color=color or "k",
                 label=f"{prefix}fit: t_grok ~ gamma^({p:.3f}{se_text})", gid="fit")
     never = ~groks & (g > 0)
-    if never.any():
-        ax.plot(g[never], np.full(never.sum(), 0.02), "x", color=color or "grey", ms=7,
+    if never.any():  # one legend entry for all N (`plot_gamma`), grey crosses
+        ax.plot(g[never], np.full(never.sum(), 0.02), "x", color="grey", ms=7,
                 transform=ax.get_xaxis_transform(), clip_on=False, gid="no_grok",
-                label=f"{prefix}no grok ({int(never.sum())} gamma(s))")
+                label="_no grok" if prefix else f"no grok ({int(never.sum())} gamma(s))")
     return bool(groks.any())
 
 
@@ -381,8 +381,6 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None, fig: Any = None) -> Any:
     N). A path that never groks is drawn as a cross at the bottom ("no grok"), and the
     closed and geometric forms only where the path overfits and groks; when no path groks
     there is no fit and the axes say so, with the paths' statuses."""
-    from matplotlib.ticker import NullFormatter
-
     fig, (ax,), _ = panel_axes(1, "t against gamma", ax=ax, fig=fig, width=6.4, height=4.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -391,6 +389,10 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None, fig: Any = None) -> Any:
                                  prefix=f"N={int(n)}: ", forms=False)
                    for i, n in enumerate(pred["n_train"].values)]
         any_grok = any(grokked)
+        never = [int(n) for n, k in zip(pred["n_train"].values, grokked) if not k]
+        if any(line.get_gid() == "no_grok" for line in ax.lines):
+            ax.plot([], [], "x", color="grey", ms=7, label="no grok" + (
+                f" (at every gamma for N = {', '.join(map(str, never))})" if never else ""))
     else:
         any_grok = _gamma_series(ax, pred)
     if not any_grok:
@@ -402,7 +404,7 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None, fig: Any = None) -> Any:
             ax.set_xlim(g[g > 0].min() / 1.5, g.max() * 1.5)
         if not drawn:  # nothing on the time axis: a neutral decade
             ax.set_ylim(1.0, 10.0)
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("weight decay gamma")
     ax.set_ylabel(f"t [{TIME_UNITS}]", fontsize=8)
     m_text = f", m = {pred.attrs['start_m']:g}" if "start_m" in pred.attrs else ""
