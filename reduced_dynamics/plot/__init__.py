@@ -26,21 +26,6 @@ def new_figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def single_axes(ax: Any, width: float, height: float) -> tuple[Any, Any]:
-    """(figure, axes): those of ``ax``, or a new one-panel figure when ``ax`` is None."""
-    if ax is not None:
-        return ax.figure, ax
-    fig = new_figure(width, height)
-    return fig, fig.subplots()
-
-
-def panels(fig: Any, ncols: int, width: float, height: float, **kwargs: Any
-           ) -> tuple[Any, Any]:
-    """(figure, axes array) of ``ncols`` panels in ``fig`` (a new figure when None)."""
-    fig = new_figure(width, height) if fig is None else fig
-    return fig, fig.subplots(1, ncols, squeeze=False, **kwargs)[0]
-
-
 def plain_log_ticks(axis: Any) -> None:
     """Ticks at 1, 2 and 5 per decade labelled as plain numbers (0.2, 1, 5) on a log
     ``axis`` (``ax.yaxis``): over a decade or two, matplotlib labels one tick or none."""
