@@ -8,7 +8,9 @@ predictions against them.
 
 Importing the package needs neither torch nor matplotlib: the probe and the training runs
 import torch when called, and the torch side of the API (`probe`, `train`, their configs,
-`get_task`) is loaded on first access.
+`get_task`) and the figures (`plot_landscape`, `plot_path`, `plot_path_1d`, `plot_gamma`,
+`plot_runs`, `plot_t_grok_vs_gamma`, `plot_validation_paths`; matplotlib) are loaded on
+first access.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.landscape.config import ProbeConfig
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
+    from reduced_dynamics.plot.landscape import (
+        plot_landscape,
+        plot_t_grok_vs_gamma,
+        plot_validation_paths,
+    )
+    from reduced_dynamics.plot.predictions import plot_gamma, plot_path, plot_path_1d
+    from reduced_dynamics.plot.runs import plot_runs
     from reduced_dynamics.study import (
         analyze_path,
         integrate,
@@ -66,6 +75,13 @@ _LAZY = {
     "TrainConfig": ("reduced_dynamics.training.config", "TrainConfig"),
     "RunSet": ("reduced_dynamics.training.config", "RunSet"),
     "get_task": ("reduced_dynamics.tasks", "get_task"),
+    "plot_landscape": ("reduced_dynamics.plot.landscape", "plot_landscape"),
+    "plot_t_grok_vs_gamma": ("reduced_dynamics.plot.landscape", "plot_t_grok_vs_gamma"),
+    "plot_validation_paths": ("reduced_dynamics.plot.landscape", "plot_validation_paths"),
+    "plot_path": ("reduced_dynamics.plot.predictions", "plot_path"),
+    "plot_path_1d": ("reduced_dynamics.plot.predictions", "plot_path_1d"),
+    "plot_gamma": ("reduced_dynamics.plot.predictions", "plot_gamma"),
+    "plot_runs": ("reduced_dynamics.plot.runs", "plot_runs"),
 }
 
 
@@ -117,6 +133,13 @@ __all__ = [
     "integrate",
     "open_landscape",
     "open_trajectories",
+    "plot_gamma",
+    "plot_landscape",
+    "plot_path",
+    "plot_path_1d",
+    "plot_runs",
+    "plot_t_grok_vs_gamma",
+    "plot_validation_paths",
     "predict_grokking_times",
     "prepare_landscape",
     "probe",

@@ -212,15 +212,39 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    """A landscape's heatmaps or curves, or a runs file's accuracy/loss/norm curves: the
+    file's kind (its ``reduced_dynamics_file`` attribute) picks the figure."""
     from reduced_dynamics.cli.output import figure_output, save_figure
-    from reduced_dynamics.io.files import open_landscape
-    from reduced_dynamics.plot.landscape import plot_landscape
+    from reduced_dynamics.io.files import (
+        FILE_KIND_ATTR,
+        check_landscape,
+        check_trajectories,
+        read_dataset,
+    )
 
-    if not (np.isfinite(args.boundary) and args.boundary > 0):
-        raise InputError(f"`--boundary` must be a finite train loss > 0, got {args.boundary}")
     out, note = figure_output("--output", args.output, inputs=(args.file,))
-    fig = plot_landscape(open_landscape(args.file), boundary=args.boundary,
-                         n_train=args.n_train)
+    ds = read_dataset(args.file, "landscape")  # the kind named when it cannot be read
+    if ds.attrs.get(FILE_KIND_ATTR) == "trajectory":
+        from reduced_dynamics.plot.runs import MAX_ROWS, plot_runs
+
+        if args.boundary is not None:
+            raise InputError(f"`--boundary` applies to landscape files; {args.file} is a "
+                             "trajectory (runs) file, whose figure takes --n-train, --by and "
+                             "--max-rows; drop --boundary")
+        fig = plot_runs(check_trajectories(ds, args.file), by=args.by, n_train=args.n_train,
+                        max_rows=MAX_ROWS if args.max_rows is None else args.max_rows)
+    else:
+        from reduced_dynamics.plot.landscape import plot_landscape
+
+        for option, value in (("--by", args.by), ("--max-rows", args.max_rows)):
+            if value is not None:
+                raise InputError(f"`{option}` applies to trajectory (runs) files; "
+                                 f"{args.file} is a landscape file; drop {option}")
+        boundary = BOUNDARY_LOSS if args.boundary is None else args.boundary
+        if not (np.isfinite(boundary) and boundary > 0):
+            raise InputError(f"`--boundary` must be a finite train loss > 0, got {boundary}")
+        fig = plot_landscape(check_landscape(ds, args.file), boundary=boundary,
+                             n_train=args.n_train)
     print(save_figure(fig, out, note))
     return 0
 
@@ -351,16 +375,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b; "
-                       "Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; curves "
-                       "for a 1-D one)")
-    p.add_argument("file")
+    from reduced_dynamics.plot.runs import MAX_ROWS, SETTINGS
+
+    p = sub.add_parser(
+        "plot", help="figure of a file: a landscape's heatmaps of reduced train and test "
+        "loss (Fig. 6a,b; Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; loss and "
+        "accuracy curves for a 1-D one), or a runs file's accuracy, loss and norm against "
+        "steps with t_overfit and t_grok",
+        description="Draw a landscape or a trajectory (runs) file; the file's kind picks the "
+        "figure. Landscapes take --boundary and --n-train; runs files take --n-train, --by "
+        "and --max-rows.")
+    p.add_argument("file", help="a landscape (.nc from `probe`) or a runs file (.nc from "
+                   "`train`)")
     p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
                    "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
-    p.add_argument("--boundary", type=float, default=BOUNDARY_LOSS,
-                   help=f"train-loss contour to draw (default {BOUNDARY_LOSS})")
-    p.add_argument("--n-train", type=int, metavar="N", help="draw one training-set size "
-                   "(a grid value) of a landscape with an n_train axis")
+    p.add_argument("--boundary", type=float, default=None,
+                   help=f"landscapes: train-loss contour to draw (default {BOUNDARY_LOSS})")
+    p.add_argument("--n-train", type=int, metavar="N", help="landscapes with an n_train axis: "
+                   "draw that training-set size (a grid value); runs files: draw only the "
+                   "runs of that size (one of theirs)")
+    p.add_argument("--by", choices=SETTINGS, help="runs files: the setting that colours "
+                   "the runs (default: the one with most values, seeds last); each "
+                   "combination of the other varying settings but the seed is a row")
+    p.add_argument("--max-rows", type=int, metavar="K", help="runs files: draw at most K rows "
+                   f"of runs (default {MAX_ROWS}; the title says how many are left out)")
     p.set_defaults(func=_plot)
 
     from reduced_dynamics.cli import engine as cli_engine
