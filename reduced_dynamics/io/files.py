@@ -41,6 +41,7 @@ from reduced_dynamics.names import (
     TRAJECTORY_VARS,
     RunStatus,
     flag_attrs,
+    long_name_of,
 )
 
 LANDSCAPE_GRIDS = (("w",), ("w", "m"), ("w", "n_train"), ("w", "m", "n_train"))
@@ -421,6 +422,8 @@ def landscape_dataset(
     torch_version: str = "none",
     extra_dims: dict[str, np.ndarray] | None = None,
     n_train: np.ndarray | None = None,
+    loss_name: str | None = None,
+    theta: str | None = None,
 ) -> xr.Dataset:
     """Build a landscape Dataset with SPEC §9 coordinates, metadata and attributes.
 
@@ -428,7 +431,9 @@ def landscape_dataset(
     arrays of shape (w, m), (w,), (w, n_train) or (w, m, n_train); arrays with leading
     ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order, e.g. a
     ``*_by_seed`` array of shape (seed, w, n_train). ``n_train``: increasing training-set
-    sizes (integers), a parameter axis (SPEC §11).
+    sizes (integers), a parameter axis (SPEC §11). ``loss_name`` ("MSE", "cross-entropy")
+    and ``theta`` (which parameters form θ) go into the long names of the losses and of
+    ``w`` (a task config's ``loss_name`` and ``theta_description``; None: unnamed).
     """
     extra_dims = extra_dims or {}
     if "n_train" in extra_dims:
@@ -438,7 +443,8 @@ def landscape_dataset(
         ("n_train",) if n_train is not None else ())
 
     def meta(name: str) -> dict[str, str]:
-        long_name, units = LANDSCAPE_COORD_META[name]
+        long_name, units = long_name_of(LANDSCAPE_COORD_META, name, loss=loss_name,
+                                        theta=theta)
         return {"units": units, "long_name": long_name}
 
     coords: dict[str, object] = {"w": ("w", np.asarray(w, float), meta("w"))}
@@ -452,12 +458,13 @@ def landscape_dataset(
             n = n.astype(np.int64)
         coords["n_train"] = ("n_train", n, meta("n_train"))
     for name, values in extra_dims.items():
-        coords[name] = (name, np.asarray(values))
+        coords[name] = (name, np.asarray(values), meta(name))
     data_vars = {}
     for name, values in variables.items():
         values = np.asarray(values)
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
-        long_name, units = LANDSCAPE_VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
+        long_name, units = long_name_of(LANDSCAPE_VAR_META, name.removesuffix("_by_seed"),
+                                        loss=loss_name, theta=theta)
         flags = flag_attrs(RunStatus) if name.removesuffix("_by_seed") == "status" else {}
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
@@ -518,3 +525,4 @@ def save_trajectories(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ds.attrs[FILE_KIND_ATTR] = "trajectory"
     check_trajectories(ds, path)
     return write_atomic(ds, path)
+
