@@ -129,6 +129,35 @@ NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored
 """Long name of ``m``, ``residual`` and ``m0`` in trajectory files of a task without m."""
 
 
+# ------------------------------------------------------------------- validation reports
+VALIDATION_VAR_META = {
+    "t_overfit_measured": ("t_overfit of the run (first logged step with train_acc >= "
+                           f"{ACC_THRESHOLD})", "steps"),
+    "t_overfit_predicted": ("t_overfit of the reduced dynamics from the prediction's start",
+                            "steps"),
+    "t_overfit_ratio": ("predicted / measured t_overfit", "1"),
+    "t_grok_measured": ("t_grok of the run (the threshold in the `events` attribute)",
+                        "steps"),
+    "t_grok_predicted": ("t_grok of the reduced dynamics from the prediction's start",
+                         "steps"),
+    "t_grok_ratio": ("predicted / measured t_grok", "1"),
+    "path_distance": ("RMS distance between predicted and measured (ln w, m) paths", "1"),
+    "plateau_rate": ("fitted k in w ~ exp(-k t) between t_overfit and t_grok", "1/steps"),
+    "eta_d_gamma": ("eta_d gamma (the decay rate of w by weight decay alone)", "1/steps"),
+    "t_start": ("step the prediction starts from (see the `start` attribute)", "steps"),
+    "alpha_start": ("w / w0 the prediction starts from", "1"),
+    "max_residual": ("largest off-line residual of the representation along the run", "1"),
+    "status_predicted": ("status of the predicted path (diverged: the run diverged, nothing "
+                         "predicted)", "1"),
+    "w_measured": ("w of the run at the logged steps", "1"),
+    "m_measured": ("m_hat of the run at the logged steps", "1"),
+    "w_predicted": ("w of the predicted path at the logged steps", "1"),
+    "m_predicted": ("m of the predicted path at the logged steps", "1"),
+}
+"""(long_name, units) of the variables of a validation report (`reduced_dynamics.validate`);
+its coordinates are the runs' (`TRAJECTORY_COORD_META`)."""
+
+
 # ---------------------------------------------------------------------------- status codes
 class RunStatus(IntEnum):
     """Outcome of a training run or a probe point (restart): the ``status`` variable.

@@ -58,6 +58,9 @@ REQUIRED_ATTRS = (
     "history",
 )
 FILE_KIND_ATTR = "reduced_dynamics_file"
+FILE_KINDS = ("landscape", "trajectory", "validation")
+"""Values of `FILE_KIND_ATTR`: what the package writes (a validation report:
+`reduced_dynamics.validate.write_report`)."""
 
 
 def package_version() -> str:
@@ -526,3 +529,64 @@ def save_trajectories(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     check_trajectories(ds, path)
     return write_atomic(ds, path)
 
+
+# Validation reports (`reduced_dynamics.validate`): what `table` and `info` read.
+REQUIRED_VALIDATION_VARS = ("t_overfit_measured", "t_overfit_predicted", "t_grok_measured",
+                            "t_grok_predicted", "t_grok_ratio", "path_distance",
+                            "plateau_rate", "eta_d_gamma", "max_residual", "status_predicted")
+REQUIRED_VALIDATION_ATTRS = ("exponent_measured", "exponent_measured_stderr",
+                             "exponent_predicted", "exponent_predicted_stderr")
+
+
+def check_validation(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.Dataset:
+    """Validate a validation report (``validation.nc`` of `validate.write_report`): dim
+    ``run``, the per-run predictions and measurements, the runs' coordinates, the fitted
+    exponents; returns it unchanged. Reports written before they carried
+    `FILE_KIND_ATTR` pass too."""
+    path = Path(path)
+    kind = "validation"
+    check_common(ds, path, kind, required_dims=("run",), required_vars=REQUIRED_VALIDATION_VARS,
+                 required_attrs=REQUIRED_VALIDATION_ATTRS)
+    for name in ("gamma", "seed", "alpha0"):
+        if name not in ds.coords or ds[name].dims != ("run",):
+            raise FileCheckError(f"{kind} file {path}: per-run coordinate `{name}` (dim run) "
+                                 f"is missing. {_describe(ds)}")
+    for var in REQUIRED_VALIDATION_VARS:
+        if ds[var].dims != ("run",):
+            raise FileCheckError(f"{kind} file {path}: variable `{var}` must have dims "
+                                 f"('run',), has {ds[var].dims}. {_describe(ds)}")
+    return ds
+
+
+def open_validation(path: str | os.PathLike) -> xr.Dataset:
+    """Open and check a validation report (``validation.nc``)."""
+    return check_validation(read_dataset(path, "validation"), path)
+
+
+def file_kind_of(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> str:
+    """What a file of ours is, one of `FILE_KINDS`: its `FILE_KIND_ATTR`, else (a file
+    written before it carried one) told by its contents: ``t_grok_predicted`` a validation
+    report, dims ``run`` and ``step`` a trajectory file, dim ``w`` or a landscape variable
+    a landscape. `FileCheckError` saying what it is not for anything else."""
+    kind = ds.attrs.get(FILE_KIND_ATTR)
+    if kind is not None:
+        if kind in FILE_KINDS:
+            return str(kind)
+        raise FileCheckError(f"file {path}: its `{FILE_KIND_ATTR}` attribute is {kind!r}, "
+                             f"not a kind reduced-dynamics writes {list(FILE_KINDS)}. "
+                             f"{_describe(ds)}")
+    if "t_grok_predicted" in ds.data_vars:
+        return "validation"
+    if {"run", "step"} <= set(ds.dims):
+        return "trajectory"
+    if "w" in ds.dims or set(REQUIRED_LANDSCAPE_VARS) & set(map(str, ds.data_vars)):
+        return "landscape"
+    if "member" in ds.dims and "chunk" in ds.attrs:
+        what = (f"a part file (chunk {ds.attrs['chunk']}) of an unfinished probe or train "
+                "sweep, not a landscape, trajectory file or validation report: the command "
+                "that wrote it merges its parts into its output (rerun it with --resume)")
+    else:
+        what = ("not a landscape (no dim `w`), a trajectory file (no dims `run` and `step`) "
+                "nor a validation report (no variable `t_grok_predicted`) of "
+                f"reduced-dynamics, and has no `{FILE_KIND_ATTR}` attribute naming a kind")
+    raise FileCheckError(f"file {path} is {what}. {_describe(ds)}")
