@@ -222,9 +222,14 @@ def _check_workers(workers: int | None) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from reduced_dynamics.cli.info import summarize_file
+    from reduced_dynamics.cli.info import record_of, summarize_file
 
-    print(summarize_file(args.file))
+    if args.json:
+        from reduced_dynamics.cli.jsonout import dumps
+
+        print(dumps(record_of(args.file)))
+    else:
+        print(summarize_file(args.file))
     return 0
 
 
@@ -365,8 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "written all the same")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("info", help="summarise a landscape or trajectory file")
+    p = sub.add_parser("info", help="summarise a landscape, trajectory file or validation "
+                       "report (task, provenance and history, grid or runs, convergence)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON "
+                   "object (NaN: null), with every unconverged point or run")
     p.set_defaults(func=_info)
 
     p = sub.add_parser("plot", help="heatmaps of reduced train and test loss (Fig. 6a,b; "
