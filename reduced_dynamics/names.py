@@ -7,6 +7,7 @@ threshold here and every writer, checker and default follows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -35,17 +36,41 @@ STATE_DIMS = ("w", "m")
 PARAMETER_DIMS = ("n_train",)
 """Parameter axes (SPEC §11): fixed for a run, selected before integrating."""
 
+# ------------------------------------------------------------------------------ long names
+LOSS_MSE = "MSE"
+LOSS_CROSS_ENTROPY = "cross-entropy"
+"""What a task config's ``loss_name`` returns: the loss as files name it."""
+
+UNNAMED_LOSS = "the task's loss"
+UNNAMED_THETA = "the task's norm group (its torch adapter's theta_names)"
+"""Filled into the templates for a task whose config names no loss or θ (a third-party
+task without ``loss_name`` / ``theta_description``)."""
+
+W_LONG_NAME = "weight norm w = ||theta||_2, theta: {theta}"
+"""Long name of ``w`` in every file: ``{theta}`` is the task config's ``theta_description``."""
+
+
+def long_name_of(meta: Mapping[str, tuple[str, str]], name: str, *, loss: str | None = None,
+                 theta: str | None = None) -> tuple[str, str]:
+    """(long_name, units) of ``name`` in a ``*_META`` table, its ``{loss}`` and ``{theta}``
+    filled with the task's loss name and θ description (`UNNAMED_LOSS`, `UNNAMED_THETA`
+    where None); a name not in the table gets (``name``, "1")."""
+    long_name, units = meta.get(name, (name, "1"))
+    return long_name.format(loss=loss or UNNAMED_LOSS, theta=theta or UNNAMED_THETA), units
+
+
 LANDSCAPE_COORD_META = {
-    "w": ("decoder weight norm ||theta||_2", "1"),
+    "w": (W_LONG_NAME, "1"),
     "m": ("representation messiness m in R = m R_random + (1-m) R_linear", "1"),
     "alpha": ("w / w0", "1"),
     "n_train": ("training-set size N (nested subsets drawn with one seed)", "1"),
+    "seed": ("init seed of a probe restart (its default init, scaled to norm w)", "1"),
 }
-"""(long_name, units) of the landscape coordinates."""
+"""(long_name, units) of the landscape coordinates (templates: `long_name_of`)."""
 
 LANDSCAPE_VAR_META = {
-    "train_loss": ("reduced training loss l~_train (MSE)", "1"),
-    "test_loss": ("reduced test loss l~_test (MSE)", "1"),
+    "train_loss": ("reduced training loss l~_train ({loss})", "1"),
+    "test_loss": ("reduced test loss l~_test ({loss})", "1"),
     "train_acc": ("training accuracy at the constrained minimum", "1"),
     "test_acc": ("test accuracy at the constrained minimum", "1"),
     "dtrain_dw": ("envelope derivative d l~_train / d w = theta_hat . grad l_train", "1"),
@@ -59,7 +84,8 @@ LANDSCAPE_VAR_META = {
     "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
                       "steps"),
 }
-"""(long_name, units) of the landscape variables (``*_by_seed`` share their variable's)."""
+"""(long_name, units) of the landscape variables (``*_by_seed`` share their variable's;
+templates: `long_name_of`)."""
 
 # ---------------------------------------------------------------------------- trajectories
 LOGGED_VARS = ("w", "m", "residual", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -70,11 +96,11 @@ TRAJECTORY_VARS = (*LOGGED_VARS, *EVENT_VARS)
 """Variables every trajectory file holds."""
 
 TRAJECTORY_VAR_META = {
-    "w": ("decoder weight norm ||theta||_2", "1"),
+    "w": (W_LONG_NAME, "1"),
     "m": ("least-squares messiness m_hat of the representation (SPEC §6)", "1"),
     "residual": ("|R - R(m_hat)| / |R_random - R_linear|: distance from the 2-D reduction", "1"),
-    "train_loss": ("training loss (MSE, without weight decay)", "1"),
-    "test_loss": ("test loss (MSE)", "1"),
+    "train_loss": ("training loss ({loss}, without weight decay)", "1"),
+    "test_loss": ("test loss ({loss})", "1"),
     "train_acc": ("training accuracy", "1"),
     "test_acc": ("test accuracy", "1"),
     "t_overfit": (f"first logged step with train_acc >= {ACC_THRESHOLD} (NaN: never)", "steps"),
@@ -84,7 +110,52 @@ TRAJECTORY_VAR_META = {
     "diverged_step": ("first step with a non-finite loss, gradient or logged value (NaN: "
                       "never)", "steps"),
 }
-"""(long_name, units) of the trajectory variables."""
+"""(long_name, units) of the trajectory variables (templates: `long_name_of`)."""
+
+TRAJECTORY_COORD_META = {
+    "run": ("index of the run in the file", "1"),
+    "step": ("optimiser step", "steps"),
+    "gamma": ("AdamW weight decay gamma", "1"),
+    "eta_d": ("learning rate eta_d of theta", "1"),
+    "eta_r": ("learning rate eta_r of the representation (outside theta)", "1"),
+    "seed": ("init seed of the run (its default init, scaled to alpha0 w0)", "1"),
+    "alpha0": ("initial w / w0", "1"),
+    "m0": ("initial messiness m", "1"),
+    "n_train": ("training-set size N of the run (nested subsets drawn with one seed)", "1"),
+}
+"""(long_name, units) of the trajectory coordinates: ``step`` and the per-run ones."""
+
+NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
+"""Long name of ``m``, ``residual`` and ``m0`` in trajectory files of a task without m."""
+
+
+# ------------------------------------------------------------------- validation reports
+VALIDATION_VAR_META = {
+    "t_overfit_measured": ("t_overfit of the run (first logged step with train_acc >= "
+                           f"{ACC_THRESHOLD})", "steps"),
+    "t_overfit_predicted": ("t_overfit of the reduced dynamics from the prediction's start",
+                            "steps"),
+    "t_overfit_ratio": ("predicted / measured t_overfit", "1"),
+    "t_grok_measured": ("t_grok of the run (the threshold in the `events` attribute)",
+                        "steps"),
+    "t_grok_predicted": ("t_grok of the reduced dynamics from the prediction's start",
+                         "steps"),
+    "t_grok_ratio": ("predicted / measured t_grok", "1"),
+    "path_distance": ("RMS distance between predicted and measured (ln w, m) paths", "1"),
+    "plateau_rate": ("fitted k in w ~ exp(-k t) between t_overfit and t_grok", "1/steps"),
+    "eta_d_gamma": ("eta_d gamma (the decay rate of w by weight decay alone)", "1/steps"),
+    "t_start": ("step the prediction starts from (see the `start` attribute)", "steps"),
+    "alpha_start": ("w / w0 the prediction starts from", "1"),
+    "max_residual": ("largest off-line residual of the representation along the run", "1"),
+    "status_predicted": ("status of the predicted path (diverged: the run diverged, nothing "
+                         "predicted)", "1"),
+    "w_measured": ("w of the run at the logged steps", "1"),
+    "m_measured": ("m_hat of the run at the logged steps", "1"),
+    "w_predicted": ("w of the predicted path at the logged steps", "1"),
+    "m_predicted": ("m of the predicted path at the logged steps", "1"),
+}
+"""(long_name, units) of the variables of a validation report (`reduced_dynamics.validate`);
+its coordinates are the runs' (`TRAJECTORY_COORD_META`)."""
 
 
 # ---------------------------------------------------------------------------- status codes

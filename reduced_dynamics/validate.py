@@ -36,7 +36,13 @@ from reduced_dynamics.io.files import (
     task_config_of,
 )
 from reduced_dynamics.io.fingerprint import MISSING, config_diff
-from reduced_dynamics.names import ACC_THRESHOLD, RunStatus
+from reduced_dynamics.names import (
+    ACC_THRESHOLD,
+    TRAJECTORY_COORD_META,
+    VALIDATION_VAR_META,
+    RunStatus,
+    long_name_of,
+)
 
 STARTS = ("init", "peak")
 
@@ -222,43 +228,41 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         ratio_of, ratio_gr = out["t_overfit_pred"] / t_of, out["t_grok_pred"] / t_gr
     meas_fit = fit_exponent(gamma, np.where(diverged, np.nan, t_gr))
     pred_fit = fit_exponent(gamma, out["t_grok_pred"])
-    data = {
-        "t_overfit_measured": ("run", t_of),
-        "t_overfit_predicted": ("run", out["t_overfit_pred"]),
-        "t_overfit_ratio": ("run", ratio_of,
-                            {"long_name": "predicted / measured"}),
-        "t_grok_measured": ("run", t_gr),
-        "t_grok_predicted": ("run", out["t_grok_pred"]),
-        "t_grok_ratio": ("run", ratio_gr, {"long_name": "predicted / measured"}),
-        "path_distance": ("run", out["path_distance"], {"long_name":
-                          "RMS distance between predicted and measured (ln w, m) paths"
-                          if has_m else "RMS distance between predicted and measured "
-                          "ln w paths"}),
-        "plateau_rate": ("run", out["plateau_rate"], {"long_name":
-                         "fitted k in w ~ exp(-k t) between t_overfit and t_grok"}),
-        "eta_d_gamma": ("run", ds["eta_d"].values * gamma),
-        "t_start": ("run", t_start, {"long_name": "step the prediction starts from "
-                                     f"(start={start!r})"}),
-        "alpha_start": ("run", alpha_start, {"long_name": "w / w0 the prediction starts "
-                                             "from"}),
-        "max_residual": ("run", _row_max(ds["residual"].values), {"long_name":
-                         "largest off-line residual of the representation along the run"}),
-        "status_predicted": ("run", status.astype(str), {"long_name": "status of the "
-                             "predicted path (diverged: the run diverged, nothing predicted)"}),
-        "w_measured": (("run", "step"), ds["w"].values),
-        "m_measured": (("run", "step"), ds["m"].values),
-        "w_predicted": (("run", "step"), pred_w),
-        "m_predicted": (("run", "step"), pred_m),
+    values = {
+        "t_overfit_measured": t_of,
+        "t_overfit_predicted": out["t_overfit_pred"],
+        "t_overfit_ratio": ratio_of,
+        "t_grok_measured": t_gr,
+        "t_grok_predicted": out["t_grok_pred"],
+        "t_grok_ratio": ratio_gr,
+        "path_distance": out["path_distance"],
+        "plateau_rate": out["plateau_rate"],
+        "eta_d_gamma": ds["eta_d"].values * gamma,
+        "t_start": t_start,
+        "alpha_start": alpha_start,
+        "max_residual": _row_max(ds["residual"].values),
+        "status_predicted": status.astype(str),
+        "w_measured": ds["w"].values,
+        "m_measured": ds["m"].values,
+        "w_predicted": pred_w,
+        "m_predicted": pred_m,
     }
-    coords = {k: ds[k] for k in ("run", "step", "gamma", "eta_d", "eta_r", "seed", "alpha0",
-                                 "m0")}
     if not has_m:  # the landscape has no m: the runs' m (and m0) are not part of the model
         for k in ("m_measured", "m_predicted"):
-            del data[k]
+            del values[k]
+    data = {k: (("run",) if v.ndim == 1 else ("run", "step"), v, _meta(VALIDATION_VAR_META, k))
+            for k, v in values.items()}
+    if not has_m:
+        data["path_distance"][2]["long_name"] = ("RMS distance between predicted and measured "
+                                                 "ln w paths")
+    coords = {k: (ds[k].dims, ds[k].values, _meta(TRAJECTORY_COORD_META, k))
+              for k in ("run", "step", "gamma", "eta_d", "eta_r", "seed", "alpha0", "m0")}
     if run_n is not None:
-        coords["n_train"] = ("run", run_n, {"long_name": "training-set size of the run"})
+        coords["n_train"] = ("run", run_n, _meta(TRAJECTORY_COORD_META, "n_train"))
     attrs = {
         "title": "reduced-dynamics validation: predictions vs full training runs",
+        "task": str(full.attrs.get("task", "")),
+        "preset": str(full.attrs.get("preset", "")),
         "landscape": prep.source,
         "landscape_has_m": int(has_m),
         "w0": w0,
@@ -275,6 +279,11 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     }
     report = xr.Dataset(data, coords=coords, attrs=attrs)
     return report if has_m else report.drop_vars("m0")
+
+
+def _meta(table: dict, name: str) -> dict[str, str]:
+    long_name, units = long_name_of(table, name)
+    return {"long_name": long_name, "units": units}
 
 
 def table(report: xr.Dataset) -> str:
@@ -298,22 +307,55 @@ def table(report: xr.Dataset) -> str:
             f"{float(x['path_distance']):6.2f} {float(x['plateau_rate']):9.2e} "
             f"{float(x['eta_d_gamma']):9.2e} {float(x['max_residual']):7.2f} "
             f"{x['status_predicted'].item()}")
-    a = report.attrs
-    rows.append(f"exponent of t_grok vs gamma: measured {a['exponent_measured']:.3f} ± "
-                f"{a['exponent_measured_stderr']:.3f}, predicted {a['exponent_predicted']:.3f} "
-                f"± {a['exponent_predicted_stderr']:.3f}")
+    s = report_summary(report)
+    rows.append(f"exponent of t_grok vs gamma: measured {s['exponent_measured']:.3f} ± "
+                f"{s['exponent_measured_stderr']:.3f}, predicted {s['exponent_predicted']:.3f} "
+                f"± {s['exponent_predicted_stderr']:.3f}")
+    if s["comparable"]:
+        rows.append(f"t_grok predicted/measured: {s['comparable']} of {s['runs']} runs "
+                    f"comparable; worst factor {s['worst_factor']:.2f}; within 2x: "
+                    f"{s['within_2x']}")
+    if s["diverged"]:
+        rows.append(f"{s['diverged']} of {s['runs']} runs diverged (status in the runs file): "
+                    "not compared")
+    return "\n".join(rows)
+
+
+REPORT_EXPONENTS = ("exponent_measured", "exponent_measured_stderr", "exponent_predicted",
+                    "exponent_predicted_stderr")
+
+
+def report_summary(report: xr.Dataset) -> dict:
+    """The fitted exponents of t_grok vs gamma and how well t_grok is predicted: runs,
+    comparable runs (a finite ratio > 0), the worst factor between predicted and measured
+    (NaN when none is comparable), runs within a factor 2, diverged runs."""
+    out = {k: float(report.attrs[k]) for k in REPORT_EXPONENTS}
     ratio = report["t_grok_ratio"].values
     ok = np.isfinite(ratio) & (ratio > 0)  # 0: predicted at step 0, no finite factor
-    if ok.any():
-        worst = np.max(np.abs(np.log2(ratio[ok])))
-        rows.append(f"t_grok predicted/measured: {ok.sum()} of {ratio.size} runs comparable; "
-                    f"worst factor {2 ** worst:.2f}; within 2x: "
-                    f"{int((np.abs(np.log2(ratio[ok])) <= 1).sum())}")
-    n_div = int((report["status_predicted"].values == "diverged").sum())
-    if n_div:
-        rows.append(f"{n_div} of {ratio.size} runs diverged (status in the runs file): not "
-                    "compared")
-    return "\n".join(rows)
+    factor = np.abs(np.log2(ratio[ok]))
+    out.update({
+        "runs": int(ratio.size), "comparable": int(ok.sum()),
+        "worst_factor": float(2 ** factor.max()) if ok.any() else float("nan"),
+        "within_2x": int((factor <= 1).sum()),
+        "diverged": int((report["status_predicted"].values == "diverged").sum())})
+    return out
+
+
+def report_rows(report: xr.Dataset) -> list[dict]:
+    """One dict per run: its index, the runs' coordinates (gamma, seed, n_train, alpha0,
+    m0, eta_d, eta_r) and every per-run variable of the report (NaN where not defined)."""
+    coords = [k for k in ("gamma", "seed", "n_train", "alpha0", "m0", "eta_d", "eta_r")
+              if k in report.coords and report[k].dims == ("run",)]
+    names = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
+    rows = []
+    for r in range(report.sizes["run"]):
+        x = report.isel(run=r)
+        row: dict = {"run": r}
+        for k in (*coords, *names):
+            v = x[k].values.item()
+            row[str(k)] = v if isinstance(v, (int, str)) else float(v)
+        rows.append(row)
+    return rows
 
 
 def _row_max(values: np.ndarray) -> np.ndarray:
@@ -324,11 +366,22 @@ def _row_max(values: np.ndarray) -> np.ndarray:
 
 
 def write_report(report: xr.Dataset, landscape: xr.Dataset,
-                 folder: str | os.PathLike) -> list[Path]:
+                 folder: str | os.PathLike, *, history: str | None = None) -> list[Path]:
     """CSV, netCDF and the two figures (`plot.landscape.plot_t_grok_vs_gamma`,
     `plot_validation_paths`) into ``folder``, each written atomically; a landscape with an
-    ``n_train`` axis is drawn at the (first) run's N."""
-    from reduced_dynamics.io.files import write_atomic, write_csv, write_figure
+    ``n_train`` axis is drawn at the (first) run's N.
+
+    ``validation.nc`` says what it is (``reduced_dynamics_file = "validation"``) and how it
+    was made: ``history`` (the command; default: this function, with the time),
+    ``date_created`` and ``package_version``."""
+    from reduced_dynamics.io.files import (
+        FILE_KIND_ATTR,
+        now_iso,
+        package_version,
+        write_atomic,
+        write_csv,
+        write_figure,
+    )
     from reduced_dynamics.plot.landscape import plot_t_grok_vs_gamma, plot_validation_paths
 
     folder = Path(folder)
@@ -339,7 +392,11 @@ def write_report(report: xr.Dataset, landscape: xr.Dataset,
                          f"{exc.strerror or exc}") from exc
     per_run = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
     csv = write_csv(report[per_run].to_dataframe(), folder / "validation.csv")
-    nc = write_atomic(report, folder / "validation.nc")
+    if history is None:
+        history = f"{now_iso()} reduced_dynamics.validate.write_report (Python)"
+    nc = write_atomic(report.assign_attrs({
+        FILE_KIND_ATTR: "validation", "history": history, "date_created": now_iso(),
+        "package_version": package_version()}), folder / "validation.nc")
     if "n_train" in landscape.dims:  # draw the slice of the (first) run's N
         landscape = select_n_train(landscape, int(report["n_train"].values[0]))
     first = write_figure(plot_t_grok_vs_gamma(report), folder / "t_grok_vs_gamma.png")

@@ -497,8 +497,10 @@ def test_info_summarises_trajectory_files(tmp_path):
     assert "task: synthetic  preset: lu" in out and "runs: 30  logged steps: 6, 0 .. 10000" in out
     assert "grokked (test_acc >= 0.95): 30 of 30 runs" in out
     assert "... and 6 more run(s)" in out
-    row = next(line for line in out.splitlines() if line.split()[:1] == ["1e-05"])
-    assert row.split()[:7] == ["1e-05", "0", "30", "0.05", "0.001", "100", "1e+04"]
+    # columns: the run, then what differs between runs (gamma, seed); the rest on one line
+    assert "  same for every run: alpha0 30, m0 0.05, eta_d 0.001, eta_r 0.001" in out
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["0"])
+    assert row.split()[:5] == ["0", "1e-05", "0", "100", "1e+04"]
 
 
 def test_info_counts_and_marks_diverged_runs(tmp_path):
@@ -514,7 +516,7 @@ def test_info_counts_and_marks_diverged_runs(tmp_path):
     assert "  diverged: 1 of 3 runs (values NaN from their diverged_step on; marked below)" \
         in lines
     marked = [line for line in lines if line.endswith("diverged at step 5")]
-    assert len(marked) == 1 and marked[0].split()[:2] == ["2e-05", "1"]
+    assert len(marked) == 1 and marked[0].split()[:3] == ["1", "2e-05", "1"]
 
 
 def test_version():

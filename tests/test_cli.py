@@ -42,7 +42,7 @@ def test_info_on_a_bad_file_is_one_message(tmp_path, capsys):
     bad.write_bytes(b"\x89HDF garbage")
     assert main(["info", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: landscape file") and "Traceback" not in err
+    assert err.startswith("error: input file") and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, message", [

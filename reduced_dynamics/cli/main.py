@@ -156,16 +156,33 @@ def _diverged_note(ds, what: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from reduced_dynamics.io.files import open_landscape
+    from reduced_dynamics.io.files import now_iso, open_landscape
     from reduced_dynamics.io.lock import check_output
-    from reduced_dynamics.validate import table, validate, write_report
+    from reduced_dynamics.validate import (
+        report_rows,
+        report_summary,
+        table,
+        validate,
+        write_report,
+    )
 
     check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
                  folder=True)
     landscape = open_landscape(args.landscape)
     report = validate(landscape, args.runs, n_train=args.n_train, start=args.start)
-    print(table(report))
-    for path in write_report(report, landscape, args.output):
+    report.attrs["landscape"] = args.landscape  # the file, not "<Dataset>"
+    if not args.json:
+        print(table(report))
+    history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
+    paths = write_report(report, landscape, args.output, history=history)
+    if args.json:
+        from reduced_dynamics.cli.jsonout import dumps
+
+        print(dumps({"landscape": args.landscape, "runs": args.runs, "start": args.start,
+                     "events": report.attrs["events"], **report_summary(report),
+                     "rows": report_rows(report), "wrote": [str(p) for p in paths]}))
+        return 0
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -205,9 +222,14 @@ def _check_workers(workers: int | None) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from reduced_dynamics.cli.info import summarize_file
+    from reduced_dynamics.cli.info import record_of, summarize_file
 
-    print(summarize_file(args.file))
+    if args.json:
+        from reduced_dynamics.cli.jsonout import dumps
+
+        print(dumps(record_of(args.file)))
+    else:
+        print(summarize_file(args.file))
     return 0
 
 
@@ -369,10 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where each prediction starts: the run's initial alpha0 (default), "
                    "or its measured w at the logged step where w peaks, for runs whose "
                    "memorisation phase the reduced dynamics does not describe (transformers)")
+    p.add_argument("--json", action="store_true", help="print the per-run rows and the "
+                   "summary as JSON (NaN: null) instead of the table; the report folder is "
+                   "written all the same")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("info", help="summarise a landscape or trajectory file")
+    p = sub.add_parser("info", help="summarise a landscape, trajectory file or validation "
+                       "report (task, provenance and history, grid or runs, convergence)")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON "
+                   "object (NaN: null), with every unconverged point or run")
     p.set_defaults(func=_info)
 
     from reduced_dynamics.plot.runs import MAX_ROWS, SETTINGS

@@ -41,6 +41,7 @@ from reduced_dynamics.names import (
     TRAJECTORY_VARS,
     RunStatus,
     flag_attrs,
+    long_name_of,
 )
 
 LANDSCAPE_GRIDS = (("w",), ("w", "m"), ("w", "n_train"), ("w", "m", "n_train"))
@@ -57,6 +58,9 @@ REQUIRED_ATTRS = (
     "history",
 )
 FILE_KIND_ATTR = "reduced_dynamics_file"
+FILE_KINDS = ("landscape", "trajectory", "validation")
+"""Values of `FILE_KIND_ATTR`: what the package writes (a validation report:
+`reduced_dynamics.validate.write_report`)."""
 
 
 def package_version() -> str:
@@ -421,6 +425,8 @@ def landscape_dataset(
     torch_version: str = "none",
     extra_dims: dict[str, np.ndarray] | None = None,
     n_train: np.ndarray | None = None,
+    loss_name: str | None = None,
+    theta: str | None = None,
 ) -> xr.Dataset:
     """Build a landscape Dataset with SPEC §9 coordinates, metadata and attributes.
 
@@ -428,7 +434,9 @@ def landscape_dataset(
     arrays of shape (w, m), (w,), (w, n_train) or (w, m, n_train); arrays with leading
     ``extra_dims`` (e.g. ``seed``) must list them first in ``extra_dims`` order, e.g. a
     ``*_by_seed`` array of shape (seed, w, n_train). ``n_train``: increasing training-set
-    sizes (integers), a parameter axis (SPEC §11).
+    sizes (integers), a parameter axis (SPEC §11). ``loss_name`` ("MSE", "cross-entropy")
+    and ``theta`` (which parameters form θ) go into the long names of the losses and of
+    ``w`` (a task config's ``loss_name`` and ``theta_description``; None: unnamed).
     """
     extra_dims = extra_dims or {}
     if "n_train" in extra_dims:
@@ -438,7 +446,8 @@ def landscape_dataset(
         ("n_train",) if n_train is not None else ())
 
     def meta(name: str) -> dict[str, str]:
-        long_name, units = LANDSCAPE_COORD_META[name]
+        long_name, units = long_name_of(LANDSCAPE_COORD_META, name, loss=loss_name,
+                                        theta=theta)
         return {"units": units, "long_name": long_name}
 
     coords: dict[str, object] = {"w": ("w", np.asarray(w, float), meta("w"))}
@@ -452,12 +461,13 @@ def landscape_dataset(
             n = n.astype(np.int64)
         coords["n_train"] = ("n_train", n, meta("n_train"))
     for name, values in extra_dims.items():
-        coords[name] = (name, np.asarray(values))
+        coords[name] = (name, np.asarray(values), meta(name))
     data_vars = {}
     for name, values in variables.items():
         values = np.asarray(values)
         dims = tuple(extra_dims)[: values.ndim - len(grid_dims)] + grid_dims
-        long_name, units = LANDSCAPE_VAR_META.get(name.removesuffix("_by_seed"), (name, "1"))
+        long_name, units = long_name_of(LANDSCAPE_VAR_META, name.removesuffix("_by_seed"),
+                                        loss=loss_name, theta=theta)
         flags = flag_attrs(RunStatus) if name.removesuffix("_by_seed") == "status" else {}
         data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
     attrs = provenance_attrs("landscape", title=title or f"reduced landscape of {task} ({preset})",
@@ -518,3 +528,65 @@ def save_trajectories(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ds.attrs[FILE_KIND_ATTR] = "trajectory"
     check_trajectories(ds, path)
     return write_atomic(ds, path)
+
+
+# Validation reports (`reduced_dynamics.validate`): what `table` and `info` read.
+REQUIRED_VALIDATION_VARS = ("t_overfit_measured", "t_overfit_predicted", "t_grok_measured",
+                            "t_grok_predicted", "t_grok_ratio", "path_distance",
+                            "plateau_rate", "eta_d_gamma", "max_residual", "status_predicted")
+REQUIRED_VALIDATION_ATTRS = ("exponent_measured", "exponent_measured_stderr",
+                             "exponent_predicted", "exponent_predicted_stderr")
+
+
+def check_validation(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> xr.Dataset:
+    """Validate a validation report (``validation.nc`` of `validate.write_report`): dim
+    ``run``, the per-run predictions and measurements, the runs' coordinates, the fitted
+    exponents; returns it unchanged. Reports written before they carried
+    `FILE_KIND_ATTR` pass too."""
+    path = Path(path)
+    kind = "validation"
+    check_common(ds, path, kind, required_dims=("run",), required_vars=REQUIRED_VALIDATION_VARS,
+                 required_attrs=REQUIRED_VALIDATION_ATTRS)
+    for name in ("gamma", "seed", "alpha0"):
+        if name not in ds.coords or ds[name].dims != ("run",):
+            raise FileCheckError(f"{kind} file {path}: per-run coordinate `{name}` (dim run) "
+                                 f"is missing. {_describe(ds)}")
+    for var in REQUIRED_VALIDATION_VARS:
+        if ds[var].dims != ("run",):
+            raise FileCheckError(f"{kind} file {path}: variable `{var}` must have dims "
+                                 f"('run',), has {ds[var].dims}. {_describe(ds)}")
+    return ds
+
+
+def open_validation(path: str | os.PathLike) -> xr.Dataset:
+    """Open and check a validation report (``validation.nc``)."""
+    return check_validation(read_dataset(path, "validation"), path)
+
+
+def file_kind_of(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> str:
+    """What a file of ours is, one of `FILE_KINDS`: its `FILE_KIND_ATTR`, else (a file
+    written before it carried one) told by its contents: ``t_grok_predicted`` a validation
+    report, dims ``run`` and ``step`` a trajectory file, dim ``w`` or a landscape variable
+    a landscape. `FileCheckError` saying what it is not for anything else."""
+    kind = ds.attrs.get(FILE_KIND_ATTR)
+    if kind is not None:
+        if kind in FILE_KINDS:
+            return str(kind)
+        raise FileCheckError(f"file {path}: its `{FILE_KIND_ATTR}` attribute is {kind!r}, "
+                             f"not a kind reduced-dynamics writes {list(FILE_KINDS)}. "
+                             f"{_describe(ds)}")
+    if "t_grok_predicted" in ds.data_vars:
+        return "validation"
+    if {"run", "step"} <= set(ds.dims):
+        return "trajectory"
+    if "w" in ds.dims or set(REQUIRED_LANDSCAPE_VARS) & set(map(str, ds.data_vars)):
+        return "landscape"
+    if "member" in ds.dims and "chunk" in ds.attrs:
+        what = (f"a part file (chunk {ds.attrs['chunk']}) of an unfinished probe or train "
+                "sweep, not a landscape, trajectory file or validation report: the command "
+                "that wrote it merges its parts into its output (rerun it with --resume)")
+    else:
+        what = ("not a landscape (no dim `w`), a trajectory file (no dims `run` and `step`) "
+                "nor a validation report (no variable `t_grok_predicted`) of "
+                f"reduced-dynamics, and has no `{FILE_KIND_ATTR}` attribute naming a kind")
+    raise FileCheckError(f"file {path} is {what}. {_describe(ds)}")

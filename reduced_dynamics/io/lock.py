@@ -38,7 +38,8 @@ def lock_path(output: str | os.PathLike) -> Path:
 
 def file_kind(path: str | os.PathLike) -> str | None:
     """The ``reduced_dynamics_file`` kind of an existing netCDF file of ours ("landscape",
-    "trajectory"); "" for another netCDF file, None for a file that is not netCDF."""
+    "trajectory", "validation"); "" for another netCDF file, None for a file that is not
+    netCDF."""
     import xarray as xr
 
     from reduced_dynamics.io.files import FILE_KIND_ATTR

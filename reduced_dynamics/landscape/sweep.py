@@ -273,6 +273,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
         preset=task.preset, config=config, w0=w0, history=history,
         torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
         n_train=None if grid.n_train is None else np.asarray(grid.n_train, np.int64),
+        loss_name=entry.loss_name_for(task), theta=entry.theta_for(task),
     )
     save_merged(save_landscape, ds, output, store)
     return ds

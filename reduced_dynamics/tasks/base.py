@@ -5,7 +5,9 @@ these two things. A new task (images, text, molecules) supplies only
 
 * a frozen config dataclass with ``preset``, ``activation`` (for the convergence test: see
   `reduced_dynamics.landscape.sweep.HOMOGENEOUS`) and ``to_dict()`` (stored whole in every
-  file as ``config_json``), and its presets;
+  file as ``config_json``), and its presets; optionally ``loss_name`` ("MSE",
+  "cross-entropy": `reduced_dynamics.names`) and ``theta_description`` (which parameters
+  form θ, in words), torch-free, which the files' long names quote;
 * a torch adapter, a subclass of `TorchTask`: an ordinary ``nn.Module`` for a seed, which of
   its parameters form θ, the data, the loss and accuracy of one member, and optionally a
   representation line R(m) and a data-size subset rule;
@@ -239,6 +241,18 @@ class TaskEntry:
         (a task whose presets differ, e.g. images with and without a representation line),
         else the entry's ``has_m``."""
         return bool(getattr(config, "has_m", self.has_m))
+
+    def loss_name_for(self, config: Any) -> str | None:
+        """The loss of ``config`` as files name it (the config's ``loss_name``: "MSE",
+        "cross-entropy"); None for a config that names none."""
+        name = getattr(config, "loss_name", None)
+        return None if name is None else str(name)
+
+    def theta_for(self, config: Any) -> str | None:
+        """Which parameters form θ (whose norm is w), in words (the config's
+        ``theta_description``); None for a config that says not."""
+        text = getattr(config, "theta_description", None)
+        return None if text is None else str(text)
 
     def probe_preset(self, name: str) -> ProbeConfig:
         """Default probe settings for the named task preset."""

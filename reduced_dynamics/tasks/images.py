@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 from reduced_dynamics.training.config import TrainConfig
 
 LOSSES = ("mse", "ce")
+LOSS_NAMES = {"mse": LOSS_MSE, "ce": LOSS_CROSS_ENTROPY}  # `loss` -> as files name it
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class ImagesConfig:
     def has_m(self) -> bool:
         """Inputs on the representation line R(m) (Fig. 8): the landscape has an m axis."""
         return self.representation
+
+    @property
+    def loss_name(self) -> str:
+        """The loss as files name it: MSE (to one-hot targets) or cross-entropy."""
+        return LOSS_NAMES[self.loss]
+
+    @property
+    def theta_description(self) -> str:
+        """What θ (whose norm is w) is, as files name it (`images_torch`)."""
+        inputs = " (the inputs R(m) are outside theta)" if self.representation else ""
+        return "every weight and bias of the MLP" + inputs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

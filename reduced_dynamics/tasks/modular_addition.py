@@ -20,6 +20,7 @@ import numpy as np
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.names import LOSS_CROSS_ENTROPY
 from reduced_dynamics.tasks.base import TaskEntry
 from reduced_dynamics.training.config import TrainConfig
 
@@ -61,6 +62,16 @@ class ModularAdditionConfig:
     def n_train(self) -> int:
         """Training pairs: round(train_fraction p²)."""
         return round(self.train_fraction * self.p ** 2)
+
+    @property
+    def loss_name(self) -> str:
+        """The loss as files name it: cross-entropy of the logits at the last position."""
+        return LOSS_CROSS_ENTROPY
+
+    @property
+    def theta_description(self) -> str:
+        """What θ (whose norm is w) is, as files name it (`modular_addition_torch`)."""
+        return "every parameter of the transformer, embeddings included"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

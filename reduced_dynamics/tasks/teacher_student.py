@@ -20,6 +20,7 @@ import numpy as np
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.names import LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 from reduced_dynamics.training.config import TrainConfig
 
@@ -60,6 +61,16 @@ class TeacherStudentConfig:
     @property
     def negative_slope(self) -> float:
         return 0.0  # no leaky activation here; kept so every config reads the same
+
+    @property
+    def loss_name(self) -> str:
+        """The loss as files name it: MSE to the teacher's outputs."""
+        return LOSS_MSE
+
+    @property
+    def theta_description(self) -> str:
+        """What θ (whose norm is w) is, as files name it (`teacher_student_torch`)."""
+        return "every weight and bias of the student MLP"
 
     def check_student_seed(self, seed: int) -> int:
         """A student seed must differ from the teacher's: it would start as the teacher."""

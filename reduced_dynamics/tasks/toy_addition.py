@@ -15,6 +15,7 @@ import numpy as np
 
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import PROBE_PRESETS
+from reduced_dynamics.names import LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 from reduced_dynamics.training.config import TrainConfig
 
@@ -53,6 +54,16 @@ class ToyAdditionConfig:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return (self.rep_dim, *self.hidden, self.target_dim)
+
+    @property
+    def loss_name(self) -> str:
+        """The loss as files name it: MSE to the class's target vector."""
+        return LOSS_MSE
+
+    @property
+    def theta_description(self) -> str:
+        """What θ (whose norm is w) is, as files name it (`toy_addition_torch`)."""
+        return "every weight and bias of the decoder MLP (the representation R is outside theta)"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

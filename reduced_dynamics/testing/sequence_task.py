@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.names import LOSS_CROSS_ENTROPY
 from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, register, unregister
 from reduced_dynamics.training.config import TrainConfig
 
@@ -37,6 +38,14 @@ class SequenceConfig:
     embed: int = 3
     hidden: int = 6
     data_seed: int = 0
+
+    @property
+    def loss_name(self) -> str:
+        return LOSS_CROSS_ENTROPY
+
+    @property
+    def theta_description(self) -> str:
+        return "the LSTM and the read-out (the embedding is outside theta)"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

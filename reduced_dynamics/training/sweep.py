@@ -34,15 +34,20 @@ from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.landscape.config import check_int, check_norms
-from reduced_dynamics.names import TRAJECTORY_VAR_META, RunStatus, flag_attrs
+from reduced_dynamics.names import (
+    NOT_APPLICABLE,
+    TRAJECTORY_COORD_META,
+    TRAJECTORY_VAR_META,
+    RunStatus,
+    flag_attrs,
+    long_name_of,
+)
 from reduced_dynamics.tasks import task_of
 from reduced_dynamics.training.config import RunSet, TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
 
-META = TRAJECTORY_VAR_META
-NOT_APPLICABLE = "not applicable (task has no representation coordinate); stored as 0"
 
 
 def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
@@ -62,29 +67,33 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
 
     entry = task_of(task)
     has_m = entry.has_m_for(task)
+    loss, theta = entry.loss_name_for(task), entry.theta_for(task)
+
+    def meta(table: dict, name: str) -> dict[str, str]:
+        long_name, units = long_name_of(table, name, loss=loss, theta=theta)
+        if not has_m and name in ("m", "residual", "m0"):
+            long_name = NOT_APPLICABLE
+        return {"long_name": long_name, "units": units}
+
     data_vars = {}
     for name, values in logs.items():
         dims = ("run",) if np.ndim(values) == 1 else ("run", "step")
-        long_name, units = META[name]
-        if not has_m and name in ("m", "residual"):
-            long_name = NOT_APPLICABLE
         flags = flag_attrs(RunStatus) if name == "status" else {}
-        data_vars[name] = (dims, values, {"long_name": long_name, "units": units, **flags})
+        data_vars[name] = (dims, values, {**meta(TRAJECTORY_VAR_META, name), **flags})
     n = len(runs)
-    coords = {
-        "run": np.arange(n),
-        "step": ("step", cfg.log_steps(), {"long_name": "optimiser step", "units": "steps"}),
-        "gamma": ("run", np.asarray(runs.gamma, float), {"long_name": "AdamW weight decay"}),
-        "eta_d": ("run", np.full(n, cfg.eta_d), {"long_name": "decoder learning rate"}),
-        "eta_r": ("run", np.full(n, cfg.eta_r), {"long_name": "representation learning rate"}),
-        "seed": ("run", np.asarray(runs.seed, np.int64)),
-        "alpha0": ("run", np.asarray(runs.alpha0, float), {"long_name": "initial w / w0"}),
-        "m0": ("run", np.asarray(runs.m0, float), {"long_name": "initial messiness"
-                                                   if has_m else NOT_APPLICABLE}),
+    per_run = {
+        "gamma": np.asarray(runs.gamma, float),
+        "eta_d": np.full(n, cfg.eta_d),
+        "eta_r": np.full(n, cfg.eta_r),
+        "seed": np.asarray(runs.seed, np.int64),
+        "alpha0": np.asarray(runs.alpha0, float),
+        "m0": np.asarray(runs.m0, float),
     }
     if runs.n_train is not None:
-        coords["n_train"] = ("run", np.asarray(runs.n_train, np.int64),
-                             {"long_name": "training-set size of the run"})
+        per_run["n_train"] = np.asarray(runs.n_train, np.int64)
+    coords = {"run": ("run", np.arange(n), meta(TRAJECTORY_COORD_META, "run")),
+              "step": ("step", cfg.log_steps(), meta(TRAJECTORY_COORD_META, "step"))}
+    coords.update({k: ("run", v, meta(TRAJECTORY_COORD_META, k)) for k, v in per_run.items()})
     config = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
               "runs_per_model": runs_per_model or n,
               "torch_threads": torch_threads or torch.get_num_threads()}
