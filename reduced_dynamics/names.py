@@ -115,7 +115,7 @@ TRAJECTORY_VAR_META = {
 TRAJECTORY_COORD_META = {
     "run": ("index of the run in the file", "1"),
     "step": ("optimiser step", "steps"),
-    "gamma": ("AdamW weight decay gamma", "1"),
+    "gamma": ("weight decay gamma on theta (see config_json train.optimizer)", "1"),
     "eta_d": ("learning rate eta_d of theta", "1"),
     "eta_r": ("learning rate eta_r of the representation (outside theta)", "1"),
     "seed": ("init seed of the run (its default init, scaled to alpha0 w0)", "1"),

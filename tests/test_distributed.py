@@ -3,6 +3,7 @@ lose nothing (a worker killed mid-chunk, the whole sweep killed, a full disk).""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -25,7 +26,7 @@ from reduced_dynamics.errors import InputError, WriteError  # noqa: E402
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster  # noqa: E402
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
+from reduced_dynamics.landscape.config import PROBE_PRESETS  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
@@ -34,7 +35,8 @@ from reduced_dynamics.training.sweep import run_training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = preset("paper")
-PROBE = ProbeConfig(steps=20, chunk_size=1)  # 2 x 2 points: 4 chunks
+# the preset `probe toy-addition` uses (CLI_GRID), 2 x 2 points: 4 chunks
+PROBE = dataclasses.replace(PROBE_PRESETS["paper"], steps=20, chunk_size=1)
 ALPHA, M = (0.5, 3.0), (0.0, 0.5)
 CLI_GRID = ["--alpha", "0.5,3", "--m", "0,0.5", "--steps", "20", "--chunk-size", "1", "-q"]
 
@@ -321,7 +323,8 @@ import numpy as np
 from reduced_dynamics.landscape import sweep as probe_sweep
 from reduced_dynamics.executors import executor_for
 from reduced_dynamics.landscape.probe import decoder_w0
-from reduced_dynamics.landscape.config import ProbeConfig
+import dataclasses
+from reduced_dynamics.landscape.config import PROBE_PRESETS
 from reduced_dynamics.tasks.toy_addition import preset
 
 class StallingChunk(probe_sweep.ProbeChunk):
@@ -335,7 +338,8 @@ probe_sweep.ProbeChunk = StallingChunk
 task = preset("paper")
 grid = probe_sweep.ProbeGrid(tuple(decoder_w0(task, 0) * np.array({alpha})), {m}, (0,))
 with executor_for(workers=2) as executor:
-    probe_sweep.probe_landscape(task, ProbeConfig(steps={steps}, chunk_size=1), grid,
+    probe = dataclasses.replace(PROBE_PRESETS["paper"], steps={steps}, chunk_size=1)
+    probe_sweep.probe_landscape(task, probe, grid,
                                 sys.argv[1], progress=False, executor=executor)
 """
 

@@ -61,27 +61,6 @@ def test_batched_member_equals_adamw_alone():
     assert len({round(v, 6) for v in logs["w"][:, -1]}) == 3
 
 
-def test_weight_decay_alone_shrinks_by_its_own_gamma():
-    """With gradients switched off (lr tiny), w(t) = w(0) (1 - eta_d gamma_b)^t per member."""
-    from reduced_dynamics.training.trainer import BatchedRuns
-
-    cfg = TrainConfig(steps=10, dtype="float64", eta_d=1e-2, n_log=3)
-    runs = RunSet(gamma=(0.1, 1.0, 3.0), seed=(0, 0, 0), alpha0=(2.0,) * 3, m0=(0.1,) * 3)
-    state = BatchedRuns(TASK, cfg, runs)
-    w_start = state.measure()["w"]
-    for p in state.params:  # isolate the decay: no Adam update
-        p.requires_grad_(False)
-    state.opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
-    for _ in range(10):
-        state.opt.zero_grad()
-        with torch.no_grad():
-            for p in state.params:
-                p.mul_(state.decay_d.view(-1, *([1] * (p.dim() - 1))))
-    w_end = state.measure()["w"]
-    expected = w_start * (1 - 1e-2 * np.array(runs.gamma)) ** 10
-    np.testing.assert_allclose(w_end, expected, rtol=1e-12)
-
-
 def test_m_estimator_exact_on_the_line_and_reports_residual():
     tt = ToyAdditionTorch(TASK, torch.float64)
     m = torch.tensor([0.0, 0.3, 1.0, 0.77], dtype=torch.float64)

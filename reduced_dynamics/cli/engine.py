@@ -20,7 +20,6 @@ the one given by ``--n-train N`` (grid values only), and prints the critical dat
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.cli.jsonout import dumps, plain
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.parameters import (
@@ -226,14 +226,6 @@ def _fmt(v: float) -> str:
     return "-" if not np.isfinite(v) else f"{v:.4g}"
 
 
-def _json_value(v: object) -> object:
-    if isinstance(v, (np.floating, float)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
 COLS = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
 
 
@@ -260,8 +252,8 @@ def _rows(res: xr.Dataset) -> list[dict]:
 def _fits(res: xr.Dataset) -> list[dict]:
     keys = ("exponent", "exponent_stderr", "n_fit")
     if "n_train" not in res.dims:
-        return [{k: _json_value(res[k].item()) for k in keys}]
-    return [{"n_train": int(sub["n_train"]), **{k: _json_value(sub[k].item()) for k in keys}}
+        return [{k: plain(res[k].item()) for k in keys}]
+    return [{"n_train": int(sub["n_train"]), **{k: plain(sub[k].item()) for k in keys}}
             for sub in _slices(res)]
 
 
@@ -307,17 +299,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.n_train is not None:
             out["n_train"] = args.n_train
         out.update({"time_units": TIME_UNITS, "note": ADAM_NOTE,
-                    "rows": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
+                    "rows": [{k: plain(v) for k, v in r.items()} for r in rows]})
         if "n_train" in res.dims:
             out["fits"] = fits
         else:
             out.update(fits[0])
-        out["derivative_check"] = {k: _json_value(v) for k, v in check.items()}
+        out["derivative_check"] = {k: plain(v) for k, v in check.items()}
         if critical is not None:
             out["critical_n_train"] = {"n_train": critical.n_train, "on": critical.on,
                                        "threshold": critical.threshold,
                                        "threshold_source": critical.threshold_source}
-        print(json.dumps(out, indent=2))
+        print(dumps(out))
         return 0
     n_text = f"; n_train = {args.n_train}" if args.n_train is not None else (
         f"; every n_train of {values}" if values else "")
@@ -378,9 +370,9 @@ def cmd_path(args: argparse.Namespace) -> int:
     _warn_overflow(res["status"].item(), gamma)
     plot = plot_path if prep.has_m else plot_path_1d
     wrote = save_figure(plot(prep, res), out, note)
-    points = [{"point": str(p), "t": _json_value(float(t)),
-               "alpha": _json_value(float(w) / prep.w0)}
-              | ({"m": _json_value(float(m))} if prep.has_m else {})
+    points = [{"point": str(p), "t": plain(float(t)),
+               "alpha": plain(float(w) / prep.w0)}
+              | ({"m": plain(float(m))} if prep.has_m else {})
               for p, t, w, m in zip(res["point"].values, res["t_point"].values,
                                     res["w_point"].values, res["m_point"].values
                                     if prep.has_m else res["w_point"].values)]
@@ -394,9 +386,9 @@ def cmd_path(args: argparse.Namespace) -> int:
         if prep.has_m:
             out_json["eta_r"] = float(res.attrs["eta_r"])
         for k in ("t_overfit", "t_grok", "t_E", "t_end", "t_closed", "t_geometric"):
-            out_json[k] = _json_value(float(res[k]))
+            out_json[k] = plain(float(res[k]))
         out_json["n_descents"] = int(res["n_descents"])
-        print(json.dumps(out_json, indent=2))
+        print(dumps(out_json))
         return 0
     n_text = f"n_train = {prep.parameters['n_train']}, " if prep.parameters else ""
     print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "

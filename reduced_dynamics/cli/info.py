@@ -250,8 +250,9 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
                  f"{steps['last']}")
     train = rec["train"]
     if train:
-        shown = ", ".join(f"{k} {train[k]}" for k in ("steps", "eta_d", "eta_r", "n_log")
-                          if k in train)
+        shown = ", ".join(f"{k} {train[k]}" for k in ("optimizer", "steps", "eta_d", "eta_r",
+                                                       "n_log", "momentum")
+                          if k in train and not (k == "momentum" and not train[k]))
         lines.append(f"  train: {shown}")
     same = rec["same_for_every_run"]
     if same:

@@ -103,9 +103,15 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.training.sweep import check_runs, run_training
 
     entry, task = _task_and_resources(args)
+    # --eta-d / --eta-r: one rate sets the config's; a list makes a grid of runs (per-run
+    # rates in one batched model, SPEC §13)
+    eta_ds, eta_rs = (None if v is None else parse_list(o, v, minimum=0.0).tolist()
+                      for o, v in (("--eta-d", args.eta_d), ("--eta-r", args.eta_r)))
     overrides = {k: v for k, v in {
-        "steps": args.steps, "eta_d": args.eta_d, "eta_r": args.eta_r, "n_log": args.n_log,
-        "dtype": args.dtype, "batch_size": args.batch_size,
+        "steps": args.steps, "n_log": args.n_log, "dtype": args.dtype,
+        "batch_size": args.batch_size, "optimizer": args.optimizer, "momentum": args.momentum,
+        "eta_d": eta_ds[0] if eta_ds and len(eta_ds) == 1 else None,
+        "eta_r": eta_rs[0] if eta_rs and len(eta_rs) == 1 else None,
     }.items() if v is not None}
     if args.wd_representation:
         overrides["wd_representation"] = True
@@ -130,7 +136,9 @@ def _train(args: argparse.Namespace) -> int:
                         parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
                                    else entry.alpha0).tolist(),
                         m0.tolist(),
-                        None if args.n_train is None else _sizes("--n-train", args.n_train))
+                        None if args.n_train is None else _sizes("--n-train", args.n_train),
+                        eta_ds=eta_ds if eta_ds and len(eta_ds) > 1 else None,
+                        eta_rs=eta_rs if eta_rs and len(eta_rs) > 1 else None)
     if args.chunk_size is not None:
         check_int("--chunk-size", args.chunk_size, 1)
     check_runs(task, cfg, runs)
@@ -337,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_probe)
 
-    p = sub.add_parser("train", help="full training runs (AdamW) of a gamma sweep")
+    p = sub.add_parser("train", help="full training runs (AdamW, Adam or SGD) of a sweep")
     p.add_argument("task", help=task_help)
     p.add_argument("--preset", metavar="PRESET", help=preset_help)
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
@@ -351,10 +359,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "start: toy-addition 0.12; tasks with m only)")
     p.add_argument("--steps", type=int, help="default: toy-addition 40000, "
                    "teacher-student 100000")
-    p.add_argument("--eta-d", type=float, help="decoder (student) learning rate (default: "
-                   "toy-addition 1e-3, teacher-student 3e-4)")
-    p.add_argument("--eta-r", type=float, help="representation learning rate (default 1e-3; "
-                   "tasks with m only)")
+    p.add_argument("--eta-d", metavar="LIST", help="learning rate of theta (the decoder; "
+                   "default: toy-addition 1e-3, teacher-student 3e-4); a list or grid spec "
+                   "makes one run per rate (x gamma x ...), in one batched model")
+    p.add_argument("--eta-r", metavar="LIST", help="representation learning rate (default "
+                   "1e-3; tasks with m only); a list makes one run per rate")
+    p.add_argument("--optimizer", choices=("adamw", "adam", "sgd"), help="adamw (default, "
+                   "the paper's: decoupled decay theta (1 - eta gamma)), adam (L2: Adam of "
+                   "grad + gamma theta) or sgd (theta - eta (grad + gamma theta): full-batch "
+                   "gradient descent, the reduced ODE's clock; SPEC 13)")
+    p.add_argument("--momentum", type=float, help="heavy-ball momentum of --optimizer sgd "
+                   "(default 0: plain gradient descent)")
     p.add_argument("--wd-representation", action="store_true",
                    help="apply weight decay to the representation too")
     p.add_argument("--n-train", help="training-set sizes of the runs, list or grid spec "

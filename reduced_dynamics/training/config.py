@@ -19,9 +19,13 @@ from reduced_dynamics.landscape.config import (
 MAX_N_LOG = 100_000  # logged steps per run: 7 float64 series of this length per run
 
 
+OPTIMIZERS = ("adamw", "adam", "sgd")  # SPEC §13; `training.optimizers`
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """AdamW on decoder (lr eta_d, weight decay gamma) and representation (lr eta_r)."""
+    """AdamW (or Adam, or gradient descent) on decoder (lr eta_d, weight decay gamma) and
+    representation (lr eta_r); a `RunSet` may give each run its own eta_d and eta_r."""
 
     steps: int = 30_000
     eta_d: float = 1e-3  # decoder learning rate
@@ -44,6 +48,11 @@ class TrainConfig:
     # the first steps: factor min(t / warmup_steps, 1) at step t (Nanda et al.'s schedule,
     # so step 0 does not move). 0: none.
     warmup_steps: int = 0
+    # "adamw": theta (1 - eta gamma) - eta Adam(grad) (the paper's); "adam": Adam(grad +
+    # gamma theta); "sgd": theta - eta (grad + gamma theta), full batch = gradient descent,
+    # the reduced ODE's own clock (SPEC §13); momentum only with sgd (0: none).
+    optimizer: str = "adamw"
+    momentum: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, 1, MAX_STEPS)
@@ -59,19 +68,39 @@ class TrainConfig:
         check_real("eps", self.eps, low=0.0, low_open=True)
         if self.dtype not in ("float32", "float64"):
             raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
-        check_adam_lr("eta_d", self.eta_d, self.beta1, self.dtype)
-        check_adam_lr("eta_r", self.eta_r, self.beta1, self.dtype)
+        self.check_rates("eta_d", (self.eta_d,))
+        self.check_rates("eta_r", (self.eta_r,))
         if self.batch_size is not None:  # None: full batch
             check_int("batch_size", self.batch_size, 1)
         check_seeds("shuffle_seed", (self.shuffle_seed,))
         check_int("warmup_steps", self.warmup_steps, 0, self.steps)
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"`optimizer` must be one of {list(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
+        check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        if self.momentum != 0 and self.optimizer != "sgd":
+            raise InputError(f"`momentum` is the heavy-ball momentum of sgd; {self.optimizer} "
+                             f"has its own (beta1): drop it, got {self.momentum:g}")
+
+    def check_rates(self, name: str, rates: tuple[float, ...]) -> None:
+        """Learning rates this optimiser can use: Adam's first step (lr / (1 - beta1))
+        must be finite in the run's dtype."""
+        if self.optimizer == "sgd":
+            return
+        for rate in set(rates):
+            check_adam_lr(name, rate, self.beta1, self.dtype)
 
     def lr_factor(self, step: int) -> float:
         """The warm-up factor of the learning rates at ``step`` (1 without warm-up)."""
         return 1.0 if self.warmup_steps == 0 else min(step / self.warmup_steps, 1.0)
 
     def check_runs(self, runs: RunSet) -> None:
-        """Refuse runs this configuration cannot train: weight decay with constrain_norm."""
+        """Refuse runs this configuration cannot train: weight decay with constrain_norm,
+        per-run rates Adam cannot take."""
+        if runs.eta_d is not None:
+            self.check_rates("eta_d", runs.eta_d)
+        if runs.eta_r is not None:
+            self.check_rates("eta_r", runs.eta_r)
         if self.constrain_norm and any(g != 0 for g in runs.gamma):
             raise InputError(f"`constrain_norm` keeps ||theta|| at alpha0 w0, so weight decay "
                              f"has no effect: `gamma` must be 0, got {sorted(set(runs.gamma))} "
@@ -80,15 +109,16 @@ class TrainConfig:
     def check_decay(self, runs: RunSet) -> None:
         """AdamW multiplies the decayed weights by 1 - eta gamma every step: refuse
         eta gamma >= 1 (the factor would be <= 0, flipping or zeroing every weight)."""
-        rates = [("eta_d", self.eta_d)]
-        if self.wd_representation:
-            rates.append(("eta_r", self.eta_r))
-        for name, eta in rates:
-            worst = max(runs.gamma)
-            if not eta * worst < 1:
-                raise InputError(f"`gamma` x `{name}` must be < 1 (AdamW multiplies the "
-                                 f"weights by 1 - {name} gamma at every step), got gamma = "
-                                 f"{worst:g} with {name} = {eta:g}; use gamma < {1 / eta:g}")
+        names = ["eta_d", "eta_r"] if self.wd_representation else ["eta_d"]
+        for name in names:
+            etas = runs.rates(name, getattr(self, name))
+            products = [e * g for e, g in zip(etas, runs.gamma)]
+            worst = max(range(len(products)), key=products.__getitem__)
+            eta, gamma = etas[worst], runs.gamma[worst]
+            if not products[worst] < 1:
+                raise InputError(f"`gamma` x `{name}` must be < 1 (the weights shrink by "
+                                 f"1 - {name} gamma at every step), got gamma = {gamma:g} "
+                                 f"with {name} = {eta:g}; use gamma < {1 / eta:g}")
 
     def log_steps(self) -> np.ndarray:
         """0 and ``n_log`` log-spaced steps up to ``steps`` (unique integers)."""
@@ -110,6 +140,10 @@ class RunSet:
     # Training-set size per run (SPEC §11: the task's nested subsets); None: the task's
     # whole training set for every run.
     n_train: tuple[int, ...] | None = None
+    # Learning rates per run (an eta x gamma grid is one batched model, SPEC §13, §15);
+    # None: the TrainConfig's eta_d / eta_r for every run.
+    eta_d: tuple[float, ...] | None = None
+    eta_r: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.gamma)
@@ -121,6 +155,15 @@ class RunSet:
                                  f"{len(self.n_train)}")
             for size in self.n_train:
                 check_int("n_train", size, 1)
+        for name in ("eta_d", "eta_r"):
+            rates = getattr(self, name)
+            if rates is None:
+                continue
+            if len(rates) != n:
+                raise InputError(f"`{name}` needs one learning rate per run ({n}), got "
+                                 f"{len(rates)}")
+            for rate in rates:
+                check_real(name, rate, low=0.0, low_open=name == "eta_d")
         for g in self.gamma:
             check_real("gamma", g, low=0.0)
         for a in self.alpha0:
@@ -132,14 +175,25 @@ class RunSet:
     def __len__(self) -> int:
         return len(self.gamma)
 
+    def rates(self, name: str, default: float) -> tuple[float, ...]:
+        """Each run's ``eta_d`` or ``eta_r``: its own, else ``default``."""
+        own = getattr(self, name)
+        return tuple(float(r) for r in own) if own is not None else (float(default),) * len(self)
+
     @classmethod
-    def sweep(cls, gammas, seeds, alpha0s, m0s, n_trains=None) -> RunSet:
-        """Every combination, gamma varying slowest (then n_train, seed, alpha0, m0)."""
+    def sweep(cls, gammas, seeds, alpha0s, m0s, n_trains=None, eta_ds=None,
+              eta_rs=None) -> RunSet:
+        """Every combination, eta_d varying slowest (then eta_r, gamma, n_train, seed,
+        alpha0, m0); ``eta_ds``/``eta_rs`` None: the TrainConfig's rate for every run."""
         sizes = [None] if n_trains is None else [int(n) for n in n_trains]
-        grid = [(g, s, a, m, n) for g in gammas for n in sizes for s in seeds
-                for a in alpha0s for m in m0s]
+        e_d = [None] if eta_ds is None else [float(e) for e in eta_ds]
+        e_r = [None] if eta_rs is None else [float(e) for e in eta_rs]
+        grid = [(g, s, a, m, n, d, r) for d in e_d for r in e_r for g in gammas
+                for n in sizes for s in seeds for a in alpha0s for m in m0s]
         cols = [tuple(col) for col in zip(*grid)]
-        return cls(*cols[:4], n_train=None if n_trains is None else cols[4])
+        return cls(*cols[:4], n_train=None if n_trains is None else cols[4],
+                   eta_d=None if eta_ds is None else cols[5],
+                   eta_r=None if eta_rs is None else cols[6])
 
     def subset(self, members) -> RunSet:
         """The runs at indices ``members``, in that order."""
@@ -149,4 +203,10 @@ class RunSet:
                         for f in dataclasses.fields(self)))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The runs as stored in ``config_json`` (per-run rates only where given, so a
+        sweep without them keeps its fingerprint)."""
+        out = dataclasses.asdict(self)
+        for name in ("eta_d", "eta_r"):
+            if out[name] is None:
+                del out[name]
+        return out

@@ -83,8 +83,8 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     n = len(runs)
     per_run = {
         "gamma": np.asarray(runs.gamma, float),
-        "eta_d": np.full(n, cfg.eta_d),
-        "eta_r": np.full(n, cfg.eta_r),
+        "eta_d": np.asarray(runs.rates("eta_d", cfg.eta_d)),  # per run, or the config's
+        "eta_r": np.asarray(runs.rates("eta_r", cfg.eta_r)),
         "seed": np.asarray(runs.seed, np.int64),
         "alpha0": np.asarray(runs.alpha0, float),
         "m0": np.asarray(runs.m0, float),
@@ -94,6 +94,10 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     coords = {"run": ("run", np.arange(n), meta(TRAJECTORY_COORD_META, "run")),
               "step": ("step", cfg.log_steps(), meta(TRAJECTORY_COORD_META, "step"))}
     coords.update({k: ("run", v, meta(TRAJECTORY_COORD_META, k)) for k, v in per_run.items()})
+    kinds = {"adamw": "AdamW, decoupled: theta (1 - eta_d gamma)",
+             "adam": "Adam, L2: grad + gamma theta", "sgd": "gradient descent, L2: grad + "
+             "gamma theta"}
+    coords["gamma"][2]["long_name"] = f"weight decay gamma on theta ({kinds[cfg.optimizer]})"
     config = {"task": task.to_dict(), "train": cfg.to_dict(), "runs": runs.to_dict(),
               "runs_per_model": runs_per_model or n,
               "torch_threads": torch_threads or torch.get_num_threads()}

@@ -1,10 +1,12 @@
 """Full training runs (SPEC §6): many runs as one batched torch model, checkpointed.
 
 Each run b has its own representation R_b (starts at R(m0_b), lr eta_r) and network whose
-theta_b starts at the default init for seed_b scaled to norm alpha0_b w0 (lr eta_d),
-trained by AdamW:
-    theta_b <- theta_b (1 - eta_d gamma_b)  then the Adam update     (decoupled decay)
-which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member. The
+theta_b starts at the default init for seed_b scaled to norm alpha0_b w0 (lr eta_d_b),
+trained by AdamW (default):
+    theta_b <- theta_b (1 - eta_d_b gamma_b)  then the Adam update     (decoupled decay)
+which is exactly torch.optim.AdamW with weight_decay=gamma_b, member by member; or by Adam
+or plain gradient descent with the L2 term (`training.optimizers`, SPEC §13). Rates may
+differ per run (`RunSet.eta_d`, ``eta_r``). The
 module's parameters outside theta (if the task has any) are trained like the
 representation. With ``constrain_norm`` (Fig. 7b), theta_b is rescaled back to
 alpha0_b w0 after every step, and gamma must be 0.
@@ -31,9 +33,7 @@ from reduced_dynamics.engine.thresholds import first_crossing, grok_times, task_
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.models.batched import (
-    adam_options,
     device_record,
-    per_member,
     project_,
     resolve_device,
     sq_norm,
@@ -49,6 +49,7 @@ from reduced_dynamics.tasks.batches import (
     predict,
 )
 from reduced_dynamics.training.config import RunSet, TrainConfig
+from reduced_dynamics.training.optimizers import add_l2_, decay_, make_optimizer
 
 LOGGED = LOGGED_VARS
 
@@ -82,7 +83,9 @@ class BatchedRuns:
         self.norm0 = torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype,
                                      device=self.device)
         project_(self.params, self.norm0)
-        groups = [{"params": self.params, "lr": cfg.eta_d}]
+        self.eta_d = self._rate(runs.rates("eta_d", cfg.eta_d))
+        self.eta_r = self._rate(runs.rates("eta_r", cfg.eta_r))
+        groups = [{"params": self.params, "lr": self.eta_d}]
         if self.tt.has_m:
             m0 = torch.as_tensor(runs.m0, dtype=self.dtype, device=self.device)
             self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
@@ -93,15 +96,13 @@ class BatchedRuns:
             self.rep = None
         others = ([self.rep] if self.rep is not None else []) + self.members.rest
         if others:
-            groups.append({"params": others, "lr": cfg.eta_r})
-        self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                                    **adam_options(self.device))
+            groups.append({"params": others, "lr": self.eta_r})
+        self.opt = make_optimizer(cfg.optimizer, groups, betas=(cfg.beta1, cfg.beta2),
+                                  eps=cfg.eps, momentum=cfg.momentum, device=self.device)
         self.base_lr = [g["lr"] for g in self.opt.param_groups]
-        gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
-        self.gamma = gamma
-        self.decay_d = 1.0 - cfg.eta_d * gamma
-        self.decay_r = (1.0 - cfg.eta_r * gamma if cfg.wd_representation and others
-                        else None)
+        self.gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
+        self.decoupled = cfg.optimizer == "adamw"
+        self.decay_rep = cfg.wd_representation and bool(others)
         n_train = None if runs.n_train is None else np.asarray(runs.n_train)
         self.data = MemberData(self.tt, len(runs), seeds=seeds, n_train=n_train,
                                batch_size=cfg.batch_size,
@@ -110,33 +111,40 @@ class BatchedRuns:
         self.guard = DivergenceGuard(self.leaves)
         self.step = 0
 
+    def _rate(self, values: tuple[float, ...]) -> float | torch.Tensor:
+        """One learning rate for every run (a float: torch's optimisers, bit-identical to a
+        run alone), else one per run (a tensor over the member axis)."""
+        if len(set(values)) == 1:
+            return float(values[0])
+        return torch.as_tensor(values, dtype=self.dtype, device=self.device)
+
     def advance(self) -> None:
-        """One AdamW step of every run (then, with constrain_norm, back onto the sphere);
-        a run whose loss or gradient is not finite is frozen."""
+        """One optimiser step of every run (`optimizers`: adamw, adam or sgd, weight decay
+        γ per run; then, with constrain_norm, back onto the sphere); a run whose loss or
+        gradient is not finite is frozen."""
         sel = self.data.train_batch(self.step)
         self.opt.zero_grad(set_to_none=True)
         pred = predict(self.tt, self.members, self.rep, "train", sel)
         loss = member_loss(self.tt, pred, "train", sel)
         loss.sum().backward()
+        rep_group = self.opt.param_groups[1]["params"] if self.decay_rep else []
+        if not self.decoupled:  # adam, sgd: L2 through the gradient, grad + gamma theta
+            add_l2_([*self.params, *rep_group], self.gamma)
         self.guard.mark(self.step, finite_members([loss, *(p.grad for p in self.leaves)]))
         self.guard.zero_grads()
-        decay_d, decay_r = self.decay_d, self.decay_r
         factor = self.cfg.lr_factor(self.step)
+        eta_d, eta_r = self.eta_d, self.eta_r
         if factor != 1.0:  # warm-up: the rates and AdamW's decay eta gamma scale together
             for group, base in zip(self.opt.param_groups, self.base_lr):
                 group["lr"] = base * factor
-            decay_d = 1.0 - factor * self.cfg.eta_d * self.gamma
-            if decay_r is not None:
-                decay_r = 1.0 - factor * self.cfg.eta_r * self.gamma
+            eta_d, eta_r = factor * eta_d, factor * eta_r
         elif self.step == self.cfg.warmup_steps > 0:
             for group, base in zip(self.opt.param_groups, self.base_lr):
                 group["lr"] = base
-        with torch.no_grad():
-            for p in self.params:
-                p.mul_(per_member(decay_d, p))
-            if decay_r is not None:
-                for p in self.opt.param_groups[1]["params"]:
-                    p.mul_(per_member(decay_r, p))
+        if self.decoupled:  # AdamW: theta (1 - eta gamma) before the Adam step
+            decay_(self.params, 1.0 - eta_d * self.gamma)
+            if rep_group:
+                decay_(rep_group, 1.0 - eta_r * self.gamma)
         self.opt.step()
         if self.cfg.constrain_norm:
             project_(self.params, self.norm0)
