@@ -28,9 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out/study")
     parser.add_argument("--landscape", default=None, help="default: the shipped landscape")
-    parser.add_argument("--gamma", default=TASK.gammas, help="weight decays")
+    parser.add_argument("--gamma", default=None, help="weight decays, a list or grid spec "
+                        "(default: the task's study list)")
     parser.add_argument("--seeds", type=int, default=len(TASK.train_seeds))
-    parser.add_argument("--alpha0", type=float, default=float(TASK.alpha0))
+    parser.add_argument("--alpha0", type=float, default=TASK.alpha0[0])
     parser.add_argument("--m0", type=float, default=TASK.m0)
     parser.add_argument("--steps", type=int, default=TASK.train.steps)
     parser.add_argument("--wd-representation", action="store_true",
@@ -48,7 +49,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     landscape_file = args.landscape or default_landscape()
     landscape = open_landscape(landscape_file)
-    runs = RunSet.sweep(parse_list("--gamma", args.gamma, minimum=0).tolist(),
+    gammas = (list(TASK.gammas) if args.gamma is None
+              else parse_list("--gamma", args.gamma, minimum=0).tolist())
+    runs = RunSet.sweep(gammas,
                         list(range(args.seeds)), [args.alpha0], [args.m0])
     cfg = dataclasses.replace(TASK.train, steps=args.steps,
                               wd_representation=args.wd_representation)

@@ -41,7 +41,6 @@ from reduced_dynamics.engine.predict import (
 )
 from reduced_dynamics.engine.thresholds import grok_threshold_of
 from reduced_dynamics.errors import ReducedDynamicsWarning
-from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 from reduced_dynamics.tasks import REGISTRY, TaskEntry
 
@@ -82,9 +81,7 @@ def study_defaults(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS
                              UNKNOWN_TASK_ETA, "the landscape (its task is not registered)")
     m_lo, m_hi = prep.interp.m_range
     m0 = float(min(max(entry.m0, m_lo), m_hi)) if prep.has_m else 0.0
-    alpha0 = float(entry.alpha0.split(",")[0])
-    gam = parse_list("gamma", entry.gammas, minimum=0.0)
-    return StudyDefaults((alpha0, m0), tuple(map(float, gam)), entry.train.eta_d,
+    return StudyDefaults((entry.alpha0[0], m0), entry.gammas, entry.train.eta_d,
                          entry.train.eta_r, f"task {entry.name!r}")
 
 
@@ -223,15 +220,18 @@ def integrate(
     return engine.integrate(prep, starts, gamma, eta_d, eta_r, events=events, solver=solver)
 
 
+def values_text(values: tuple[float, ...]) -> str:
+    """A tuple of study values as the comma list a user would type (3 significant digits)."""
+    return ",".join(f"{v:.3g}" for v in values)
+
+
 def help_fragments() -> dict[str, str]:
     """Help-text fragments listing each registered task's study defaults."""
     starts, gamma_lists, path_gamma, eta_d = [], [], [], []
     for e in REGISTRY.values():
-        alpha0 = e.alpha0.split(",")[0]
-        starts.append(f"{e.name} {alpha0}" + (f",{e.m0:g}" if e.has_m else ""))
-        gamma_lists.append(f"{e.name} {e.gammas}")
-        g = parse_list("gamma", e.gammas, minimum=0.0)
-        path_gamma.append(f"{e.name} {g[min(3, g.size - 1)]:.3g}")
+        starts.append(f"{e.name} {e.alpha0[0]:g}" + (f",{e.m0:g}" if e.has_m else ""))
+        gamma_lists.append(f"{e.name} {values_text(e.gammas)}")
+        path_gamma.append(f"{e.name} {e.gammas[min(3, len(e.gammas) - 1)]:.3g}")
         eta_d.append(f"{e.name} {e.train.eta_d:g}")
     return {"start": "; ".join(starts), "gamma": "; ".join(gamma_lists),
             "path_gamma": "; ".join(path_gamma), "eta_d": "; ".join(eta_d)}

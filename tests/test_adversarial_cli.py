@@ -48,7 +48,7 @@ from reduced_dynamics.io.files import (
 )
 from reduced_dynamics.io.resources import default_landscape
 from reduced_dynamics.landscape.sweep import seeds_from_spec
-from reduced_dynamics.study import study_defaults
+from reduced_dynamics.study import study_defaults, values_text
 from reduced_dynamics.tasks import REGISTRY, get_task
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 from reduced_dynamics.validate import config_differences, validate
@@ -450,19 +450,19 @@ def test_help_states_the_real_defaults():
     entry = get_task(prep.dataset.attrs["task"])
     d = study_defaults(prep)
     start, gammas = d.start, np.asarray(d.gammas)
-    np.testing.assert_allclose(start, [float(entry.alpha0), entry.m0])
+    np.testing.assert_allclose(start, [entry.alpha0[0], entry.m0])
     for command in ("predict", "path", "gamma-plot"):
         text = _help(command)
         for e in REGISTRY.values():
             # a task without m (a 1-D landscape) takes `--start ALPHA` alone
-            start_text = f"{e.alpha0},{e.m0:g}" if e.has_m else f"{e.alpha0}"
+            start_text = f"{e.alpha0[0]:g},{e.m0:g}" if e.has_m else f"{e.alpha0[0]:g}"
             assert re.search(rf"{re.escape(e.name)} {re.escape(start_text)}(?![,\d.])", text)
             assert f"{e.name} {e.train.eta_d:g}" in text
             if command != "path":
-                assert f"{e.name} {e.gammas}" in text
+                assert f"{e.name} {values_text(e.gammas)}" in text
         assert f"{entry.name} {start[0]:g},{start[1]:g}" in text
     assert f"toy-addition {gammas[3]:.3g}" in _help("path")
-    rc, out, _ = run_cli(["predict", "--gamma", entry.gammas, "--json"])
+    rc, out, _ = run_cli(["predict", "--gamma", ",".join(map(repr, entry.gammas)), "--json"])
     assert rc == 0
     res = json.loads(out)
     assert res["start"] == {"alpha": start[0], "m": start[1]}

@@ -57,10 +57,10 @@ class FlatTorch(TorchTask):
 
 
 ENTRY = TaskEntry(name="test-flat", description="flat loss (tests)", config_type=FlatConfig,
-                  presets={"flat": FlatConfig()}, adapter="tests.test_optimizers:FlatTorch",
+                  presets={"flat": FlatConfig()}, adapter=f"{__name__}:FlatTorch",
                   has_m=False, probe_presets={"flat": ProbeConfig(steps=10)},
                   train=TrainConfig(steps=10, n_log=2), probe_seeds=(0,), train_seeds=(0,),
-                  alpha0="1")
+                  alpha0=(1.0,))
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def test_api_equals_cli_on_every_shipped_landscape(path, capsys):
         res = rd.predict_grokking_times(ds)
     entry = get_task(ds.attrs["task"])
     assert cli["eta_d"] == res.attrs["eta_d"] == entry.train.eta_d
-    alpha0 = float(entry.alpha0.split(",")[0])
+    alpha0 = entry.alpha0[0]
     assert cli["start"]["alpha"] == res.attrs["start_alpha"] == alpha0
     api_rows = _rows(res)
     assert len(api_rows) == len(cli["rows"]) > 0

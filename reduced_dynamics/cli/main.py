@@ -128,13 +128,14 @@ def _train(args: argparse.Namespace) -> int:
     else:
         m0 = np.zeros(1)
     # --constrain-norm keeps the norm fixed, so weight decay is off: its default gamma is 0
-    gammas = (args.gamma if args.gamma is not None
-              else "0" if args.constrain_norm else entry.gammas)
-    runs = RunSet.sweep(parse_list("--gamma", gammas, minimum=0.0).tolist(),
+    gammas = (parse_list("--gamma", args.gamma, minimum=0.0).tolist()
+              if args.gamma is not None else [0.0] if args.constrain_norm
+              else list(entry.gammas))
+    runs = RunSet.sweep(gammas,
                         (seeds_from_spec(args.seeds, entry.first_seed) if args.seeds is not None
                          else entry.train_seeds),
-                        parse_list("--alpha0", args.alpha0 if args.alpha0 is not None
-                                   else entry.alpha0).tolist(),
+                        parse_list("--alpha0", args.alpha0).tolist() if args.alpha0 is not None
+                        else list(entry.alpha0),
                         m0.tolist(),
                         None if args.n_train is None else _sizes("--n-train", args.n_train),
                         eta_ds=eta_ds if eta_ds and len(eta_ds) > 1 else None,
@@ -310,15 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
     task_help = "task name: " + ", ".join(REGISTRY)
     preset_help = ("the task's preset (default: its first); " + "; ".join(
         f"{e.name}: {', '.join(e.presets)}" for e in REGISTRY.values()))
-    p = sub.add_parser("probe", help="compute a reduced landscape with torch")
+
+    def per_task(value) -> str:
+        """'toy-addition X; teacher-student Y; ...' from each registered task (`value(e)`)."""
+        return "; ".join(f"{e.name} {value(e)}" for e in REGISTRY.values())
+
+    def seeds_text(seeds: tuple[int, ...]) -> str:
+        return ",".join(map(str, seeds))
+
+    tasks_epilog = "tasks (registered, built-in and plugins of the entry-point group " \
+        "reduced_dynamics.tasks):\n" + "\n".join(
+            f"  {e.name}: {e.description} (presets: {', '.join(e.presets)})"
+            for e in REGISTRY.values())
+    p = sub.add_parser("probe", help="compute a reduced landscape with torch",
+                       epilog=tasks_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", help=task_help)
     p.add_argument("--preset", metavar="PRESET", help=preset_help)
     p.add_argument("--w", help="absolute norms: list or KIND:START:STOP:NUM (lin, log, quad)")
     p.add_argument("--alpha", help="norms as multiples of w0, e.g. log:0.1:100:31")
     p.add_argument("--m", help=f"messiness grid (default {M_DEFAULT}; tasks with m only)")
     p.add_argument("--seeds", help="restarts: a count (3, counted from the task's first "
-                   "seed: toy-addition 0, teacher-student 1) or a list (0,5,7); default: the "
-                   "task's (toy-addition 1, i.e. seed 0; teacher-student 1,2,3)")
+                   f"seed: {per_task(lambda e: e.first_seed)}) or a list (0,5,7); default: "
+                   f"the task's ({per_task(lambda e: seeds_text(e.probe_seeds))})")
     p.add_argument("--steps", type=int, help="optimiser steps per point (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
     p.add_argument("--schedule", choices=["constant", "step", "cosine"],
@@ -345,25 +359,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_probe)
 
-    p = sub.add_parser("train", help="full training runs (AdamW, Adam or SGD) of a sweep")
+    p = sub.add_parser("train", help="full training runs (AdamW, Adam or SGD) of a sweep",
+                       epilog=tasks_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", help=task_help)
     p.add_argument("--preset", metavar="PRESET", help=preset_help)
+    from reduced_dynamics.study import values_text
+
     p.add_argument("--gamma", help="weight decays: list or log:0.1:3:5 (default: the task's "
-                   "study, the same as `predict`)")
+                   f"study, the same as `predict`: {per_task(lambda e: values_text(e.gammas))})")
     p.add_argument("--seeds", help="a count (2, counted from the task's first seed: "
-                   "toy-addition 0, teacher-student 1) or a list (0,5); default: the task's "
-                   "(toy-addition 2, i.e. seeds 0,1; teacher-student the student seed 1)")
+                   f"{per_task(lambda e: e.first_seed)}) or a list (0,5); default: the task's "
+                   f"({per_task(lambda e: seeds_text(e.train_seeds))})")
     p.add_argument("--alpha0", help="initial norm / w0, list allowed (default: the task's "
-                   "study start, the same as `predict`: toy-addition 5, teacher-student 2)")
+                   "study start, the same as `predict`: "
+                   f"{per_task(lambda e: values_text(e.alpha0))})")
     p.add_argument("--m0", help="initial messiness, list allowed (default: the task's study "
-                   "start: toy-addition 0.12; tasks with m only)")
-    p.add_argument("--steps", type=int, help="default: toy-addition 40000, "
-                   "teacher-student 100000")
-    p.add_argument("--eta-d", metavar="LIST", help="learning rate of theta (the decoder; "
-                   "default: toy-addition 1e-3, teacher-student 3e-4); a list or grid spec "
+                   f"start: {per_task(lambda e: f'{e.m0:g}' if e.has_m else '-')}; tasks "
+                   "with m only)")
+    p.add_argument("--steps", type=int, help="default: "
+                   f"{per_task(lambda e: e.train.steps)}")
+    p.add_argument("--eta-d", metavar="LIST", help="learning rate of theta (default: "
+                   f"{per_task(lambda e: f'{e.train.eta_d:g}')}); a list or grid spec "
                    "makes one run per rate (x gamma x ...), in one batched model")
-    p.add_argument("--eta-r", metavar="LIST", help="representation learning rate (default "
-                   "1e-3; tasks with m only); a list makes one run per rate")
+    p.add_argument("--eta-r", metavar="LIST", help="representation learning rate (default: "
+                   f"{per_task(lambda e: f'{e.train.eta_r:g}' if e.has_m else '-')}; tasks "
+                   "with m only); a list makes one run per rate")
     p.add_argument("--optimizer", choices=("adamw", "adam", "sgd"), help="adamw (default, "
                    "the paper's: decoupled decay theta (1 - eta gamma)), adam (L2: Adam of "
                    "grad + gamma theta) or sgd (theta - eta (grad + gamma theta): full-batch "
@@ -380,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "decay must be 0 (the default --gamma becomes 0)")
     _torch_options(p)
     p.add_argument("--n-log", type=int, help="log-spaced logging steps (default: "
-                   "toy-addition 240, teacher-student 300)")
+                   f"{per_task(lambda e: e.train.n_log)})")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.add_argument("-o", "--output", required=True, help="trajectory file to write (.nc)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint (or "
@@ -458,7 +478,12 @@ TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then pip install \"
 def _require_torch(command: str) -> None:
     """`InputError` with the install command when torch cannot be imported."""
     try:
-        import torch  # noqa: F401
+        import torch
+
+        # torch imports its compiler lazily when the first optimiser is built; an interrupt
+        # inside that import (0.5 s of it) made the interpreter exit with SIGINT's status
+        # (-2) instead of 130, so it is imported here, before SIGTERM becomes an interrupt
+        import torch._dynamo  # noqa: F401
     except ImportError as exc:
         raise ReducedDynamicsError(f"`{command}` needs torch, which is not installed ({exc}); "
                                    f"install it with: {TORCH_INSTALL}") from None
@@ -467,19 +492,17 @@ def _require_torch(command: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    args.argv = argv  # recorded in the `history` attribute of files we write
     with warnings.catch_warnings():  # the caller's warning settings come back afterwards
         _warnings_as_lines()
+        args = build_parser().parse_args(argv)  # the task registry loads its plugins here
+        args.argv = argv  # recorded in the `history` attribute of files we write
         return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command: bad input is one ``error:`` line and status 2."""
     try:
-        _terminate_as_interrupt()
         if args.command in TORCH_COMMANDS:
             from reduced_dynamics.io.lock import check_output
 
@@ -487,6 +510,7 @@ def _run(args: argparse.Namespace) -> int:
             check_output(args.output, TORCH_COMMANDS[args.command], overwrite=args.overwrite,
                          option="--output")
             _require_torch(args.command)
+        _terminate_as_interrupt()  # from here on SIGTERM ends the command like Ctrl-C
         return int(args.func(args) or 0)
     except ReducedDynamicsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -221,10 +221,20 @@ class TaskEntry:
     train: TrainConfig  # default full-run settings
     probe_seeds: tuple[int, ...]  # default restarts of `probe` (init seeds)
     train_seeds: tuple[int, ...]  # default init seeds of `train`
-    alpha0: str  # default `--alpha0` of `train` (and alpha of `predict`'s default start)
+    # the study defaults, typed (a number or a sequence of numbers, stored as a tuple of
+    # floats): `train`'s `--alpha0` (its first value is alpha of `predict`'s default start)
+    # and weight decays (`train` and `predict`)
+    alpha0: tuple[float, ...] = (1.0,)
     m0: float = 0.0  # default `--m0` of `train` (and m of `predict`'s default start)
-    gammas: str = "log:0.03:1:8"  # default weight decays of `train` and `predict`
+    gammas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
+
+    def __post_init__(self) -> None:
+        for name, positive in (("alpha0", True), ("gammas", False)):
+            object.__setattr__(self, name, _floats(f"TaskEntry({self.name!r}).{name}",
+                                                   getattr(self, name), positive))
+        if not isinstance(self.name, str) or not self.name or " " in self.name:
+            raise InputError(f"`TaskEntry.name` must be a non-empty word, got {self.name!r}")
 
     def preset(self, name: str | None = None, **overrides) -> Any:
         """The named task preset (None: the task's first, its default), with any fields
@@ -273,14 +283,43 @@ class TaskEntry:
         return getattr(mod, cls)(config, dtype, device)
 
 
+def _floats(name: str, value: object, positive: bool) -> tuple[float, ...]:
+    """A number or a sequence of numbers as a non-empty tuple of finite floats (> 0 where
+    ``positive``, else >= 0); a string (a CLI spec) is refused."""
+    import numpy as np
+
+    try:
+        if isinstance(value, str):
+            raise TypeError
+        values = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
+    except (TypeError, ValueError):
+        raise InputError(f"`{name}` must be a number or a sequence of numbers, got "
+                         f"{value!r}") from None
+    bad = [v for v in values if not (np.isfinite(v) and (v > 0 if positive else v >= 0))]
+    if not values or bad:
+        raise InputError(f"`{name}` must be numbers {'> 0' if positive else '>= 0'}, got "
+                         f"{value!r}")
+    return tuple(float(v) for v in values)
+
+
 REGISTRY: dict[str, TaskEntry] = {}
 
 
 def register(entry: TaskEntry) -> TaskEntry:
-    """Add a task to the registry (names and config types must be unique)."""
+    """Add a task to the registry. Names and config types are unique: a second, different
+    task of a name already registered is refused (registering the same entry again is a
+    no-op)."""
+    if not isinstance(entry, TaskEntry):
+        raise InputError(f"`register` takes a TaskEntry, got {type(entry).__name__}")
+    if REGISTRY.get(entry.name) is entry:
+        return entry
+    if entry.name in REGISTRY:
+        raise InputError(f"a task named {entry.name!r} is already registered (by "
+                         f"{REGISTRY[entry.name].adapter}); unregister it first or choose "
+                         "another name")
     for other in REGISTRY.values():
-        if other.name != entry.name and other.config_type is entry.config_type:
-            raise ValueError(f"config type {entry.config_type.__name__} is already "
+        if other.config_type is entry.config_type:
+            raise InputError(f"config type {entry.config_type.__name__} is already "
                              f"registered by task {other.name!r}")
     REGISTRY[entry.name] = entry
     entry.config_type.task_entry = entry  # a config knows its task: no lookup by type later

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE
@@ -103,8 +105,8 @@ TASK = TaskEntry(
     train=TrainConfig(steps=100_000, eta_d=1e-3, eta_r=0.0, n_log=200, batch_size=200),
     probe_seeds=(0,),
     train_seeds=(0,),
-    alpha0="8",
-    gammas="log:0.1:1:6",
+    alpha0=(8.0,),
+    gammas=tuple(np.geomspace(0.1, 1.0, 6)),
 )
 
 

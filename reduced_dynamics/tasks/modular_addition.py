@@ -117,8 +117,8 @@ TASK = TaskEntry(
     train=TRAIN,
     probe_seeds=(0,),
     train_seeds=(0,),
-    alpha0="1",
-    gammas="log:0.1:3:7",
+    alpha0=(1.0,),
+    gammas=tuple(np.geomspace(0.1, 3.0, 7)),
 )
 
 

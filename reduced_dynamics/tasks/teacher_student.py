@@ -112,7 +112,7 @@ TASK = TaskEntry(
     train=TrainConfig(steps=100_000, eta_d=3e-4, eta_r=0.0, n_log=300),
     probe_seeds=(1, 2, 3),  # restarts: student inits for seeds 1, 2, 3 (teacher: 0)
     train_seeds=(1,),  # SPEC §7: the student is seed 1
-    alpha0="2",
-    gammas="log:0.03:1:8",  # SPEC §7: the sweep of Fig. 2c
+    alpha0=(2.0,),
+    gammas=tuple(np.geomspace(0.03, 1.0, 8)),  # SPEC §7: the sweep of Fig. 2c
     first_seed=1,  # seed 0 is the teacher: `--seeds 3` means students 1, 2, 3
 )

@@ -136,7 +136,7 @@ TASK = TaskEntry(
     # The default study (`train`, `predict`, examples/toy_addition_study.py): a start in
     # region I just below the boundary at a messy representation, where the shipped
     # landscape is converged (alpha <= 5), and weight decays over 1.5 decades.
-    alpha0="5",
+    alpha0=(5.0,),
     m0=0.12,
-    gammas="log:0.05:1.6:6",
+    gammas=tuple(np.geomspace(0.05, 1.6, 6)),
 )

@@ -111,7 +111,7 @@ ENTRY = TaskEntry(
     train=TrainConfig(steps=20, eta_d=1e-2, eta_r=1e-2, n_log=5),
     probe_seeds=(0,),
     train_seeds=(0,),
-    alpha0="1",
+    alpha0=(1.0,),
 )
 
 
