@@ -1,9 +1,6 @@
-"""The `reduced-dynamics` command line: argument parsing, spec strings and task defaults.
+"""The `reduced-dynamics` command line (`cli.main.main`): argument parsing and output.
 
-Everything that turns strings into explicit arguments lives here; the Python API below it
-(`landscape`, `training`, `engine`, `validate`) takes explicit values only.
+Everything that turns strings into explicit arguments lives here (grid specs in
+`reduced_dynamics.gridspec`, the task's study defaults in `reduced_dynamics.study`); the
+Python API below it (`landscape`, `training`, `engine`, `validate`) takes explicit values.
 """
-
-from reduced_dynamics.cli.main import main
-
-__all__ = ["main"]

@@ -464,9 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
                    f"of runs (default {MAX_ROWS}; the title says how many are left out)")
     p.set_defaults(func=_plot)
 
-    from reduced_dynamics.cli import engine as cli_engine
+    from reduced_dynamics.cli.engine import register as register_engine_commands
 
-    cli_engine.register(sub)
+    register_engine_commands(sub)
     return parser
 
 
