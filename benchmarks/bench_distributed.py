@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster
-from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.landscape.probe import decoder_w0
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks.toy_addition import preset

@@ -17,11 +17,11 @@ import time
 import numpy as np
 import torch
 
+from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0
 from reduced_dynamics.models.batched import device_name, resolve_device, synchronize
 from reduced_dynamics.models.batched_mlp import reference_mlp
 from reduced_dynamics.tasks.toy_addition import preset
-from reduced_dynamics.training.config import RunSet, TrainConfig
 from reduced_dynamics.training.trainer import train_runs
 
 

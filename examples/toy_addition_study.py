@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from reduced_dynamics import default_landscape, open_landscape
+from reduced_dynamics.config import RunSet
 from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.tasks.toy_addition import TASK, preset
-from reduced_dynamics.training.config import RunSet
 from reduced_dynamics.training.sweep import run_training
 from reduced_dynamics.validate import table, validate, write_report
 

@@ -26,13 +26,13 @@ from reduced_dynamics.io.resources import default_landscape
 from reduced_dynamics.names import PathStatus, RunStatus
 
 if TYPE_CHECKING:  # pragma: no cover
+    from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
     from reduced_dynamics.engine.predict import (
         EventOptions,
         InterpolantOptions,
         SolverOptions,
         prepare_landscape,
     )
-    from reduced_dynamics.landscape.config import ProbeConfig
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
     from reduced_dynamics.plot.landscape import (
@@ -49,7 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover
         study_defaults,
     )
     from reduced_dynamics.tasks import get_task
-    from reduced_dynamics.training.config import RunSet, TrainConfig
     from reduced_dynamics.training.sweep import run_training as train
     from reduced_dynamics.validate import validate
 
@@ -69,11 +68,11 @@ _LAZY = {
     "InterpolantOptions": (_PREDICT, "InterpolantOptions"),
     "validate": ("reduced_dynamics.validate", "validate"),
     "probe": ("reduced_dynamics.landscape.sweep", "probe_landscape"),
-    "ProbeConfig": ("reduced_dynamics.landscape.config", "ProbeConfig"),
+    "ProbeConfig": ("reduced_dynamics.config", "ProbeConfig"),
     "ProbeGrid": ("reduced_dynamics.landscape.sweep", "ProbeGrid"),
     "train": ("reduced_dynamics.training.sweep", "run_training"),
-    "TrainConfig": ("reduced_dynamics.training.config", "TrainConfig"),
-    "RunSet": ("reduced_dynamics.training.config", "RunSet"),
+    "TrainConfig": ("reduced_dynamics.config", "TrainConfig"),
+    "RunSet": ("reduced_dynamics.config", "RunSet"),
     "get_task": ("reduced_dynamics.tasks", "get_task"),
     "plot_landscape": ("reduced_dynamics.plot.landscape", "plot_landscape"),
     "plot_t_grok_vs_gamma": ("reduced_dynamics.plot.landscape", "plot_t_grok_vs_gamma"),

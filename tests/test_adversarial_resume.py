@@ -26,16 +26,19 @@ from conftest import make_landscape  # noqa: E402
 
 import reduced_dynamics.training.trainer as trainer_mod  # noqa: E402
 from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.config import (  # noqa: E402
+    ProbeConfig,
+    RunSet,
+    TrainConfig,
+)
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.files import save_landscape  # noqa: E402
 from reduced_dynamics.io.fingerprint import config_diff, describe_diff  # noqa: E402
 from reduced_dynamics.io.lock import check_output, lock_path, output_lock  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.tasks import REGISTRY  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train", "toy-addition", "--gamma", "0.1,1", "--seeds", "1", "--steps", "20",

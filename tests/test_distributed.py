@@ -22,15 +22,14 @@ import xarray as xr
 torch = pytest.importorskip("torch")
 
 from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.errors import InputError, WriteError  # noqa: E402
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster  # noqa: E402
 from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
-from reduced_dynamics.landscape.config import PROBE_PRESETS  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
-from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
+from reduced_dynamics.tasks.toy_addition import PROBE_PRESETS, preset  # noqa: E402
 from reduced_dynamics.training.sweep import run_training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,7 +323,7 @@ from reduced_dynamics.landscape import sweep as probe_sweep
 from reduced_dynamics.executors import executor_for
 from reduced_dynamics.landscape.probe import decoder_w0
 import dataclasses
-from reduced_dynamics.landscape.config import PROBE_PRESETS
+from reduced_dynamics.tasks.toy_addition import PROBE_PRESETS
 from reduced_dynamics.tasks.toy_addition import preset
 
 class StallingChunk(probe_sweep.ProbeChunk):

@@ -24,6 +24,11 @@ import xarray as xr
 torch = pytest.importorskip("torch")
 
 from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.config import (  # noqa: E402
+    ProbeConfig,
+    RunSet,
+    TrainConfig,
+)
 from reduced_dynamics.errors import FileCheckError, WriteError  # noqa: E402
 from reduced_dynamics.io.files import (  # noqa: E402
     check_landscape,
@@ -33,7 +38,6 @@ from reduced_dynamics.io.files import (  # noqa: E402
     save_trajectories,
 )
 from reduced_dynamics.io.resources import landscape_path  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import (  # noqa: E402
     ProbeGrid,
@@ -44,7 +48,6 @@ from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.names import RunStatus  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch  # noqa: E402
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.training.sweep import run_training, trajectory_dataset  # noqa: E402
 from reduced_dynamics.training.trainer import LOGGED, train_runs  # noqa: E402
 from reduced_dynamics.validate import table, validate  # noqa: E402

@@ -96,7 +96,7 @@ def _fake_logs(n_runs: int, n_steps: int) -> dict[str, np.ndarray]:
     ("images", "digits-mse", "MSE")])
 def test_trajectory_files_name_the_loss_theta_and_every_coordinate(task_name, preset, loss):
     pytest.importorskip("torch")
-    from reduced_dynamics.training.config import RunSet, TrainConfig
+    from reduced_dynamics.config import RunSet, TrainConfig
     from reduced_dynamics.training.sweep import trajectory_dataset
 
     entry = REGISTRY[task_name]
@@ -118,7 +118,7 @@ def test_trajectory_files_name_the_loss_theta_and_every_coordinate(task_name, pr
 @pytest.mark.parametrize("task_name", ["toy-addition", "modular-addition"])
 def test_probed_landscapes_name_the_loss_and_theta(task_name, tmp_path):
     pytest.importorskip("torch")
-    from reduced_dynamics.landscape.config import ProbeConfig
+    from reduced_dynamics.config import ProbeConfig
     from reduced_dynamics.landscape.probe import decoder_w0
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 

@@ -43,12 +43,11 @@ def test_import_needs_neither_torch_nor_matplotlib():
 
 def test_top_level_exports_the_pipeline():
     from reduced_dynamics import study
+    from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
     from reduced_dynamics.engine import predict
     from reduced_dynamics.io import files
-    from reduced_dynamics.landscape.config import ProbeConfig
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
     from reduced_dynamics.tasks import get_task
-    from reduced_dynamics.training.config import RunSet, TrainConfig
     from reduced_dynamics.training.sweep import run_training
     from reduced_dynamics.validate import validate
 

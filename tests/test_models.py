@@ -16,9 +16,13 @@ torch = pytest.importorskip("torch")
 from _pre_redesign import OLD  # noqa: E402
 
 from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.config import (  # noqa: E402
+    ProbeConfig,
+    RunSet,
+    TrainConfig,
+)
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.files import config_of, open_landscape  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.models.batched import (  # noqa: E402
@@ -36,7 +40,6 @@ from reduced_dynamics.tasks.batches import (  # noqa: E402
     predict,
 )
 from reduced_dynamics.testing import sequence_task  # noqa: E402
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 
 TOY = toy_addition.preset("paper")

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.models.mlp import MLP
 from reduced_dynamics.tasks import get_task
 from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, register, unregister
-from reduced_dynamics.training.config import RunSet, TrainConfig
 from reduced_dynamics.training.optimizers import MemberAdam, MemberSGD
 from reduced_dynamics.training.trainer import train_runs
 

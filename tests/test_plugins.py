@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.models.mlp import MLP
 from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean
-from reduced_dynamics.training.config import TrainConfig
+from reduced_dynamics.config import TrainConfig
 
 
 @dataclass(frozen=True)

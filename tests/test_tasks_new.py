@@ -7,14 +7,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.config import (  # noqa: E402
+    ProbeConfig,
+    RunSet,
+    TrainConfig,
+)
 from reduced_dynamics.errors import InputError  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.landscape.probe import probe_batch  # noqa: E402
 from reduced_dynamics.tasks import get_task, torch_task  # noqa: E402
 from reduced_dynamics.tasks.images import preset as images  # noqa: E402
 from reduced_dynamics.tasks.modular_addition import preset as modular  # noqa: E402
 from reduced_dynamics.tasks.modular_addition import split  # noqa: E402
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.training.trainer import BatchedRuns, train_runs  # noqa: E402
 
 TINY_MA = modular("cpu", p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)

@@ -9,10 +9,14 @@ import xarray as xr
 torch = pytest.importorskip("torch")
 
 from reduced_dynamics.cli.main import main  # noqa: E402
+from reduced_dynamics.config import (  # noqa: E402
+    ProbeConfig,
+    RunSet,
+    TrainConfig,
+)
 from reduced_dynamics.engine.predict import EventOptions, integrate  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
-from reduced_dynamics.landscape.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
@@ -22,7 +26,6 @@ from reduced_dynamics.tasks.teacher_student import (  # noqa: E402
     make_inputs,
     preset,
 )
-from reduced_dynamics.training.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 
 TASK = preset("paper")

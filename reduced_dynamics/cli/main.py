@@ -18,11 +18,11 @@ M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
 def _probe(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from reduced_dynamics.config import check_norms
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_grid
     from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
-    from reduced_dynamics.landscape.config import check_norms
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
 
     entry, task = _task_and_resources(args)
@@ -93,13 +93,12 @@ def _sizes(option: str, spec: str) -> tuple[int, ...]:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from reduced_dynamics.config import RunSet, check_int
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_list
     from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
-    from reduced_dynamics.landscape.config import check_int
     from reduced_dynamics.landscape.sweep import seeds_from_spec
-    from reduced_dynamics.training.config import RunSet
     from reduced_dynamics.training.sweep import check_runs, run_training
 
     entry, task = _task_and_resources(args)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.models import batched_mlp as bm
 from reduced_dynamics.models.batched import (
     Members,

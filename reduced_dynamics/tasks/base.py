@@ -27,9 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.landscape.config import ProbeConfig
-from reduced_dynamics.training.config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.landscape.config import ProbeConfig
 from reduced_dynamics.names import LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
-from reduced_dynamics.training.config import TrainConfig
 
 ACTIVATIONS = ("tanh", "relu")
 

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reduced_dynamics.landscape.config import ProbeConfig
+from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY
 from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, register, unregister
-from reduced_dynamics.training.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.config import RunSet, TrainConfig, check_int, check_norms
 from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
-from reduced_dynamics.landscape.config import check_int, check_norms
 from reduced_dynamics.names import (
     NOT_APPLICABLE,
     TRAJECTORY_COORD_META,
@@ -43,7 +43,6 @@ from reduced_dynamics.names import (
     long_name_of,
 )
 from reduced_dynamics.tasks import task_of
-from reduced_dynamics.training.config import RunSet, TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.engine.thresholds import first_crossing, grok_times, task_grok_threshold
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
@@ -48,7 +49,6 @@ from reduced_dynamics.tasks.batches import (
     members_for,
     predict,
 )
-from reduced_dynamics.training.config import RunSet, TrainConfig
 from reduced_dynamics.training.optimizers import add_l2_, decay_, make_optimizer
 
 LOGGED = LOGGED_VARS
