@@ -194,8 +194,19 @@ def test_integrate_path_python_body_matches_jit(syn):
     assert np.allclose(a["y_out"], b["y_out"], rtol=1e-9)
     k = a["rec_n"][0]
     assert k == b["rec_n"][0] and np.allclose(a["rec_y"][0, :k], b["rec_y"][0, :k])
-    for f in (dopri.error_norm, dy.velocity):
-        assert f.py_func is not None
+
+
+def test_inner_kernels_python_bodies_match_jit(syn):
+    """The kernels `integrate_path` calls, as Python and compiled, on the same inputs."""
+    rng = np.random.default_rng(3)
+    err, y0, y1 = rng.normal(size=(3, 2))
+    expected = np.sqrt(np.mean((err / (1e-9 + 1e-6 * np.maximum(abs(y0), abs(y1)))) ** 2))
+    for f in (dopri.error_norm, dopri.error_norm.py_func):
+        assert f(err, y0, y1, 1e-6, 1e-9) == pytest.approx(expected, rel=1e-12)
+    it = syn.interp
+    for u, m in [(np.log(4 * 14.0), 0.1), (np.log(35.5 * 14.0), 0.2), (np.log(20.0), 0.7)]:
+        args = (it.ug, it.mg, it.coef, True, 1e-3, 1e-3, 1e-5, u, m)
+        assert dy.velocity.py_func(*args) == pytest.approx(dy.velocity(*args), rel=1e-12)
 
 
 _SCRIPT = """

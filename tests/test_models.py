@@ -4,6 +4,7 @@ n_train subsets, minibatches, devices and constrained-norm training."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -400,5 +401,17 @@ def test_benchmark_runs_at_a_tiny_size():
          "--steps", "10", "--loop-points", "2", "--cpu-baseline-members", "2", "--threads",
          "1"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    for name in ("bmm", "vmap", "loop", "speed-up"):
-        assert name in proc.stdout
+    # the table's rows: the points asked for, and rates that are seconds and work consistent
+    rows = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r"cpu\s+(.+?)\s{2,}(\d+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$", line)
+        if m:
+            rows[m[1].split(",")[-1].split("(")[0].strip()] = (int(m[2]), float(m[4]))
+    assert {k: v[0] for k, v in rows.items()} == {"bmm": 3, "vmap": 3,
+                                                   "per-point loop": 2}, proc.stdout
+    assert all(rate > 0 for _, rate in rows.values())
+    # the printed speed-ups are the ratios of the printed rates (to their rounding)
+    sp = re.search(r"bmm / loop: ([\d.]+)x; vmap / loop: ([\d.]+)x", proc.stdout)
+    loop = rows["per-point loop"][1]
+    assert float(sp[1]) == pytest.approx(rows["bmm"][1] / loop, abs=0.06 + 0.01 * float(sp[1]))
+    assert float(sp[2]) == pytest.approx(rows["vmap"][1] / loop, abs=0.06 + 0.01 * float(sp[2]))
