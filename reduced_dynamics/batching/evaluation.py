@@ -39,12 +39,13 @@ def members_for(task: TorchTask, seeds: np.ndarray, dtype: torch.dtype,
                          task.batch_path if path == "auto" else path)
     if sample is not None and isinstance(members, StackedMembers):
         rep, sel = sample
-        members.decide(*_call_of(task, rep, "train", sel))
+        members.decide(*call_of(task, rep, "train", sel))
     return members
 
 
-def _call_of(task: TorchTask, rep: torch.Tensor | None, split: str, sel: Selection):
-    """(collate, args, in_dims) of `Members.apply` for ``sel`` of ``split``."""
+def call_of(task: TorchTask, rep: torch.Tensor | None, split: str, sel: Selection):
+    """``(collate, args, in_dims)`` of `Members.apply` for the examples ``sel`` of ``split``:
+    the task's ``collate`` of a member's representation and its example indices."""
     def collate(r, i):
         return task.collate(r, split, i)
 
@@ -54,7 +55,7 @@ def _call_of(task: TorchTask, rep: torch.Tensor | None, split: str, sel: Selecti
 def predict(task: TorchTask, members: Members, rep: torch.Tensor | None, split: str,
             sel: Selection) -> torch.Tensor:
     """Network outputs of every member on the examples of ``sel``, ``(B, ...)``."""
-    return members.apply(*_call_of(task, rep, split, sel),
+    return members.apply(*call_of(task, rep, split, sel),
                          vectorized=task.vectorized and sel.index_dim is None)
 
 
