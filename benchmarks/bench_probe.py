@@ -24,10 +24,10 @@ from itertools import pairwise
 import numpy as np
 import torch
 
+from reduced_dynamics.batching.devices import device_name, resolve_device, synchronize
+from reduced_dynamics.batching.mlp_bmm import reference_mlp
 from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0, probe_batch
-from reduced_dynamics.models.batched import device_name, resolve_device, synchronize
-from reduced_dynamics.models.batched_mlp import reference_mlp
 from reduced_dynamics.tasks.toy_addition import preset
 
 

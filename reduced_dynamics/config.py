@@ -118,7 +118,7 @@ class ProbeConfig:
     chunk_size: int = 64  # members (grid points x seeds) per batched model
     # None: full batch. Else minibatches of this many training examples, each member
     # walking through epochs of its own training set in an order drawn from
-    # (shuffle_seed, its init seed, epoch) (`reduced_dynamics.tasks.batches`).
+    # (shuffle_seed, its init seed, epoch) (`reduced_dynamics.batching.data`).
     batch_size: int | None = None
     shuffle_seed: int = 0
 
@@ -173,7 +173,7 @@ class TrainConfig:
     dtype: str = "float32"
     checkpoint_every: int = 5_000  # steps between saved checkpoints (resume point)
     # None: full batch. Else minibatches of this many training examples per step, each run
-    # in its own epoch order from (shuffle_seed, its seed, epoch) (`tasks.batches`).
+    # in its own epoch order from (shuffle_seed, its seed, epoch) (`batching.data`).
     batch_size: int | None = None
     shuffle_seed: int = 0
     # Fig. 7b ("de-grokking"): after every step, rescale theta back to its initial norm

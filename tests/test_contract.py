@@ -5,6 +5,9 @@ first).
 
 * ``w0`` is the norm of θ at the default init of the seed (what `TorchTask.theta` picks);
 * a weighted full set equals the index subset (weights 1 on the subset, 0 elsewhere);
+* a batched member equals the module alone (outputs and losses), on the whole training set,
+  on n_train subsets and on per-member minibatches, along the task's own batching path;
+* vmap equals loop (outputs and the gradients of every trained leaf, and of m);
 * probe → file → `open_landscape` round trip: the grid and the values survive;
 * a probe interrupted after its first chunk and resumed writes the same file as one run.
 """
@@ -18,26 +21,33 @@ import numpy as np
 import pytest
 import torch
 
+from reduced_dynamics.batching.build import members_of
+from reduced_dynamics.batching.data import MemberData
+from reduced_dynamics.batching.evaluation import call_of, member_loss, members_for, predict
+from reduced_dynamics.batching.members import dry_run, forward_args
 from reduced_dynamics.io.files import open_landscape
 from reduced_dynamics.io.parts import PartStore
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks import REGISTRY, register, unregister
-from reduced_dynamics.testing import sequence_task
+from reduced_dynamics.testing import graph_task, sequence_task
 
 CHEAP = {"modular-addition": "cpu"}  # presets small enough for a unit test on a CPU
+TEST_TASKS = {e.name: e for e in (sequence_task.ENTRY, graph_task.ENTRY)}  # tests only
+F64 = torch.float64
+CPU = torch.device("cpu")
 
 
 def _tasks() -> list[str]:
-    return [*REGISTRY, sequence_task.ENTRY.name]
+    return [*REGISTRY, *TEST_TASKS]
 
 
 @pytest.fixture(params=_tasks())
 def task(request):
-    """(entry, config) of a registered task, the sequence task registered for the test."""
+    """(entry, config) of a registered task; a test-only task registered for the test."""
     name = request.param
-    if name == sequence_task.ENTRY.name:
-        register(sequence_task.ENTRY)
-        request.addfinalizer(lambda: unregister(sequence_task.ENTRY.name))
+    if name in TEST_TASKS:
+        register(TEST_TASKS[name])
+        request.addfinalizer(lambda: unregister(name))
     entry = REGISTRY[name]
     if entry.name == "images":
         pytest.importorskip("sklearn")
@@ -68,12 +78,87 @@ def test_a_weighted_set_equals_the_subset(task):
     weight = torch.zeros(n, dtype=torch.float64)
     weight[index] = 1.0
     with torch.no_grad():
-        full = module(tt.inputs(rep, "train"))
-        sub = module(tt.inputs(rep, "train", index))
+        full = _alone(module, tt, rep, None)
+        sub = _alone(module, tt, rep, index)
         for metric in (tt.loss, tt.accuracy):
             a = metric(full, "train", None, weight)
             b = metric(sub, "train", index)
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _alone(module, tt, rep, index):
+    """The module alone on the task's inputs (its collate) of the training examples."""
+    args, kwargs = forward_args(tt.collate(rep, "train", index))
+    return module(*args, **kwargs)
+
+
+def _member_case(entry, config):
+    """Two members (seeds, m 0.2 and 0.7 where the task has m) and three selections of
+    training examples: the whole set, n_train subsets (shared index, weights per member;
+    where the task has subsets) and per-member minibatches of 8."""
+    tt = entry.torch_task(config, F64)
+    seed = entry.probe_seeds[0]
+    seeds = np.array([seed, seed + 1])
+    m = torch.tensor([0.2, 0.7], dtype=F64, requires_grad=True) if tt.has_m else None
+    rep = tt.representation(m) if tt.has_m else None
+    n = tt.n_examples("train")
+    sels = [MemberData(tt, 2, seeds=seeds).train_batch(0)]
+    if tt.has_subsets:
+        sels.append(MemberData(tt, 2, seeds=seeds, n_train=np.array([max(2, n // 3), n]))
+                    .train_batch(0))
+    sels.append(MemberData(tt, 2, seeds=seeds, batch_size=min(8, n - 1), shuffle_seed=1)
+                .train_batch(1))
+    assert sels[-1].index_dim == 0  # per member
+    return tt, seeds, m, rep, sels
+
+
+def _member(t, b):
+    return None if t is None else t[b]
+
+
+def test_a_batched_member_equals_the_module_alone(task):
+    entry, config = task
+    tt, seeds, _, rep, sels = _member_case(entry, config)
+    members = members_for(tt, seeds, F64, CPU, sample=(rep, sels[-1]))
+    assert members.path in ("bmm", "vmap", "loop")
+    for sel in sels:
+        with torch.no_grad():
+            pred = predict(tt, members, rep, "train", sel)
+            loss = member_loss(tt, pred, "train", sel)
+        for b, seed in enumerate(seeds):
+            module = tt.make_module(int(seed)).double()
+            index = sel.index if sel.index_dim is None else sel.index[b]
+            with torch.no_grad():
+                alone = _alone(module, tt, _member(rep, b), index)
+                alone_loss = tt.loss(alone, "train", index, _member(sel.weight, b))
+            torch.testing.assert_close(pred[b], alone, rtol=1e-9, atol=1e-12)
+            torch.testing.assert_close(loss[b], alone_loss, rtol=1e-9, atol=1e-12)
+
+
+def test_vmap_equals_loop(task):
+    """Where vmap cannot batch a selection (ragged per-member data), the task must declare
+    the loop (`TorchTask.batch_path`); every task vmaps a selection shared by its members."""
+    entry, config = task
+    tt, seeds, m, rep, sels = _member_case(entry, config)
+    modules = [tt.make_module(int(s)) for s in seeds]
+    paths = {p: members_of(modules, tt.theta_names, F64, CPU, p) for p in ("vmap", "loop")}
+    compared = 0
+    for sel in sels:
+        failure = dry_run(paths["vmap"].stack, *call_of(tt, rep, "train", sel))
+        if failure is not None:
+            assert sel.index_dim == 0 and tt.batch_path == "loop", failure
+            continue
+        got = {}
+        for name, members in paths.items():
+            pred = predict(tt, members, rep, "train", sel)
+            loss = member_loss(tt, pred, "train", sel)
+            wrt = [*members.leaves, *([m] if m is not None else [])]
+            got[name] = (pred.detach(), torch.autograd.grad(loss.sum(), wrt, retain_graph=True))
+        torch.testing.assert_close(got["vmap"][0], got["loop"][0], rtol=1e-10, atol=1e-12)
+        for a, b in zip(got["vmap"][1], got["loop"][1], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+        compared += 1
+    assert compared >= len(sels) - 1
 
 
 def _probe(entry, config, out: Path, **kwargs):

@@ -23,6 +23,7 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.batching.mlp_bmm import reference_mlp  # noqa: E402
 from reduced_dynamics.cli.main import main  # noqa: E402
 from reduced_dynamics.config import (  # noqa: E402
     ProbeConfig,
@@ -44,7 +45,6 @@ from reduced_dynamics.landscape.sweep import (  # noqa: E402
     probe_landscape,
     reduce_over_seeds,
 )
-from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.names import RunStatus  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch  # noqa: E402
@@ -150,7 +150,7 @@ def test_diverged_member_is_frozen_with_finite_state(trained):
 
 def test_guard_keeps_a_nan_gradient_out_of_adam():
     """A NaN gradient of member 1 never reaches Adam's state; member 0 steps as alone."""
-    from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
+    from reduced_dynamics.batching.divergence import DivergenceGuard, finite_members
 
     start = torch.tensor([[1.0, -2.0], [3.0, 4.0]])
     leaf = start.clone().requires_grad_(True)

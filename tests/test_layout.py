@@ -93,3 +93,46 @@ def test_engine_takes_explicit_arguments():
         assert not bad, f"{path.name} imports {bad}"
     # the task defaults the CLI fills in come from the study layer, shared with the API
     assert "reduced_dynamics.study" in _imports(Path(rd.__file__).parent / "cli" / "engine.py")
+
+
+def _package_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (top level, in functions, for type checks)."""
+    root = Path(rd.__file__).parent
+    paths = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return {name: {m for m in _imports(path) if m in paths and m != name}
+            for name, path in paths.items()}
+
+
+def test_no_import_cycles():
+    """No two modules of the package import each other, directly or through others, lazy
+    imports included (issue 17): every strongly connected component is one module."""
+    graph = _package_graph()
+    assert "reduced_dynamics.batching.step" in graph["reduced_dynamics.landscape.probe"]
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"

@@ -16,6 +16,15 @@ torch = pytest.importorskip("torch")
 
 from _pre_redesign import OLD  # noqa: E402
 
+from reduced_dynamics.batching.build import members_of  # noqa: E402
+from reduced_dynamics.batching.data import MemberData  # noqa: E402
+from reduced_dynamics.batching.devices import resolve_device  # noqa: E402
+from reduced_dynamics.batching.evaluation import (  # noqa: E402
+    member_loss,
+    members_for,
+    predict,
+)
+from reduced_dynamics.batching.stacking import project_, sq_norm  # noqa: E402
 from reduced_dynamics.cli.main import main  # noqa: E402
 from reduced_dynamics.config import (  # noqa: E402
     ProbeConfig,
@@ -26,20 +35,8 @@ from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.files import config_of, open_landscape  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
-from reduced_dynamics.models.batched import (  # noqa: E402
-    members_of,
-    project_,
-    resolve_device,
-    sq_norm,
-)
 from reduced_dynamics.models.lstm import LSTMClassifier  # noqa: E402
 from reduced_dynamics.tasks import teacher_student, torch_task, toy_addition  # noqa: E402
-from reduced_dynamics.tasks.batches import (  # noqa: E402
-    MemberData,
-    member_loss,
-    members_for,
-    predict,
-)
 from reduced_dynamics.testing import sequence_task  # noqa: E402
 from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 
@@ -139,12 +136,13 @@ def test_lstm_task_probe_stays_on_the_sphere_and_keeps_the_embedding(seq_task):
     tt = torch_task(SEQ, torch.float32)
     seeds = np.array([0, 1, 0])
     w = np.array([0.5, 1.0, 3.0]) * tt.w0(0)
-    members = members_for(tt, seeds, torch.float32, torch.device("cpu"))
-    assert members.path == "vmap" and len(members.rest) == 1
+    data = MemberData(tt, 3)
+    members = members_for(tt, seeds, torch.float32, torch.device("cpu"),
+                          sample=(None, data.train_batch(0)))
+    assert members.path == "vmap" and len(members.rest) == 1  # the dry run chose vmap
     embedding = members.rest[0].detach().clone()
     norm = torch.as_tensor(w, dtype=torch.float32)
     project_(members.theta, norm)
-    data = MemberData(tt, 3)
     opt = torch.optim.Adam(members.theta, lr=0.05)
     for step in range(8):
         opt.zero_grad()

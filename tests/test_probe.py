@@ -10,12 +10,13 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.batching import mlp_bmm as bm  # noqa: E402
+from reduced_dynamics.batching.stacking import project_, sq_norm  # noqa: E402
 from reduced_dynamics.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.io.files import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import ChunkPlan, PartStore  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
-from reduced_dynamics.models import batched_mlp as bm  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import make_data, preset  # noqa: E402
 
 TASK = preset("paper")
@@ -41,13 +42,13 @@ def test_projection_keeps_every_member_on_its_sphere():
     opt = torch.optim.Adam(params, lr=1e-2)
     x = torch.randn(4, 45, 1)
     for _ in range(20):
-        bm.project_(params, norm)
+        project_(params, norm)
         opt.zero_grad()
         bm.forward(params, x).pow(2).mean((1, 2)).sum().backward()
         opt.step()
-        assert not np.allclose(bm.sq_norm(params).sqrt().detach().numpy(), w, rtol=1e-5)
-        bm.project_(params, norm)
-        got = bm.sq_norm(params).sqrt().detach().numpy()
+        assert not np.allclose(sq_norm(params).sqrt().detach().numpy(), w, rtol=1e-5)
+        project_(params, norm)
+        got = sq_norm(params).sqrt().detach().numpy()
         np.testing.assert_allclose(got, w, rtol=1e-5)
 
 
@@ -73,7 +74,7 @@ def test_envelope_derivatives_match_finite_differences():
     tt = ToyAdditionTorch(TASK, dt)
     w0 = decoder_w0(TASK, 0)
     params = bm.stack([bm.default_init(TASK.layer_sizes, 0)], dt)
-    bm.project_(params, torch.tensor([2.0 * w0], dtype=dt))
+    project_(params, torch.tensor([2.0 * w0], dtype=dt))
     m = torch.tensor([0.4], dtype=dt)
     out = _measure(tt, params, m, None, ProbeConfig(steps=10, dtype="float64"))
 

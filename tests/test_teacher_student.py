@@ -8,6 +8,7 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
+from reduced_dynamics.batching.mlp_bmm import reference_mlp  # noqa: E402
 from reduced_dynamics.cli.main import main  # noqa: E402
 from reduced_dynamics.config import (  # noqa: E402
     ProbeConfig,
@@ -19,7 +20,6 @@ from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
-from reduced_dynamics.models.batched_mlp import reference_mlp  # noqa: E402
 from reduced_dynamics.tasks import TASKS, get_task, task_of, torch_task  # noqa: E402
 from reduced_dynamics.tasks.teacher_student import (  # noqa: E402
     TeacherStudentConfig,

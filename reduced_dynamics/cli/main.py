@@ -197,7 +197,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _check_device(device: str) -> None:
     """Refuse a device this machine lacks (--device cuda without CUDA) before any work."""
-    from reduced_dynamics.models.batched import resolve_device
+    from reduced_dynamics.batching.devices import resolve_device
 
     resolve_device(device)
 

@@ -8,11 +8,12 @@ and at the end, on the sphere: losses, accuracies and the envelope derivatives
     d l~/dw = theta_hat . grad_theta l_train,     d l~/dm = d l_train / dm |_theta.
 The task (module, theta, data, loss, accuracy) comes from its torch adapter
 (`reduced_dynamics.tasks`); the members are one batched model
-(`reduced_dynamics.models.batched`). A task without a representation coordinate has no m
-and no d l~/dm; a task with a subset rule may give each member its own n_train.
+(`reduced_dynamics.batching`), stepped by `batching.step.optimizer_step`. A task without a
+representation coordinate has no m and no d l~/dm; a task with a subset rule may give each
+member its own n_train.
 
 A member that overflows (norm, loss, gradient or a result inf/NaN) is frozen at that step
-(`models.divergence.DivergenceGuard`); the others go on bit for bit as without it. It is
+(`batching.divergence.DivergenceGuard`); the others go on bit for bit as without it. It is
 returned with ``status`` diverged, its ``diverged_step`` (``steps``: only the final
 measurement overflowed), NaN results and ``converged`` False.
 """
@@ -25,25 +26,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from reduced_dynamics.batching import mlp_bmm as bm
+from reduced_dynamics.batching.data import MemberData, Selection
+from reduced_dynamics.batching.devices import adam_options, resolve_device
+from reduced_dynamics.batching.divergence import DivergenceGuard, finite_members
+from reduced_dynamics.batching.evaluation import evaluate, member_loss, members_for, predict
+from reduced_dynamics.batching.members import Members
+from reduced_dynamics.batching.stacking import project_, sq_norm
+from reduced_dynamics.batching.step import optimizer_step
 from reduced_dynamics.config import ProbeConfig
-from reduced_dynamics.models import batched_mlp as bm
-from reduced_dynamics.models.batched import (
-    Members,
-    adam_options,
-    project_,
-    resolve_device,
-    sq_norm,
-)
-from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
-from reduced_dynamics.tasks.batches import (
-    MemberData,
-    evaluate,
-    member_loss,
-    members_for,
-    predict,
-)
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 __all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
@@ -89,7 +82,7 @@ def probe_batch(
     arrays (``m`` may be None for a task without m: it is ignored there); ``n_train``
     (B,) training-set sizes for a task with a subset rule (None: the whole training set).
     ``device``: "cpu", "cuda" or "auto"; ``path``: how the members are batched ("auto",
-    "bmm", "vmap", "loop"; `reduced_dynamics.models.batched`). Returns (B,) numpy arrays
+    "bmm", "vmap", "loop"; `reduced_dynamics.batching.build`). Returns (B,) numpy arrays
     named as in `result_vars`. ``progress(k)`` is called with the number of member-steps
     done since the last call.
     """
@@ -98,49 +91,42 @@ def probe_batch(
     tt = torch_task(task, dtype, dev)
     w, seeds = (np.asarray(a).ravel() for a in (w, seeds))
     n = w.size
-    members = members_for(tt, seeds, dtype, dev, path)
-    params = members.theta
-    norm = torch.as_tensor(w, dtype=dtype, device=dev)
-    project_(params, norm)
-    guard = DivergenceGuard(params)
-    guard.mark(0, finite_members([sq_norm(params)]))  # |theta|^2 overflows: w too large
-    w0 = np.array([tt.w0(int(s)) for s in seeds])
     m_t = (torch.as_tensor(np.asarray(m).ravel(), dtype=dtype, device=dev) if tt.has_m
            else None)
     with torch.no_grad():
         rep = tt.representation(m_t) if tt.has_m else None
     data = MemberData(tt, n, seeds=seeds, n_train=n_train, batch_size=probe.batch_size,
                       shuffle_seed=probe.shuffle_seed)
+    members = members_for(tt, seeds, dtype, dev, path, sample=(rep, data.train_batch(0)))
+    params = members.theta
+    norm = torch.as_tensor(w, dtype=dtype, device=dev)
+    project_(params, norm)
+    guard = DivergenceGuard(params)
+    guard.mark(0, finite_members([sq_norm(params)]))  # |theta|^2 overflows: w too large
+    w0 = np.array([tt.w0(int(s)) for s in seeds])
 
     # One Adam over the stacked leaves is exactly B separate Adams: its update is elementwise.
     # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
     # the step, which Adam does not see: we scale the update, not the gradient.
     opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2),
                            **adam_options(dev))
-    lr_scale = (np.maximum(1.0, w / w0) if probe.lr_scaling == "alpha" else np.ones(n))
-    lr_scale_t = torch.as_tensor(lr_scale, dtype=dtype, device=dev)
+    lr_scale = (torch.as_tensor(np.maximum(1.0, w / w0), dtype=dtype, device=dev)
+                if probe.lr_scaling == "alpha" else None)
     scheduler = _scheduler(opt, probe)
     mark = round(0.9 * probe.steps)
     loss_at_mark = None
+
+    def train_loss(sel: Selection) -> torch.Tensor:
+        return member_loss(tt, predict(tt, members, rep, "train", sel), "train", sel)
+
     for step in range(probe.steps):
-        before = [p.detach().clone() for p in params] if probe.lr_scaling == "alpha" else None
         sel = data.train_batch(step)
-        opt.zero_grad(set_to_none=True)
-        loss = member_loss(tt, predict(tt, members, rep, "train", sel), "train", sel)
-        if step == mark:
-            loss_at_mark = (loss.detach().clone() if data.batch_size is None
-                            else evaluate(tt, members, rep, "train", data).loss)
-        loss.sum().backward()
-        guard.mark(step, finite_members([loss, *(p.grad for p in params)]))
-        guard.zero_grads()
-        opt.step()
-        if before is not None:
-            with torch.no_grad():
-                for p, p0 in zip(params, before):
-                    s = lr_scale_t.view(-1, *([1] * (p.dim() - 1)))
-                    p.copy_(p0 + s * (p - p0))
-        project_(params, norm)
-        guard.restore()
+        if step == mark and data.batch_size is not None:  # the whole set, before the step
+            loss_at_mark = evaluate(tt, members, rep, "train", data).loss
+        loss = optimizer_step(step, functools.partial(train_loss, sel), opt, guard, params,
+                              norm=norm, update_scale=lr_scale)
+        if step == mark and data.batch_size is None:
+            loss_at_mark = loss.detach().clone()
         if scheduler is not None:
             scheduler.step()
         if progress is not None:

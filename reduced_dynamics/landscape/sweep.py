@@ -170,7 +170,7 @@ def probe_fingerprint(task, probe: ProbeConfig, grid: ProbeGrid, *, torch_thread
                       device: str = "cpu", device_name: str | None = None) -> dict:
     """Everything that determines a probe's numbers (`io.fingerprint.job_fingerprint`):
     task, probe settings (steps, lr, schedule, dtype, chunk size, ...), grid, threads,
-    device (and its name, `models.batched.device_record`)."""
+    device (and its name, `batching.devices.device_record`)."""
     named = {} if device_name is None else {"device_name": device_name}
     return job_fingerprint(f"{task_of(task).name} probe", torch_threads=torch_threads,
                            device=device, task=task.to_dict(), probe=probe.to_dict(),
@@ -205,8 +205,8 @@ def probe_landscape(
     ``overwrite``). While it runs, the sweep holds ``<output>.lock`` (`io.lock`).
     ``resume`` reuses the finished chunks of the same sweep only (`probe_fingerprint`).
     """
+    from reduced_dynamics.batching.devices import device_record, resolve_device
     from reduced_dynamics.executors import torch_threads
-    from reduced_dynamics.models.batched import device_record, resolve_device
 
     entry = task_of(task)
     if not entry.has_m_for(task) and tuple(grid.m) != (0.0,):

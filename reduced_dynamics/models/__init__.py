@@ -1,1 +1,2 @@
-"""Reusable torch modules and the batching of many members of one module."""
+"""Reusable torch modules; many members of one module are batched by
+`reduced_dynamics.batching`."""

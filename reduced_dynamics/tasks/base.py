@@ -14,8 +14,8 @@ these two things. A new task (images, text, molecules) supplies only
 * a `TaskEntry` naming both, with the task's default probe and training settings,
   registered in `reduced_dynamics.tasks`.
 
-The engine owns the batching (`reduced_dynamics.models.batched`): a task never sees more
-than one member. Importing this module needs neither torch nor matplotlib: the adapter is
+The engine owns the batching (`reduced_dynamics.batching`): a task never sees more than
+one member. Importing this module needs neither torch nor matplotlib: the adapter is
 imported when `TaskEntry.torch_task` is called.
 """
 
@@ -41,7 +41,7 @@ class TorchTask:
 
     A *member* is one network: a grid point of a probe or a run of a sweep. Every method
     below is written for one member (tensors without a member axis); the engine vmaps
-    them (`reduced_dynamics.models.batched`). ``index`` selects examples of a split (a
+    them (`reduced_dynamics.batching`). ``index`` selects examples of a split (a
     LongTensor of positions, None: all of them) and ``weight`` weighs them (None: equally):
     the loss and the accuracy are (weighted) means over examples, so minibatches and
     training-set subsets need nothing more from a task. The built-in tasks also accept
@@ -62,10 +62,17 @@ class TorchTask:
     * ``vectorized`` — True where ``inputs``, ``loss`` and ``accuracy`` also take tensors
       with a leading member axis (and a shared ``index``): the engine then calls them once
       instead of through ``vmap`` (less overhead per step; same numbers).
+    * ``batch_path`` — how the members are batched (`reduced_dynamics.batching.build`):
+      "auto" (default: a fast path, else vmap where a dry run of it works, else a loop),
+      "vmap" or "loop" (e.g. a ``collate`` that builds each member's own graph batch).
+
+    ``collate`` may be overridden where the module's ``forward`` takes more than one
+    tensor (default: ``inputs``).
     """
 
     theta_names: tuple[str, ...] | None = None
     vectorized: bool = False
+    batch_path: str = "auto"
     r_lin: torch.Tensor | None = None
     r_rand: torch.Tensor | None = None
     subset_seed: int | None = None
@@ -110,6 +117,15 @@ class TorchTask:
         """Refuse init seeds the task cannot use (default: none)."""
         return int(seed)
 
+    def collate(self, rep: torch.Tensor | None, split: str,
+                index: torch.Tensor | None = None) -> Any:
+        """One member's module inputs for the examples ``index`` of ``split``: a tensor
+        (``forward``'s one argument), a tuple (its positional arguments) or a dict (keyword
+        arguments), of tensors or pytrees of them — e.g. a batch of graphs ``(x,
+        edge_index, edge_attr, batch)``, or padded token sequences and their lengths.
+        Default: ``inputs(rep, split, index)``, one argument."""
+        return self.inputs(rep, split, index)
+
     # ------------------------------------------------------------------ provided
 
     @property
@@ -132,7 +148,7 @@ class TorchTask:
     def make_module(self, seed: int) -> nn.Module:
         """``new_module()`` at PyTorch's default init for ``seed`` (a forked RNG: the
         global RNG is untouched), on the CPU in float32 as a user would build it."""
-        from reduced_dynamics.models.batched import init_at_seed
+        from reduced_dynamics.batching.stacking import init_at_seed
 
         return init_at_seed(self.new_module, self.check_seed(seed))
 

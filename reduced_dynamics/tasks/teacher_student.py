@@ -8,7 +8,7 @@ numpy from ``data_seed`` (train first, then test); labels are the teacher's outp
 correct when its squared error, averaged over the outputs, is below ``threshold`` (0.01).
 
 There is no representation coordinate: the landscape is 1-D (dims w only).
-Pure numpy: the networks live in `reduced_dynamics.models.batched_mlp`.
+Pure numpy: the networks are `reduced_dynamics.models.mlp.MLP`.
 """
 
 from __future__ import annotations

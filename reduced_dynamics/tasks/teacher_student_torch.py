@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from reduced_dynamics.models import batched_mlp as bm
-from reduced_dynamics.models.batched import init_at_seed
+from reduced_dynamics.batching import mlp_bmm as bm
+from reduced_dynamics.batching.stacking import init_at_seed
 from reduced_dynamics.models.mlp import MLP
 from reduced_dynamics.tasks.base import TorchTask, example_mean
 from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig, make_inputs

@@ -1,6 +1,6 @@
 """Toy addition (Omnigrok Section 5.1, Appendix D; SPEC §3): data and representations.
 
-Pure numpy: the torch model lives in `reduced_dynamics.models.batched_mlp`, the torch view of the
+Pure numpy: the torch model is `reduced_dynamics.models.mlp.MLP`, the torch view of the
 data in `toy_addition_torch`. Two presets:
 ``paper`` (labels i+j, scalar embeddings, ReLU) and ``notebook`` (labels (i+j) mod p,
 2-D embeddings, LeakyReLU(0.2)), every number a field of `ToyAdditionConfig`.

@@ -8,7 +8,7 @@ Three kinds, each with weight decay γ on θ (per run):
   sampled at step η); with ``momentum`` μ > 0, heavy ball: b ← μb + ∇l + γθ, θ ← θ − ηb.
 
 A learning rate is a float (every run the same) or a tensor with one value per run (a
-leading member axis, `models.batched.per_member`). With one rate for every run, the torch
+leading member axis, `batching.stacking.per_member`). With one rate for every run, the torch
 optimisers themselves are used (``torch.optim.Adam``, ``torch.optim.SGD``): the shipped
 studies' numbers stay bit-identical. With per-run rates, `MemberAdam` and `MemberSGD` do
 the same arithmetic with the rate broadcast over the member axis.
@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 import torch
 
-from reduced_dynamics.models.batched import adam_options, per_member
+from reduced_dynamics.batching.devices import adam_options
+from reduced_dynamics.batching.stacking import per_member
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 

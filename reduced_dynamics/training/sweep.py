@@ -32,7 +32,6 @@ from reduced_dynamics.config import RunSet, TrainConfig, check_int, check_norms
 from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.files import provenance_attrs, save_trajectories
-from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.names import (
     NOT_APPLICABLE,
@@ -43,6 +42,7 @@ from reduced_dynamics.names import (
     long_name_of,
 )
 from reduced_dynamics.tasks import task_of
+from reduced_dynamics.training.fingerprint import train_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
@@ -58,7 +58,7 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
 
     ``runs_per_model`` (default: all runs) and ``torch_threads`` (default: this process's)
     are recorded in ``config_json``: both change the rounding, which long runs amplify
-    (module docstring); so is ``device`` (`models.batched.device_record`; default: CPU).
+    (module docstring); so is ``device`` (`batching.devices.device_record`; default: CPU).
     """
     import torch
 
@@ -101,7 +101,7 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
               "runs_per_model": runs_per_model or n,
               "torch_threads": torch_threads or torch.get_num_threads()}
     if device is None:
-        from reduced_dynamics.models.batched import device_record
+        from reduced_dynamics.batching.devices import device_record
 
         device = device_record(torch.device("cpu"))
     config.update(device)
@@ -140,21 +140,6 @@ class TrainChunk:
         return len(members) * self.cfg.steps
 
 
-def train_fingerprint(task, cfg: TrainConfig, runs: RunSet, *, torch_threads: int,
-                      chunk_size: int | None = None, device: str = "cpu",
-                      device_name: str | None = None) -> dict:
-    """Everything that determines the numbers of a training sweep
-    (`io.fingerprint.job_fingerprint`): task, training settings (steps, rates, logging
-    grid, dtype; not ``checkpoint_every``), the runs (gamma, seed, alpha0, m0), the chunk
-    size (None: all runs in one model), the torch threads and the device (and its name,
-    `models.batched.device_record`)."""
-    train = {k: v for k, v in cfg.to_dict().items() if k != "checkpoint_every"}
-    named = {} if device_name is None else {"device_name": device_name}
-    return job_fingerprint(f"{task_of(task).name} train", torch_threads=torch_threads,
-                           device=device, task=task.to_dict(), train=train,
-                           runs=runs.to_dict(), chunk_size=chunk_size, **named)
-
-
 def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     """What the configs cannot check alone: eta gamma < 1 (`TrainConfig.check_decay`),
     gamma = 0 with constrain_norm (`TrainConfig.check_runs`), a finite squared norm
@@ -191,7 +176,7 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
     """
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
-    from reduced_dynamics.models.batched import device_record, resolve_device
+    from reduced_dynamics.batching.devices import device_record, resolve_device
 
     check_runs(task, cfg, runs)
     dev = device_record(resolve_device(device))

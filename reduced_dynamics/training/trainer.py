@@ -15,7 +15,7 @@ A task without a representation coordinate (teacher–student) trains theta only
 logged ``m`` and ``residual`` are 0 (not applicable) and ``m0`` must be 0.
 
 A run that overflows (its loss, a gradient or a logged value inf/NaN) is frozen at that
-step (`models.divergence.DivergenceGuard`) while the others go on bit for bit as without
+step (`batching.divergence.DivergenceGuard`) while the others go on bit for bit as without
 it; it is returned with ``status`` diverged, its ``diverged_step``, and NaN logs from then on.
 """
 
@@ -29,26 +29,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reduced_dynamics.batching.data import MemberData
+from reduced_dynamics.batching.devices import device_record, resolve_device
+from reduced_dynamics.batching.divergence import DivergenceGuard, finite_members
+from reduced_dynamics.batching.evaluation import evaluate, member_loss, members_for, predict
+from reduced_dynamics.batching.stacking import project_, sq_norm
+from reduced_dynamics.batching.step import optimizer_step
 from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.engine.thresholds import first_crossing, grok_times, task_grok_threshold
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.io.fingerprint import check_resume
-from reduced_dynamics.models.batched import (
-    device_record,
-    project_,
-    resolve_device,
-    sq_norm,
-)
-from reduced_dynamics.models.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.names import ACC_THRESHOLD, LOGGED_VARS
 from reduced_dynamics.tasks import torch_task
-from reduced_dynamics.tasks.batches import (
-    MemberData,
-    evaluate,
-    member_loss,
-    members_for,
-    predict,
-)
+from reduced_dynamics.training.fingerprint import train_fingerprint
 from reduced_dynamics.training.optimizers import add_l2_, decay_, make_optimizer
 
 LOGGED = LOGGED_VARS
@@ -67,7 +60,7 @@ def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
 
 class BatchedRuns:
     """State of B runs: theta and other parameters, representations, optimiser; one step at
-    a time. ``params`` are the stacked leaves of theta (`reduced_dynamics.models.batched`)."""
+    a time. ``params`` are the stacked leaves of theta (`reduced_dynamics.batching`)."""
 
     def __init__(self, task, cfg: TrainConfig, runs: RunSet, *,
                  device: str | torch.device = "cpu", path: str = "auto") -> None:
@@ -77,15 +70,6 @@ class BatchedRuns:
         self.dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
         self.tt = torch_task(task, self.dtype, self.device)
         seeds = np.asarray(runs.seed)
-        self.members = members_for(self.tt, seeds, self.dtype, self.device, path)
-        self.params = self.members.theta
-        w0 = np.array([self.tt.w0(int(s)) for s in seeds])
-        self.norm0 = torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype,
-                                     device=self.device)
-        project_(self.params, self.norm0)
-        self.eta_d = self._rate(runs.rates("eta_d", cfg.eta_d))
-        self.eta_r = self._rate(runs.rates("eta_r", cfg.eta_r))
-        groups = [{"params": self.params, "lr": self.eta_d}]
         if self.tt.has_m:
             m0 = torch.as_tensor(runs.m0, dtype=self.dtype, device=self.device)
             self.rep = self.tt.representation(m0).detach().clone().requires_grad_(True)
@@ -94,6 +78,20 @@ class BatchedRuns:
                 raise InputError(f"this task has no representation coordinate: `m0` must be "
                                  f"0, got {sorted(set(runs.m0))}")
             self.rep = None
+        n_train = None if runs.n_train is None else np.asarray(runs.n_train)
+        self.data = MemberData(self.tt, len(runs), seeds=seeds, n_train=n_train,
+                               batch_size=cfg.batch_size,
+                               shuffle_seed=cfg.shuffle_seed)
+        self.members = members_for(self.tt, seeds, self.dtype, self.device, path,
+                                   sample=(self.rep, self.data.train_batch(0)))
+        self.params = self.members.theta
+        w0 = np.array([self.tt.w0(int(s)) for s in seeds])
+        self.norm0 = torch.as_tensor(np.asarray(runs.alpha0) * w0, dtype=self.dtype,
+                                     device=self.device)
+        project_(self.params, self.norm0)
+        self.eta_d = self._rate(runs.rates("eta_d", cfg.eta_d))
+        self.eta_r = self._rate(runs.rates("eta_r", cfg.eta_r))
+        groups = [{"params": self.params, "lr": self.eta_d}]
         others = ([self.rep] if self.rep is not None else []) + self.members.rest
         if others:
             groups.append({"params": others, "lr": self.eta_r})
@@ -103,10 +101,6 @@ class BatchedRuns:
         self.gamma = torch.as_tensor(runs.gamma, dtype=self.dtype, device=self.device)
         self.decoupled = cfg.optimizer == "adamw"
         self.decay_rep = cfg.wd_representation and bool(others)
-        n_train = None if runs.n_train is None else np.asarray(runs.n_train)
-        self.data = MemberData(self.tt, len(runs), seeds=seeds, n_train=n_train,
-                               batch_size=cfg.batch_size,
-                               shuffle_seed=cfg.shuffle_seed)
         self.leaves = [*self.params, *others]  # everything trained
         self.guard = DivergenceGuard(self.leaves)
         self.step = 0
@@ -119,36 +113,37 @@ class BatchedRuns:
         return torch.as_tensor(values, dtype=self.dtype, device=self.device)
 
     def advance(self) -> None:
-        """One optimiser step of every run (`optimizers`: adamw, adam or sgd, weight decay
-        γ per run; then, with constrain_norm, back onto the sphere); a run whose loss or
-        gradient is not finite is frozen."""
+        """One optimiser step of every run (`batching.step.optimizer_step`; `optimizers`:
+        adamw, adam or sgd, weight decay γ per run; then, with constrain_norm, back onto the
+        sphere); a run whose loss or gradient is not finite is frozen."""
         sel = self.data.train_batch(self.step)
-        self.opt.zero_grad(set_to_none=True)
-        pred = predict(self.tt, self.members, self.rep, "train", sel)
-        loss = member_loss(self.tt, pred, "train", sel)
-        loss.sum().backward()
         rep_group = self.opt.param_groups[1]["params"] if self.decay_rep else []
-        if not self.decoupled:  # adam, sgd: L2 through the gradient, grad + gamma theta
+
+        def l2() -> None:  # adam, sgd: L2 through the gradient, grad + gamma theta
             add_l2_([*self.params, *rep_group], self.gamma)
-        self.guard.mark(self.step, finite_members([loss, *(p.grad for p in self.leaves)]))
-        self.guard.zero_grads()
-        factor = self.cfg.lr_factor(self.step)
-        eta_d, eta_r = self.eta_d, self.eta_r
-        if factor != 1.0:  # warm-up: the rates and AdamW's decay eta gamma scale together
-            for group, base in zip(self.opt.param_groups, self.base_lr):
-                group["lr"] = base * factor
-            eta_d, eta_r = factor * eta_d, factor * eta_r
-        elif self.step == self.cfg.warmup_steps > 0:
-            for group, base in zip(self.opt.param_groups, self.base_lr):
-                group["lr"] = base
-        if self.decoupled:  # AdamW: theta (1 - eta gamma) before the Adam step
-            decay_(self.params, 1.0 - eta_d * self.gamma)
-            if rep_group:
-                decay_(rep_group, 1.0 - eta_r * self.gamma)
-        self.opt.step()
-        if self.cfg.constrain_norm:
-            project_(self.params, self.norm0)
-        self.guard.restore()
+
+        def rates_and_decay() -> None:
+            factor = self.cfg.lr_factor(self.step)
+            eta_d, eta_r = self.eta_d, self.eta_r
+            if factor != 1.0:  # warm-up: the rates and AdamW's decay eta gamma scale together
+                for group, base in zip(self.opt.param_groups, self.base_lr):
+                    group["lr"] = base * factor
+                eta_d, eta_r = factor * eta_d, factor * eta_r
+            elif self.step == self.cfg.warmup_steps > 0:
+                for group, base in zip(self.opt.param_groups, self.base_lr):
+                    group["lr"] = base
+            if self.decoupled:  # AdamW: theta (1 - eta gamma) before the Adam step
+                decay_(self.params, 1.0 - eta_d * self.gamma)
+                if rep_group:
+                    decay_(rep_group, 1.0 - eta_r * self.gamma)
+
+        optimizer_step(
+            self.step,
+            lambda: member_loss(self.tt, predict(self.tt, self.members, self.rep, "train", sel),
+                                "train", sel),
+            self.opt, self.guard, self.params,
+            norm=self.norm0 if self.cfg.constrain_norm else None,
+            on_grad=None if self.decoupled else l2, before_update=rates_and_decay)
         self.step += 1
 
     @torch.no_grad()
@@ -208,10 +203,10 @@ def train_runs(
     `engine.thresholds`), ``status`` (`RunStatus`) and ``diverged_step``.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); ``device`` "cpu", "cuda" or
-    "auto"; ``path`` how the runs are batched (`reduced_dynamics.models.batched`).
+    "auto"; ``path`` how the runs are batched (`reduced_dynamics.batching.build`).
     With ``checkpoint``, the state and the log so far are saved every
     ``cfg.checkpoint_every`` steps and at the end (atomically), with the ``fingerprint``
-    of the job (default: `training.sweep.train_fingerprint` with this process's torch
+    of the job (default: `training.fingerprint.train_fingerprint` with this process's torch
     threads and the device); ``resume=True`` continues from that file, only if its
     fingerprint is the same (else `InputError` listing each difference), and gives the
     same numbers as an uninterrupted run (from the final checkpoint, e.g. after a failed
@@ -223,8 +218,6 @@ def train_runs(
     saved = None
     if ckpt is not None:
         if fingerprint is None:
-            from reduced_dynamics.training.sweep import train_fingerprint
-
             record = device_record(dev)
             fingerprint = train_fingerprint(task, cfg, runs,
                                             torch_threads=torch.get_num_threads(),

@@ -1,4 +1,4 @@
-"""Which examples each member's loss is over, and the losses of B members at once.
+"""Per-member data selection: which examples each member's loss is over.
 
 A `Selection` names the examples of a split: ``index`` (None: all; ``(K,)``: shared by every
 member; ``(B, K)``: per member) and ``weight`` (None: all 1; ``(B, K)``: per member, 0 for
@@ -14,21 +14,24 @@ padding or for examples outside a member's n_train subset). `MemberData` makes t
   batches in any grouping, and grid points of one seed share them.
 
 Evaluation (`MemberData.eval_selections`) covers a split in chunks of ``batch_size``
-examples (one chunk for a full batch); per-chunk means are combined by example counts.
+examples (one chunk for a full batch); per-chunk means are combined by example counts
+(`batching.evaluation`). The task's ``collate`` turns a member's selected examples into
+its module's inputs (`reduced_dynamics.tasks.base.TorchTask.collate`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.func import vmap
 
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.models.batched import Members, members_of
-from reduced_dynamics.tasks.base import TorchTask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reduced_dynamics.tasks.base import TorchTask
 
 
 @dataclass(frozen=True)
@@ -131,80 +134,3 @@ class MemberData:
         step = n if self.batch_size is None else self.batch_size
         for start in range(0, n, step):
             yield self._chunk(split, start, min(n, start + step))
-
-
-def members_for(task: TorchTask, seeds: np.ndarray, dtype: torch.dtype,
-                device: torch.device, path: str = "auto") -> Members:
-    """One batched model of ``task.make_module(seed)`` for every member's seed."""
-    modules = {int(s): task.make_module(int(s)) for s in np.unique(seeds)}
-    return members_of([modules[int(s)] for s in np.asarray(seeds).ravel()], task.theta_names,
-                      dtype, device, path)
-
-
-def predict(task: TorchTask, members: Members, rep: torch.Tensor | None, split: str,
-            sel: Selection) -> torch.Tensor:
-    """Network outputs of every member on the examples of ``sel``, ``(B, ...)``."""
-    rep_dim = None if rep is None else 0
-    return members.apply(lambda r, i: task.inputs(r, split, i), (rep, sel.index),
-                         (rep_dim, sel.index_dim),
-                         vectorized=task.vectorized and sel.index_dim is None)
-
-
-def _per_member(task: TorchTask, fn, pred: torch.Tensor, sel: Selection) -> torch.Tensor:
-    """``fn(pred_b, index_b, weight_b)`` for every member b, shape (B,)."""
-    if task.vectorized and sel.index_dim is None:
-        return fn(pred, sel.index, sel.weight)
-    return vmap(fn, in_dims=(0, sel.index_dim, sel.weight_dim))(pred, sel.index, sel.weight)
-
-
-def member_loss(task: TorchTask, pred: torch.Tensor, split: str, sel: Selection
-                ) -> torch.Tensor:
-    """Per-member loss (B,) of predictions ``pred`` on ``sel``."""
-    return _per_member(task, lambda p, i, w: task.loss(p, split, i, w), pred, sel)
-
-
-def member_accuracy(task: TorchTask, pred: torch.Tensor, split: str, sel: Selection
-                    ) -> torch.Tensor:
-    """Per-member accuracy (B,) of predictions ``pred`` on ``sel``."""
-    return _per_member(task, lambda p, i, w: task.accuracy(p, split, i, w), pred, sel)
-
-
-@dataclass
-class Evaluation:
-    """Per-member loss and accuracy over a whole split, and gradients of the loss."""
-
-    loss: torch.Tensor  # (B,)
-    acc: torch.Tensor  # (B,)
-    grads: list[torch.Tensor]  # d loss_b / d wrt[k], summed over members as autograd does
-
-
-def evaluate(task: TorchTask, members: Members, rep: torch.Tensor | None, split: str,
-             data: MemberData, wrt: Sequence[torch.Tensor] = ()) -> Evaluation:
-    """Loss and accuracy of every member over ``split`` (train: its n_train subset), in
-    chunks of ``data.batch_size``; with ``wrt``, also the gradients of ``sum_b loss_b``
-    with respect to those tensors (accumulated chunk by chunk)."""
-    chunks = list(data.eval_selections(split))
-    n_all = task.n_examples(split)
-    with torch.set_grad_enabled(bool(wrt)):
-        if len(chunks) == 1:  # the loss as it is, no re-weighting (exact old numbers)
-            pred = predict(task, members, rep, split, chunks[0])
-            loss = member_loss(task, pred, split, chunks[0])
-            grads = list(torch.autograd.grad(loss.sum(), list(wrt))) if wrt else []
-            acc = member_accuracy(task, pred.detach(), split, chunks[0])
-            return Evaluation(loss.detach(), acc, grads)
-        total_loss = total_acc = total_n = 0.0
-        grads = [torch.zeros_like(t) for t in wrt]
-        for k, sel in enumerate(chunks):
-            pred = predict(task, members, rep, split, sel)
-            n = sel.counts(n_all, members.size, pred.dtype, pred.device)
-            part = torch.where(n > 0, member_loss(task, pred, split, sel) * n, 0.0)
-            if wrt:  # every chunk goes back through the one R(m) graph shared by all
-                for g, d in zip(grads, torch.autograd.grad(
-                        part.sum(), list(wrt), retain_graph=k < len(chunks) - 1)):
-                    g += d
-            acc = member_accuracy(task, pred.detach(), split, sel)
-            total_loss = total_loss + part.detach()
-            total_acc = total_acc + torch.where(n > 0, acc * n, 0.0)
-            total_n = total_n + n
-        grads = [g / total_n.view(-1, *([1] * (g.dim() - 1))) for g in grads]
-        return Evaluation(total_loss / total_n, total_acc / total_n, grads)

@@ -4,8 +4,10 @@ Parameters are a list ``[W1, b1, W2, b2, ...]`` with ``W: (B, fan_in, fan_out)``
 ``b: (B, 1, fan_out)``: member ``b`` of the batch is the ordinary `MLP` whose ``nn.Linear``
 layers hold ``W.T`` and ``b``. The weight norm ``w = ||theta||_2`` counts every weight and
 bias exactly once (SPEC §2). `BmmMembers` is this path behind the `Members` interface of
-`reduced_dynamics.models.batched`; it is what the probe and trainer use for MLP tasks
-because ``benchmarks/bench_probe.py`` measures it faster than the generic vmap path.
+`reduced_dynamics.batching.members`, registered as the fast path ``"bmm"``
+(`batching.build`); it is what the probe and trainer use for MLP tasks because
+``benchmarks/bench_probe.py`` measures it faster than the generic vmap path (same numbers
+to float rounding, tested).
 """
 
 from __future__ import annotations
@@ -15,13 +17,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reduced_dynamics.models.batched import Members, init_at_seed, project_, sq_norm
-from reduced_dynamics.models.mlp import ACTIVATIONS, MLP
-
-Params = list[torch.Tensor]
-
-__all__ = ["ACTIVATIONS", "BmmMembers", "Params", "default_init", "fast_path_applies",
-           "forward", "project_", "reference_mlp", "sq_norm", "stack"]
+from reduced_dynamics.batching.members import Collate, Members
+from reduced_dynamics.batching.stacking import Params, init_at_seed
+from reduced_dynamics.models.mlp import MLP
 
 
 def reference_mlp(layer_sizes: Sequence[int], seed: int, activation: str = "relu",
@@ -109,12 +107,14 @@ class BmmMembers(Members):
         self.activation, self.negative_slope = activation, negative_slope
         return self
 
-    def apply(self, make_input, args, in_dims, vectorized: bool = False) -> torch.Tensor:
+    def apply(self, collate: Collate, args: Sequence, in_dims: Sequence[int | None],
+              vectorized: bool = False) -> torch.Tensor:
+        """``collate`` must give the MLP's one input tensor."""
         if all(d is None for d in in_dims):
-            x = make_input(*args)
+            x = collate(*args)
             x = x.expand(self.size, *x.shape)
-        elif vectorized:  # make_input takes the leading member axis itself
-            x = make_input(*args)
+        elif vectorized:  # collate takes the leading member axis itself
+            x = collate(*args)
         else:
-            x = torch.vmap(make_input, in_dims=tuple(in_dims))(*args)
+            x = torch.vmap(collate, in_dims=tuple(in_dims))(*args)
         return forward(self.theta, x, self.activation, self.negative_slope)
