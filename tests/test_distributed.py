@@ -163,6 +163,7 @@ class RecordingExecutor:
 
 
 # ----------------------------------------------------------------------------- same numbers
+@pytest.mark.slow
 def test_workers_2_give_the_same_file_as_one_process(tmp_path):
     """`probe --workers 2` writes bit-identical data to a single-process probe with the
     workers' one torch thread, and the same to float32 rounding with torch's default."""
@@ -194,6 +195,7 @@ def test_dask_executor_equals_local_run(client, clean, tmp_path):
     assert_same_data(clean, open_landscape(tmp_path / "d.nc"))
 
 
+@pytest.mark.slow
 def test_scheduler_option_sends_chunks_to_a_running_cluster(client, clean, tmp_path):
     address = client.scheduler.address
     out = tmp_path / "s.nc"
@@ -272,6 +274,7 @@ class DyingExecutor(DaskExecutor):
         return super().map(DieMidChunk(fn, self.marker, self.victim), chunks, progress)
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_chunk_is_recomputed(client, clean, tmp_path):
     marker = tmp_path / "died"
     ds = probe_landscape(TASK, PROBE, _grid(), tmp_path / "k.nc", progress=False,
@@ -282,6 +285,7 @@ def test_worker_killed_mid_chunk_is_recomputed(client, clean, tmp_path):
     assert int(marker.read_text()) not in client.run(os.getpid).values()
 
 
+@pytest.mark.slow
 def test_interrupted_dask_sweep_resumes_without_recomputing(client, clean, tmp_path,
                                                             monkeypatch):
     """Ctrl-C after the first part: pending chunks are cancelled, --resume does the rest."""
@@ -343,6 +347,7 @@ with executor_for(workers=2) as executor:
 """
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_loss_or_repeats(client, clean, tmp_path):
     """SIGKILL to the whole sweep (client, nannies, workers); --resume finishes it."""
     out = tmp_path / "killed.nc"

@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.25, 0.5, 0.75, 1.0])
+@pytest.mark.parametrize("delay", [0.0, 0.5, *(pytest.param(d, marks=pytest.mark.slow)
+                                               for d in (0.25, 0.75, 1.0))])
 def test_sigterm_releases_the_output_lock(tmp_path, delay):
     """`timeout` (SIGTERM) during a train, at several moments after the output is locked
     (0.5 s was inside torch's lazy import of its compiler, which once made the interpreter
