@@ -197,3 +197,9 @@ def flag_attrs(codes: type[IntEnum] = RunStatus) -> dict:
     dtype the variable is stored with)."""
     return {"flag_values": np.array([int(c) for c in codes], np.int8),
             "flag_meanings": " ".join(c.name.lower() for c in codes)}
+
+
+HOMOGENEOUS_ACTIVATIONS = ("relu", "leaky_relu")
+"""Activations that make an MLP positively homogeneous in each layer's weights: a task config
+with one of them says ``positively_homogeneous``, and the probe then also requires its train
+loss not to rise with w (the monotone convergence test of `reduced_dynamics.landscape.sweep`)."""

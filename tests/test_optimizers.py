@@ -26,6 +26,7 @@ from reduced_dynamics.training.trainer import train_runs
 @dataclass(frozen=True)
 class FlatConfig:
     preset: str = "flat"
+    positively_homogeneous = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

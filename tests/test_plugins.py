@@ -31,6 +31,7 @@ from reduced_dynamics.config import TrainConfig
 class LineConfig:
     preset: str = "small"
     n: int = 16
+    positively_homogeneous = False
 
     def to_dict(self):
         return asdict(self)
@@ -159,3 +160,42 @@ def test_a_plugin_package_installed_in_a_venv_is_listed_and_probed(tmp_path):
     assert "task: line-plugin  preset: small" in info.stdout
     assert "line-plugin" not in REGISTRY  # this process never saw the plugin
 
+
+
+def test_task_entry_refuses_a_config_without_the_protocol():
+    """A preset must say whether its model is positively homogeneous (no fake fields)."""
+
+    from dataclasses import asdict, dataclass
+
+    from reduced_dynamics.config import TrainConfig
+    from reduced_dynamics.tasks.base import TaskEntry
+
+    @dataclass(frozen=True)
+    class Bare:
+        preset: str = "x"
+
+        def to_dict(self):
+            return asdict(self)
+
+    kwargs = dict(name="bare", description="d", config_type=Bare, adapter="m:C", has_m=False,
+                  probe_presets={}, train=TrainConfig(), probe_seeds=(0,), train_seeds=(0,))
+    with pytest.raises(InputError, match="lacks positively_homogeneous"):
+        TaskEntry(presets={"x": Bare()}, **kwargs)
+    with pytest.raises(InputError, match=r"presets\['x'\]` must be a Bare, got str"):
+        TaskEntry(presets={"x": "x"}, **kwargs)
+
+
+def test_positively_homogeneous_is_the_models_property():
+    """ReLU MLPs are, tanh students and transformers are not: nothing reads an activation."""
+    from reduced_dynamics.tasks import get_task
+
+    expected = {"toy-addition": True, "images": True, "teacher-student": False,
+                "modular-addition": False}
+    for name, value in expected.items():
+        for key, config in get_task(name).presets.items():
+            assert config.positively_homogeneous is value, (name, key)
+    toy = get_task("toy-addition")
+    assert toy.preset(activation="leaky_relu").positively_homogeneous is True
+    ts = get_task("teacher-student")
+    assert ts.preset(activation="relu").positively_homogeneous is True
+    assert "activation" not in get_task("modular-addition").preset().to_dict()

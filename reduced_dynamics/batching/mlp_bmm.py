@@ -99,12 +99,11 @@ class BmmMembers(Members):
         self.rest = []
 
     @classmethod
-    def from_leaves(cls, params: Params, activation: str, negative_slope: float
-                    ) -> BmmMembers:
-        """Wrap existing ``[W1, b1, ...]`` leaves (no copy)."""
+    def from_leaves(cls, params: Params, like: nn.Module) -> BmmMembers:
+        """Wrap existing ``[W1, b1, ...]`` leaves (no copy) of `MLP` ``like``'s shape."""
         self = cls.__new__(cls)
         self.size, self.theta, self.rest = params[0].shape[0], list(params), []
-        self.activation, self.negative_slope = activation, negative_slope
+        self.activation, self.negative_slope = like.activation, like.negative_slope
         return self
 
     def apply(self, collate: Collate, args: Sequence, in_dims: Sequence[int | None],

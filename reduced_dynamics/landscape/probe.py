@@ -156,7 +156,7 @@ def _measure(tt: TorchTask, members: Members | bm.Params, m_t: torch.Tensor | No
 
     ``members`` may also be bare ``[W1, b1, ...]`` leaves of the bmm MLP path."""
     if isinstance(members, list):
-        members = bm.BmmMembers.from_leaves(members, tt.activation, tt.negative_slope)
+        members = bm.BmmMembers.from_leaves(members, tt.make_module(0))
     if data is None:
         data = MemberData(tt, members.size)
     params = members.theta

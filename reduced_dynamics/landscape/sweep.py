@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Activations with which scaling one layer up and the next down keeps the function, so
 # that l~_train(w) cannot rise with w (see `monotone_violation`).
-HOMOGENEOUS = ("relu", "leaky_relu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,7 +252,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
     if grid.n_train is None:
         per_seed = {k: v[..., 0] for k, v in per_seed.items()}
     reduced = reduce_over_seeds(per_seed)  # (w[, m][, n_train])
-    monotone = getattr(task, "activation", None) in HOMOGENEOUS
+    monotone = bool(task.positively_homogeneous)
     if monotone:
         reduced["converged"] = reduced["converged"] & ~monotone_violation(
             reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)

@@ -3,8 +3,9 @@
 The probe, the trainer, the files, the CLI and the validation are written once, against
 these two things. A new task (images, text, molecules) supplies only
 
-* a frozen config dataclass with ``preset``, ``activation`` (for the convergence test: see
-  `reduced_dynamics.landscape.sweep.HOMOGENEOUS`) and ``to_dict()`` (stored whole in every
+* a frozen config dataclass with ``preset``, ``positively_homogeneous`` (whether the model
+  is, e.g. a ReLU MLP: then the probe also requires its train loss not to rise with w;
+  `reduced_dynamics.names.HOMOGENEOUS_ACTIVATIONS`) and ``to_dict()`` (stored whole in every
   file as ``config_json``), and its presets; optionally ``loss_name`` ("MSE",
   "cross-entropy": `reduced_dynamics.names`) and ``theta_description`` (which parameters
   form θ, in words), torch-free, which the files' long names quote;
@@ -222,6 +223,25 @@ def example_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> to
     return (values * weight).sum(-1) / total
 
 
+def check_config_protocol(name: str, config: Any, config_type: type) -> None:
+    """A task config is an instance of its entry's ``config_type`` with a string ``preset``,
+    a ``to_dict()`` and a bool ``positively_homogeneous``; `InputError` naming what is
+    missing otherwise."""
+    if not isinstance(config, config_type):
+        raise InputError(f"`{name}` must be a {config_type.__name__}, got "
+                         f"{type(config).__name__}")
+    missing = [attr for attr in ("preset", "to_dict", "positively_homogeneous")
+               if not hasattr(config, attr)]
+    if missing:
+        raise InputError(f"`{name}` lacks {', '.join(missing)}: a task config has a `preset` "
+                         "name, `to_dict()` and a bool `positively_homogeneous` (whether the "
+                         "model is, e.g. a ReLU MLP; see reduced_dynamics.tasks.base)")
+    if not isinstance(config.preset, str) or not isinstance(config.positively_homogeneous,
+                                                            bool):
+        raise InputError(f"`{name}`: `preset` must be a str and `positively_homogeneous` a "
+                         f"bool, got {config.preset!r} and {config.positively_homogeneous!r}")
+
+
 @dataclass(frozen=True)
 class TaskEntry:
     """A registered task: its config type and presets, adapter and default settings."""
@@ -250,6 +270,12 @@ class TaskEntry:
                                                    getattr(self, name), positive))
         if not isinstance(self.name, str) or not self.name or " " in self.name:
             raise InputError(f"`TaskEntry.name` must be a non-empty word, got {self.name!r}")
+        if not self.presets:
+            raise InputError(f"`TaskEntry({self.name!r}).presets` must name at least one "
+                             "config")
+        for key, config in self.presets.items():
+            check_config_protocol(f"TaskEntry({self.name!r}).presets[{key!r}]", config,
+                                  self.config_type)
 
     def preset(self, name: str | None = None, **overrides) -> Any:
         """The named task preset (None: the task's first, its default), with any fields

@@ -61,6 +61,11 @@ class ImagesConfig:
                              f"{self.grok_threshold}")
 
     @property
+    def positively_homogeneous(self) -> bool:
+        """A ReLU MLP: the probe's monotone-in-w test applies."""
+        return True
+
+    @property
     def has_m(self) -> bool:
         """Inputs on the representation line R(m) (Fig. 8): the landscape has an m axis."""
         return self.representation

@@ -36,8 +36,6 @@ class ModularAdditionConfig:
     d_mlp: int = 512
     train_fraction: float = 0.3  # of the p² pairs; the rest is the test set
     data_seed: int = 0  # the split (numpy default_rng)
-    # Not a ReLU network (attention, softmax): the probe's monotonicity test does not apply.
-    activation: str = "transformer"
 
     def __post_init__(self) -> None:
         for name in ("p", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -52,6 +50,11 @@ class ModularAdditionConfig:
                              f"test pair of the {self.p ** 2}, i.e. lie in "
                              f"[{1 / self.p ** 2:.3g}, {1 - 1 / self.p ** 2:.4g}], got "
                              f"{self.train_fraction}")
+
+    @property
+    def positively_homogeneous(self) -> bool:
+        """Attention and softmax: not homogeneous, no monotone-in-w test."""
+        return False
 
     @property
     def n_pairs(self) -> int:

@@ -28,7 +28,6 @@ class ModularAdditionTorch(TorchTask):
             self.tokens[name] = self.tensor(tokens[idx])
             self.labels[name] = self.tensor(labels[idx])
         self.subset_seed = config.data_seed
-        self.activation = config.activation
 
     def new_module(self) -> ModularTransformer:
         c = self.config

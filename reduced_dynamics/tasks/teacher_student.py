@@ -20,7 +20,7 @@ import numpy as np
 
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.names import LOSS_MSE
+from reduced_dynamics.names import HOMOGENEOUS_ACTIVATIONS, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 
 ACTIVATIONS = ("tanh", "relu")
@@ -58,8 +58,9 @@ class TeacherStudentConfig:
         return (self.d_in, *self.hidden, self.d_out)
 
     @property
-    def negative_slope(self) -> float:
-        return 0.0  # no leaky activation here; kept so every config reads the same
+    def positively_homogeneous(self) -> bool:
+        """A ReLU student is; the paper's tanh student is not (no monotone-in-w test)."""
+        return self.activation in HOMOGENEOUS_ACTIVATIONS
 
     @property
     def loss_name(self) -> str:

@@ -25,7 +25,6 @@ class TeacherStudentTorch(TorchTask):
         super().__init__(config, dtype, device)
         self.layer_sizes = config.layer_sizes
         self.activation = config.activation
-        self.negative_slope = config.negative_slope
         teacher = init_at_seed(self.new_module, config.teacher_seed)
         self.teacher = [p.double() for p in bm.linear_params(teacher)]
         x_train, x_test = make_inputs(config)
@@ -40,7 +39,7 @@ class TeacherStudentTorch(TorchTask):
 
     def new_module(self) -> MLP:
         """The student (and teacher) network, 5–100–100–5 tanh."""
-        return MLP(self.layer_sizes, self.activation, self.negative_slope)
+        return MLP(self.layer_sizes, self.activation)
 
     def check_seed(self, seed: int) -> int:
         """The student may not start as the teacher (seed ``teacher_seed``)."""

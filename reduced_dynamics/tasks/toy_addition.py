@@ -15,7 +15,7 @@ import numpy as np
 
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.names import LOSS_MSE
+from reduced_dynamics.names import HOMOGENEOUS_ACTIVATIONS, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 
 
@@ -53,6 +53,12 @@ class ToyAdditionConfig:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return (self.rep_dim, *self.hidden, self.target_dim)
+
+
+    @property
+    def positively_homogeneous(self) -> bool:
+        """A ReLU / leaky-ReLU decoder: the probe's monotone-in-w test applies."""
+        return self.activation in HOMOGENEOUS_ACTIVATIONS
 
     @property
     def loss_name(self) -> str:

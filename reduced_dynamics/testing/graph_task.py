@@ -36,7 +36,7 @@ class GraphConfig:
     n_test: int = 16
     hidden: int = 8
     data_seed: int = 0
-    activation: str = "relu"
+    positively_homogeneous = False  # message passing with biases and a sum readout
 
     @property
     def loss_name(self) -> str:

@@ -46,6 +46,8 @@ class SequenceConfig:
     def theta_description(self) -> str:
         return "the LSTM and the read-out (the embedding is outside theta)"
 
+    positively_homogeneous = False  # an LSTM
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
