@@ -22,9 +22,10 @@ imported when `TaskEntry.torch_task` is called.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -365,6 +366,17 @@ def register(entry: TaskEntry) -> TaskEntry:
     REGISTRY[entry.name] = entry
     entry.config_type.task_entry = entry  # a config knows its task: no lookup by type later
     return entry
+
+
+@contextlib.contextmanager
+def registered_while(entry: TaskEntry) -> Iterator[TaskEntry]:
+    """``entry`` in the task registry for the duration of a ``with`` block (a test's or a
+    notebook's temporary task)."""
+    register(entry)
+    try:
+        yield entry
+    finally:
+        unregister(entry.name)
 
 
 def unregister(name: str) -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.names import LOSS_MSE
-from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, register, unregister
+from reduced_dynamics.tasks.base import TaskEntry, TorchTask, example_mean, registered_while
 
 
 @dataclass(frozen=True)
@@ -128,11 +127,6 @@ ENTRY = TaskEntry(
 )
 
 
-@contextlib.contextmanager
-def registered() -> Iterator[TaskEntry]:
+def registered() -> contextlib.AbstractContextManager[TaskEntry]:
     """`ENTRY` in the task registry for the duration of a ``with`` block."""
-    register(ENTRY)
-    try:
-        yield ENTRY
-    finally:
-        unregister(ENTRY.name)
+    return registered_while(ENTRY)
