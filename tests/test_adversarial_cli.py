@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import driver
 from reduced_dynamics.engine.predict import (
     analyze_path,
     integrate,
@@ -319,8 +319,8 @@ def test_an_overflowing_path_ends_with_status_overflow(files):
         big = np.asarray(gammas) == 1e300
         assert list(status[big]) == ["overflow"] * int(big.sum())
         assert "overflow" not in set(status[~big])
-        assert int(res["status_code"].values.ravel()[big][0]) == dopri.OVERFLOW
-        assert res["status_code"].attrs["flag_meanings"].split()[dopri.OVERFLOW] == "overflow"
+        assert int(res["status_code"].values.ravel()[big][0]) == driver.OVERFLOW
+        assert res["status_code"].attrs["flag_meanings"].split()[driver.OVERFLOW] == "overflow"
     one = analyze_path(files["landscape"], 1e300, 1e-3, 1e-3, (30.0, 0.05))
     assert one["status"].item() == "overflow" and np.isnan(float(one["t_closed"]))
 

@@ -1,5 +1,6 @@
-"""Dormand–Prince kernels: tableau, dense output, root finding, order, events, cost, and the
-pure-Python bodies of the kernels (``.py_func`` and a ``NUMBA_DISABLE_JIT=1`` subprocess)."""
+"""Dormand–Prince kernels (stepper, events, driver): tableau, dense output, root finding,
+order, events, cost, and the pure-Python bodies of the kernels (``.py_func`` and a
+``NUMBA_DISABLE_JIT=1`` subprocess)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from scipy.integrate import RK45, solve_ivp
 from scipy.optimize import brentq
 
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import dopri, driver, events
 from reduced_dynamics.engine import dynamics as dy
 from reduced_dynamics.engine import predict as P
 from reduced_dynamics.testing.analytic import exact_landscape, poly_landscape
@@ -98,15 +99,15 @@ def test_brent_on_dense_output_matches_brentq(syn):
     tmp = np.empty(2)
 
     def g(s):
-        return dopri.dense_event(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h,
+        return events.dense_event(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h,
                                  s, tmp)
     g0, g1 = g(0.0), g(1.0)
     assert g0 > 0 >= g1  # the step crosses l_train = 0.05
-    s, nev = dopri.brent(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, 0.0,
+    s, nev = events.brent(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, 0.0,
                          1.0, g0, g1, tmp)
     assert s == pytest.approx(brentq(g, 0.0, 1.0, xtol=1e-15), abs=1e-13)
     assert g(s) <= 0 and 0 < nev < 60
-    s2 = dopri.locate_first(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, g0,
+    s2 = events.locate_first(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, g0,
                             4, tmp)
     assert s2 == pytest.approx(s, abs=1e-13)
 
@@ -187,7 +188,7 @@ def test_integrate_path_python_body_matches_jit(syn):
             fn(p, y0, par, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, t_out, *out.values())
         return out
 
-    a, b = run(dopri.integrate_path), run(dopri.integrate_path.py_func)
+    a, b = run(driver.integrate_path), run(driver.integrate_path.py_func)
     assert np.array_equal(a["status"], b["status"])
     assert np.array_equal(a["counts"], b["counts"])
     assert np.allclose(a["ev_t"], b["ev_t"], rtol=1e-9, equal_nan=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import reduced_dynamics as rd
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import driver
 from reduced_dynamics.names import PATH_STATUS_NAMES, PathStatus
 
 
@@ -21,10 +21,10 @@ def test_path_status_names_are_the_file_strings():
                                  "overflow")
     assert [int(s) for s in PathStatus] == list(range(len(PATH_STATUS_NAMES)))
     # the kernels' plain-int constants are the enum's codes
-    assert (dopri.OK, dopri.LEFT_DOMAIN, dopri.MAX_STEPS, dopri.NO_GROK, dopri.OVERFLOW) == (
+    assert (driver.OK, driver.LEFT_DOMAIN, driver.MAX_STEPS, driver.NO_GROK, driver.OVERFLOW) == (
         PathStatus.OK, PathStatus.LEFT_DOMAIN, PathStatus.MAX_STEPS,
         PathStatus.NO_GROK_BEFORE_T_MAX, PathStatus.OVERFLOW)
-    assert all(type(c) is int for c in (dopri.OK, dopri.NO_GROK, dopri.OVERFLOW))
+    assert all(type(c) is int for c in (driver.OK, driver.NO_GROK, driver.OVERFLOW))
 
 
 def test_import_needs_neither_torch_nor_matplotlib():

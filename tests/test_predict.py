@@ -7,10 +7,10 @@ import pytest
 import xarray as xr
 
 from reduced_dynamics.engine import predict as P
-from reduced_dynamics.engine.dopri import STATUS_NAMES
 from reduced_dynamics.engine.path_analysis import count_descents
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.names import PATH_STATUS_NAMES
 from reduced_dynamics.testing.analytic import (
     W0,
     contour_u_exact,
@@ -102,7 +102,7 @@ def test_integrate_output_layout(syn):
     held = r.w.where(r.ended)
     last = r.w_event.sel(event="end")
     assert np.allclose(held.max("time").fillna(last), last)
-    assert set(np.unique(r.status.values)) <= set(STATUS_NAMES)
+    assert set(np.unique(r.status.values)) <= set(PATH_STATUS_NAMES)
     assert r.attrs["time_units"].startswith("optimiser steps")
     # eta_r = 0 freezes m
     assert np.allclose(r.m.sel(eta_r=0.0) - r.start_m, 0)
@@ -114,7 +114,7 @@ def test_paths_end_in_a_status_without_nan(syn):
     starts = [(a_lo, 0.0), (a_lo, 1.0), (a_hi, 0.0), (a_hi, 1.0), (1.0, 0.5), (a_hi, 0.5),
               (3.0, 0.0)]
     r = P.integrate(syn, starts, gam, 1e-3, [0.0, 1e-3], solver=P.SolverOptions(n_times=20))
-    assert set(np.unique(r.status.values)) <= set(STATUS_NAMES)
+    assert set(np.unique(r.status.values)) <= set(PATH_STATUS_NAMES)
     for k in ("w", "m", "t_end", "train_loss", "test_loss", "test_acc", "nfev"):
         assert np.isfinite(r[k]).all(), k
     end = r.sel(event="end")
@@ -185,7 +185,7 @@ def test_one_dimensional_landscape_integrates():
     ds = landscape_dataset(alpha * 2.0, None, variables, task="ts", preset="1d", config={},
                            w0=2.0)
     r = P.integrate(ds, (0.5, 0.0), [0.0, 1e-3], 1e-2, 0.0)
-    assert set(r.status.values.ravel()) <= set(STATUS_NAMES)
+    assert set(r.status.values.ravel()) <= set(PATH_STATUS_NAMES)
     assert np.isfinite(r.w).all() and "m" not in r  # the internal m axis is not shown
 
 

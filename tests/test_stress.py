@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from reduced_dynamics.engine import predict as P
-from reduced_dynamics.engine.dopri import STATUS_NAMES
 from reduced_dynamics.io.files import check_landscape, landscape_dataset
+from reduced_dynamics.names import PATH_STATUS_NAMES
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 W0 = 14.0
@@ -101,7 +101,7 @@ def test_every_path_ends_with_a_status_and_no_nan(name, options):
     prep = P.prepare_landscape(LANDSCAPES[name](), options)
     r = P.integrate(prep, _starts(prep), GAMMAS, [1e-3, 1e-1], [0.0, 1e-3],
                     solver=P.SolverOptions(n_times=24, max_steps=20_000))
-    assert set(np.unique(r.status.values)) <= set(STATUS_NAMES)
+    assert set(np.unique(r.status.values)) <= set(PATH_STATUS_NAMES)
     for k in ("w", "m", "alpha", "t_end", "nfev", "n_steps", "train_loss", "test_loss",
               "train_acc", "test_acc"):
         assert np.isfinite(r[k]).all(), k

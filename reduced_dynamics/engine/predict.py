@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import driver
 from reduced_dynamics.engine import dynamics as dy
 from reduced_dynamics.engine.interpolant import (
     DERIVATIVES,
@@ -407,8 +407,8 @@ def kernels_compiled(n_paths: int = 1, solver: SolverOptions | None = None) -> b
     from reduced_dynamics.engine._jit import cache_is_warm
 
     solver = solver or SolverOptions()
-    kernel = (dopri.integrate_batch if (solver.parallel and n_paths > 1)
-              else dopri.integrate_serial)
+    kernel = (driver.integrate_batch if (solver.parallel and n_paths > 1)
+              else driver.integrate_serial)
     return cache_is_warm(interpolant.eval_points, dy.velocities, kernel)
 
 
@@ -482,12 +482,12 @@ def _run(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     ev_t = np.empty((n, dy.N_EV))
     ev_y = np.empty((n, dy.N_EV, 2))
     status = np.full(n, -1, np.int64)
-    counts = np.empty((n, dopri.N_COUNTS), np.int64)
+    counts = np.empty((n, driver.N_COUNTS), np.int64)
     r = solver.max_record if record else 0
     rec_t = np.empty((n, r))
     rec_y = np.empty((n, r, 2))
     rec_n = np.zeros(n, np.int64)
-    kernel = dopri.integrate_batch if (solver.parallel and n > 1) else dopri.integrate_serial
+    kernel = driver.integrate_batch if (solver.parallel and n > 1) else driver.integrate_serial
     kernel(y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt,
            fopt, t_out, y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n)
     unset = ~np.isin(status, [int(s) for s in PathStatus])
@@ -612,10 +612,10 @@ def _to_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray
         "status_code": (dims, raw["status"].reshape(shape).astype(np.int8),
                         {"flag_values": " ".join(str(int(s)) for s in PathStatus),
                          "flag_meanings": " ".join(PATH_STATUS_NAMES)}),
-        "nfev": (dims, raw["counts"][:, dopri.C_NFEV].reshape(shape),
+        "nfev": (dims, raw["counts"][:, driver.C_NFEV].reshape(shape),
                  {"long_name": "right-hand-side evaluations"}),
-        "n_steps": (dims, raw["counts"][:, dopri.C_ACCEPT].reshape(shape)),
-        "n_rejected": (dims, raw["counts"][:, dopri.C_REJECT].reshape(shape)),
+        "n_steps": (dims, raw["counts"][:, driver.C_ACCEPT].reshape(shape)),
+        "n_rejected": (dims, raw["counts"][:, driver.C_REJECT].reshape(shape)),
         "w": ((*dims, "time"), np.exp(y_out[..., 0]).reshape(tshape), {"units": "1"}),
         "m": ((*dims, "time"), y_out[..., 1].reshape(tshape), {"units": "1"}),
         "ended": ((*dims, "time"), ended.reshape(tshape),
@@ -691,7 +691,7 @@ def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np
                            raw["rec_y"][p, :k, 1], float(etd[0]), float(etr[0]),
                            float(gam[p]), events.theta_train,
                            stationary=bool(np.isfinite(raw["ev_t"][p, dy.EV_E])))
-        a["record_full"] = bool(raw["counts"][p, dopri.C_REC_FULL])
+        a["record_full"] = bool(raw["counts"][p, driver.C_REC_FULL])
         if not (np.isfinite(raw["ev_t"][p, dy.EV_OVERFIT])
                 and np.isfinite(raw["ev_t"][p, dy.EV_GROK])):
             # the forms predict a grokking time: none for a path that never overfits and groks
@@ -779,7 +779,7 @@ def _predict_one(prep: PreparedLandscape, gamma: object, eta_d: float, eta_r: fl
         "t_E": ("gamma", ev_t[:, dy.EV_E], tu),
         "t_end": ("gamma", ev_t[:, dy.EV_END], tu),
         "status": ("gamma", status.astype(str)),
-        "nfev": ("gamma", raw["counts"][:, dopri.C_NFEV]),
+        "nfev": ("gamma", raw["counts"][:, driver.C_NFEV]),
         "t_closed": ("gamma", scal["t_closed"], {**tu, "long_name":
                      "ln(w_C / w_c) / (eta_d gamma), from point C"}),
         "t_geometric": ("gamma", scal["t_geometric"], {**tu, "long_name":
