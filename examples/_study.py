@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine.predict import fit_exponent
+from reduced_dynamics.engine.fits import fit_exponent
 
 
 def run_commands(commands: list[tuple[Path, str]]) -> None:

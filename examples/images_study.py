@@ -191,7 +191,7 @@ def t_vs_n(ax, rep, n_c: int | None) -> None:
 def t_vs_gamma(ax, runs, rep) -> None:
     """Fig. 10b: t_grok against gamma per seed, fits over [0.05, 0.5] and the paper's
     [0.1, 1], the prediction."""
-    from reduced_dynamics.engine.predict import fit_exponent
+    from reduced_dynamics.engine.fits import fit_exponent
 
     g, t, seed = runs["gamma"].values, runs["t_grok"].values, runs["seed"].values
     for s in np.unique(seed):

@@ -18,7 +18,7 @@ import numpy as np
 from _study import curves
 from matplotlib.figure import Figure
 
-from reduced_dynamics.engine.predict import fit_exponent
+from reduced_dynamics.engine.fits import fit_exponent
 from reduced_dynamics.io.files import open_trajectories, write_figure
 
 

@@ -19,14 +19,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.engine.fits import fit_exponent
+from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
-from reduced_dynamics.engine.predict import (
-    EventOptions,
-    PreparedLandscape,
-    fit_exponent,
-    integrate,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.errors import InputError, WriteError, bad_value
 from reduced_dynamics.io.files import (

@@ -28,13 +28,9 @@ from hypothesis import strategies as st
 
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine import driver
-from reduced_dynamics.engine.predict import (
-    analyze_path,
-    integrate,
-    kernels_compiled,
-    predict_grokking_times,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
+from reduced_dynamics.engine.prepare import prepare_landscape
+from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.executors import executor_for
 from reduced_dynamics.io.files import (
@@ -560,7 +556,7 @@ def test_the_first_compile_is_announced(files, tmp_path, monkeypatch):
     # a cold cache (an empty NUMBA_CACHE_DIR) is detected without compiling anything
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    code = ("from reduced_dynamics.engine.predict import kernels_compiled; "
+    code = ("from reduced_dynamics.engine.solve import kernels_compiled; "
             "print(kernels_compiled(1), kernels_compiled(2))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
@@ -587,7 +583,7 @@ import sys, matplotlib
 matplotlib.use("svg")
 from matplotlib.figure import Figure
 from reduced_dynamics.engine.predict import analyze_path, predict_grokking_times
-from reduced_dynamics.engine.predict import prepare_landscape
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import open_landscape
 from reduced_dynamics.plot.landscape import plot_landscape, plot_t_grok_vs_gamma

@@ -270,7 +270,7 @@ def test_landscape_with_diverged_points_works_downstream(probed, tmp_path, capsy
     assert main(["info", str(path)]) == 0
     assert "diverged (NaN, among the unconverged): 2 of 8 points" in capsys.readouterr().out
     assert main(["plot", str(path), "-o", str(tmp_path / "l.png")]) == 0
-    from reduced_dynamics.engine.predict import prepare_landscape
+    from reduced_dynamics.engine.prepare import prepare_landscape
 
     prep = prepare_landscape(path)  # NaN nodes are filled as for unconverged points
     assert prep.interp.info["filled"]["train_loss"] == 2

@@ -44,7 +44,7 @@ def test_import_needs_neither_torch_nor_matplotlib():
 def test_top_level_exports_the_pipeline():
     from reduced_dynamics import study
     from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
-    from reduced_dynamics.engine import predict
+    from reduced_dynamics.engine import prepare
     from reduced_dynamics.io import files
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
     from reduced_dynamics.tasks import get_task
@@ -55,7 +55,7 @@ def test_top_level_exports_the_pipeline():
         "open_landscape": files.open_landscape, "open_trajectories": files.open_trajectories,
         "integrate": study.integrate, "analyze_path": study.analyze_path,
         "predict_grokking_times": study.predict_grokking_times, "probe": probe_landscape,
-        "prepare_landscape": predict.prepare_landscape,
+        "prepare_landscape": prepare.prepare_landscape,
         "study_defaults": study.study_defaults,
         "train": run_training, "validate": validate, "ProbeConfig": ProbeConfig,
         "ProbeGrid": ProbeGrid, "TrainConfig": TrainConfig, "RunSet": RunSet,
@@ -67,6 +67,35 @@ def test_top_level_exports_the_pipeline():
     assert all(hasattr(rd, name) for name in rd.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         rd.nonsense  # noqa: B018
+
+
+def test_engine_exports_its_api_lazily():
+    """``reduced_dynamics.engine`` re-exports the engine's API from the modules that define
+    it, loaded on first access: a light module of the engine imports no numba."""
+    from reduced_dynamics import engine
+    from reduced_dynamics.engine import fits, options, parameters, predict, prepare
+
+    expected = {
+        "integrate": predict.integrate, "predict_grokking_times": predict.predict_grokking_times,
+        "analyze_path": predict.analyze_path, "EventOptions": options.EventOptions,
+        "SolverOptions": options.SolverOptions, "InterpolantOptions": options.InterpolantOptions,
+        "PreparedLandscape": prepare.PreparedLandscape,
+        "prepare_landscape": prepare.prepare_landscape, "fit_exponent": fits.fit_exponent,
+        "critical_n_train": parameters.critical_n_train,
+        "select_n_train": parameters.select_n_train,
+    }
+    for name, obj in expected.items():
+        assert getattr(engine, name) is obj, name
+    assert sorted(engine.__all__) == sorted(expected)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        engine.nonsense  # noqa: B018
+    code = ("import sys, reduced_dynamics.engine.thresholds\n"
+            "assert 'numba' not in sys.modules\n"
+            "from reduced_dynamics.engine import EventOptions\n"
+            "assert EventOptions().acc_threshold == 0.95\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def _imports(path: Path) -> set[str]:

@@ -15,13 +15,9 @@ import pytest
 import xarray as xr
 
 from reduced_dynamics.cli.main import main
+from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import critical_n_train, grok_threshold_of
-from reduced_dynamics.engine.predict import (
-    EventOptions,
-    analyze_path,
-    integrate,
-    predict_grokking_times,
-)
+from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.files import (
     FILE_KIND_ATTR,

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 import reduced_dynamics as rd
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.engine.predict import analyze_path, prepare_landscape
+from reduced_dynamics.engine.predict import analyze_path
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.files import provenance_attrs, save_landscape, save_trajectories
 from reduced_dynamics.names import RunStatus

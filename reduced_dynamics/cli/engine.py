@@ -30,22 +30,16 @@ import xarray as xr
 from reduced_dynamics.cli.jsonout import dumps, plain
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
+from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.parameters import (
     critical_n_train,
     grok_threshold_of,
     n_train_values,
     select_n_train,
 )
-from reduced_dynamics.engine.predict import (
-    ADAM_NOTE,
-    TIME_UNITS,
-    EventOptions,
-    InterpolantOptions,
-    PreparedLandscape,
-    SolverOptions,
-    kernels_compiled,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
+from reduced_dynamics.engine.results import ADAM_NOTE, TIME_UNITS
+from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.io.files import open_landscape

@@ -66,7 +66,7 @@ def rhs(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, iopt: np.ndarray,
 
 @njit
 def speed_tolerance(fopt: np.ndarray, par: np.ndarray) -> float:
-    """Stationary once |dy/dt| ≤ stat_rtol·η_D·γ + stat_atol·η_D (see predict.integrate)."""
+    """Stationary once |dy/dt| ≤ stat_rtol·η_D·γ + stat_atol·η_D (`options.SolverOptions`)."""
     return par[P_ETA_D] * (fopt[F_STAT_RTOL] * par[P_GAMMA] + fopt[F_STAT_ATOL])
 
 
