@@ -5,8 +5,8 @@ Pure numba kernels over plain arrays (the argument layout is in `dynamics`):
 - `integrate_path`: the adaptive (or fixed-step) loop of one path with the Dormand–Prince
   stepper (`dopri`), the events located on each step's dense output (`events`), the
   output sampling and the optional recording of the visited points;
-- `integrate_batch`: `integrate_path` for every path, `prange` over paths;
-  `integrate_serial` the same on one thread.
+- `integrate_batch`: `integrate_path` for every path, `prange` over paths, returning the
+  output arrays it allocates; `integrate_serial` the same on one thread.
 
 Step-size control is scipy's (`dopri.accepted_factor`, `dopri.rejected_factor`). In
 addition a step never moves a path by more than ``cap_u`` in u or ``cap_m`` in m (about
@@ -53,6 +53,7 @@ from reduced_dynamics.engine.dynamics import (
     K_SPEED,
     K_U_HIGH,
     K_U_LOW,
+    N_EV,
     event_value,
     rhs,
     speed_tolerance,
@@ -339,27 +340,46 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
     counts[p, C_REJECT] = n_rej
 
 
+@njit
+def _outputs(n: int, n_times: int, n_record: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                        np.ndarray, np.ndarray, np.ndarray]:
+    """The output arrays of `integrate_batch` for ``n`` paths (status -1: not yet set)."""
+    return (np.empty((n, n_times, 2)), np.empty((n, N_EV)), np.empty((n, N_EV, 2)),
+            np.full(n, -1, np.int64), np.empty((n, N_COUNTS), np.int64),
+            np.empty((n, n_record)), np.empty((n, n_record, 2)), np.zeros(n, np.int64))
+
+
 @njit_parallel
 def integrate_batch(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
                     coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
-                    fopt: np.ndarray, t_out: np.ndarray, y_out: np.ndarray,
-                    ev_t: np.ndarray, ev_y: np.ndarray, status: np.ndarray,
-                    counts: np.ndarray, rec_t: np.ndarray, rec_y: np.ndarray,
-                    rec_n: np.ndarray) -> None:
-    """`integrate_path` for every row of y0 (n, 2) and par (n, 3), in parallel."""
+                    fopt: np.ndarray, t_out: np.ndarray, n_record: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray, np.ndarray, np.ndarray]:
+    """`integrate_path` for every row of y0 (n, 2) and par (n, 3), in parallel; records up
+    to ``n_record`` visited points per path (0: none).
+
+    Returns (y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n), as `integrate_path`
+    fills them: (n, len(t_out), 2), (n, 4), (n, 4, 2), (n,), (n, 4), (n, n_record),
+    (n, n_record, 2), (n,)."""
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
+        y0.shape[0], t_out.shape[0], n_record)
     for p in prange(y0.shape[0]):
         integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
                        ev_y, status, counts, rec_t, rec_y, rec_n)
+    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n
 
 
 @njit
 def integrate_serial(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
                      coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
-                     fopt: np.ndarray, t_out: np.ndarray, y_out: np.ndarray,
-                     ev_t: np.ndarray, ev_y: np.ndarray, status: np.ndarray,
-                     counts: np.ndarray, rec_t: np.ndarray, rec_y: np.ndarray,
-                     rec_n: np.ndarray) -> None:
+                     fopt: np.ndarray, t_out: np.ndarray, n_record: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray, np.ndarray, np.ndarray]:
     """As `integrate_batch`, on one thread (for small batches and tests)."""
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
+        y0.shape[0], t_out.shape[0], n_record)
     for p in range(y0.shape[0]):
         integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
                        ev_y, status, counts, rec_t, rec_y, rec_n)
+    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n

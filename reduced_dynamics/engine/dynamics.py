@@ -100,10 +100,12 @@ def event_value(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray,
 
 @njit
 def velocities(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, log_scale: bool,
-               eta_d: float, eta_r: float, gamma: float, u: np.ndarray, m: np.ndarray,
-               out: np.ndarray) -> None:
-    """out[p] = (du/dt, dm/dt) at each point (u[p], m[p]) (vectorised `velocity`)."""
+               eta_d: float, eta_r: float, gamma: float, u: np.ndarray, m: np.ndarray
+               ) -> np.ndarray:
+    """(n, 2): (du/dt, dm/dt) at each point (u[p], m[p]) (vectorised `velocity`)."""
+    out = np.empty((u.shape[0], 2))
     for p in range(u.shape[0]):
         du, dm = velocity(ug, mg, coef, log_scale, eta_d, eta_r, gamma, u[p], m[p])
         out[p, 0] = du
         out[p, 1] = dm
+    return out

@@ -138,9 +138,8 @@ def analyze_record(interp: Interpolant, t: np.ndarray, u: np.ndarray, m: np.ndar
     u = kernel_array(u)
     m = kernel_array(m)
     ev = interp.evaluate_u(u, m)
-    vel = np.empty((u.size, 2))
-    velocities(interp.ug, interp.mg, interp.coef, interp.log_scale, eta_d, eta_r, gamma, u, m,
-               vel)
+    vel = velocities(interp.ug, interp.mg, interp.coef, interp.log_scale, eta_d, eta_r, gamma,
+                     u, m)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     drift = eta_d * gamma
     n = t.size

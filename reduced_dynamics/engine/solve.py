@@ -108,18 +108,10 @@ def run_kernel(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     y0 = kernel_array(np.column_stack([np.log(alpha_m[:, 0] * it.w0), alpha_m[:, 1]]))
     iopt, fopt = kernel_options(it, events, solver, t_max)
     t_out = kernel_array(t_out)
-    y_out = np.empty((n, t_out.size, 2))
-    ev_t = np.empty((n, dy.N_EV))
-    ev_y = np.empty((n, dy.N_EV, 2))
-    status = np.full(n, -1, np.int64)
-    counts = np.empty((n, driver.N_COUNTS), np.int64)
-    r = solver.max_record if record else 0
-    rec_t = np.empty((n, r))
-    rec_y = np.empty((n, r, 2))
-    rec_n = np.zeros(n, np.int64)
     kernel = driver.integrate_batch if (solver.parallel and n > 1) else driver.integrate_serial
-    kernel(y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt,
-           fopt, t_out, y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n)
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = kernel(
+        y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt, fopt, t_out,
+        solver.max_record if record else 0)
     unset = ~np.isin(status, [int(s) for s in PathStatus])
     if unset.any():  # a kernel bug, not bad input: every path must end with a status
         raise RuntimeError(f"integrator left the status of {int(unset.sum())} path(s) unset "
