@@ -28,7 +28,9 @@ from _study import curves, delay_line, exponent_lines, find, report, say, study_
 from matplotlib.ticker import NullLocator
 
 from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
-from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
+from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 

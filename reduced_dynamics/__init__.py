@@ -21,8 +21,9 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from reduced_dynamics.errors import FileCheckError, InputError, ReducedDynamicsError, WriteError
-from reduced_dynamics.io.files import open_landscape, open_trajectories, save_landscape
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.names import PathStatus, RunStatus
 
 if TYPE_CHECKING:  # pragma: no cover

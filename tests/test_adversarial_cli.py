@@ -33,16 +33,11 @@ from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.executors import executor_for
-from reduced_dynamics.io.files import (
-    open_landscape,
-    provenance_attrs,
-    save_landscape,
-    save_trajectories,
-    write_atomic,
-    write_csv,
-    write_figure,
-)
+from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.io.schema import provenance_attrs
+from reduced_dynamics.io.trajectory_file import save_trajectories
 from reduced_dynamics.landscape.sweep import seeds_from_spec
 from reduced_dynamics.study import study_defaults, values_text
 from reduced_dynamics.tasks import REGISTRY, get_task
@@ -516,7 +511,7 @@ def test_info_counts_and_marks_diverged_runs(tmp_path):
 
 
 def test_version():
-    from reduced_dynamics.io.files import package_version
+    from reduced_dynamics.io.schema import package_version
 
     rc, out, _ = run_cli(["--version"])
     assert rc == 0 and out.strip() == f"reduced-dynamics {package_version()}"
@@ -585,7 +580,7 @@ from matplotlib.figure import Figure
 from reduced_dynamics.engine.predict import analyze_path, predict_grokking_times
 from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.plot.landscape import plot_landscape, plot_t_grok_vs_gamma
 from reduced_dynamics.plot.landscape import plot_validation_paths
 from reduced_dynamics.plot.predictions import plot_gamma, plot_path

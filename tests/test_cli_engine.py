@@ -13,7 +13,7 @@ import pytest
 
 from reduced_dynamics.cli import engine as cli_engine
 from reduced_dynamics.errors import ReducedDynamicsError
-from reduced_dynamics.io.files import save_landscape
+from reduced_dynamics.io.landscape_file import save_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.parts import PartStore
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks import REGISTRY, register, unregister

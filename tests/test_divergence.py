@@ -30,14 +30,13 @@ from reduced_dynamics.config import (  # noqa: E402
     TrainConfig,
 )
 from reduced_dynamics.errors import FileCheckError, WriteError  # noqa: E402
-from reduced_dynamics.io.files import (  # noqa: E402
-    check_landscape,
+from reduced_dynamics.io.landscape_file import check_landscape, open_landscape  # noqa: E402
+from reduced_dynamics.io.resources import landscape_path  # noqa: E402
+from reduced_dynamics.io.trajectory_file import (  # noqa: E402
     check_trajectories,
-    open_landscape,
     open_trajectories,
     save_trajectories,
 )
-from reduced_dynamics.io.resources import landscape_path  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import (  # noqa: E402
     ProbeGrid,

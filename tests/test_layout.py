@@ -45,14 +45,15 @@ def test_top_level_exports_the_pipeline():
     from reduced_dynamics import study
     from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
     from reduced_dynamics.engine import prepare
-    from reduced_dynamics.io import files
+    from reduced_dynamics.io import landscape_file, trajectory_file
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
     from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.sweep import run_training
     from reduced_dynamics.validate import validate
 
     expected = {
-        "open_landscape": files.open_landscape, "open_trajectories": files.open_trajectories,
+        "open_landscape": landscape_file.open_landscape,
+        "open_trajectories": trajectory_file.open_trajectories,
         "integrate": study.integrate, "analyze_path": study.analyze_path,
         "predict_grokking_times": study.predict_grokking_times, "probe": probe_landscape,
         "prepare_landscape": prepare.prepare_landscape,
@@ -96,6 +97,28 @@ def test_engine_exports_its_api_lazily():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_io_exports_the_file_functions():
+    """``reduced_dynamics.io`` re-exports the open/check/save functions of every file kind
+    and the atomic writers from the modules that define them."""
+    import reduced_dynamics.io as rio
+    from reduced_dynamics.io import (
+        atomic,
+        landscape_file,
+        report_file,
+        schema,
+        trajectory_file,
+    )
+
+    homes = {m.__name__: m for m in (atomic, landscape_file, report_file, schema,
+                                     trajectory_file)}
+    for name in rio.__all__:
+        obj = getattr(rio, name)
+        home = homes[obj.__module__] if callable(obj) else schema  # constants: the schema's
+        assert obj is getattr(home, name), name
+    assert {"open_landscape", "open_trajectories", "open_validation", "save_landscape",
+            "save_trajectories", "write_atomic", "file_kind_of"} <= set(rio.__all__)
 
 
 def _imports(path: Path) -> set[str]:

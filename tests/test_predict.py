@@ -12,7 +12,7 @@ from reduced_dynamics.engine.path_analysis import count_descents
 from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
 from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
 from reduced_dynamics.names import PATH_STATUS_NAMES
 from reduced_dynamics.testing.analytic import (
     W0,

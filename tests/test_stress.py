@@ -12,7 +12,7 @@ import pytest
 from reduced_dynamics.engine.options import InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.predict import integrate
 from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
-from reduced_dynamics.io.files import check_landscape, landscape_dataset
+from reduced_dynamics.io.landscape_file import check_landscape, landscape_dataset
 from reduced_dynamics.names import PATH_STATUS_NAMES
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 

@@ -11,7 +11,8 @@ import xarray as xr
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine.predict import integrate
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
+from reduced_dynamics.io.landscape_file import save_landscape
+from reduced_dynamics.io.schema import FILE_KIND_ATTR, REQUIRED_ATTRS
 from reduced_dynamics.names import ACC_THRESHOLD
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 from reduced_dynamics.validate import events_for, path_distance, plateau_rate, validate

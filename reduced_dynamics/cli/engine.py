@@ -42,7 +42,7 @@ from reduced_dynamics.engine.results import ADAM_NOTE, TIME_UNITS
 from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.gridspec import parse_list
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 from reduced_dynamics.study import (
     analyze_path,

@@ -15,14 +15,10 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
-from reduced_dynamics.io.files import (
-    check_landscape,
-    check_trajectories,
-    check_validation,
-    config_of,
-    file_kind_of,
-    read_dataset,
-)
+from reduced_dynamics.io.landscape_file import check_landscape
+from reduced_dynamics.io.report_file import check_validation
+from reduced_dynamics.io.schema import config_of, file_kind_of, read_dataset
+from reduced_dynamics.io.trajectory_file import check_trajectories
 from reduced_dynamics.names import NOT_APPLICABLE, RunStatus
 
 MAX_RUN_ROWS = 24  # runs listed one per line in the text; the rest are counted
@@ -32,7 +28,7 @@ COLUMN_NAMES = {"n_train": "N"}
 
 
 def open_any(path: str | os.PathLike) -> tuple[str, xr.Dataset]:
-    """(kind, checked Dataset) of a file the package wrote (`io.files.file_kind_of`)."""
+    """(kind, checked Dataset) of a file the package wrote (`io.schema.file_kind_of`)."""
     ds = read_dataset(path, "input")  # the name used when it cannot be read
     kind = file_kind_of(ds, path)
     check = {"landscape": check_landscape, "trajectory": check_trajectories,

@@ -21,8 +21,8 @@ def _probe(args: argparse.Namespace) -> int:
     from reduced_dynamics.config import check_norms
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_grid
-    from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
+    from reduced_dynamics.io.schema import now_iso
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape, seeds_from_spec
 
     entry, task = _task_and_resources(args)
@@ -96,8 +96,8 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.config import RunSet, check_int
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_list
-    from reduced_dynamics.io.files import now_iso
     from reduced_dynamics.io.lock import output_lock
+    from reduced_dynamics.io.schema import now_iso
     from reduced_dynamics.landscape.sweep import seeds_from_spec
     from reduced_dynamics.training.sweep import check_runs, run_training
 
@@ -164,8 +164,9 @@ def _diverged_note(ds, what: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from reduced_dynamics.io.files import now_iso, open_landscape
+    from reduced_dynamics.io.landscape_file import open_landscape
     from reduced_dynamics.io.lock import check_output
+    from reduced_dynamics.io.schema import now_iso
     from reduced_dynamics.validate import (
         report_rows,
         report_summary,
@@ -245,12 +246,9 @@ def _plot(args: argparse.Namespace) -> int:
     """A landscape's heatmaps or curves, or a runs file's accuracy/loss/norm curves: the
     file's kind (its ``reduced_dynamics_file`` attribute) picks the figure."""
     from reduced_dynamics.cli.output import figure_output, save_figure
-    from reduced_dynamics.io.files import (
-        FILE_KIND_ATTR,
-        check_landscape,
-        check_trajectories,
-        read_dataset,
-    )
+    from reduced_dynamics.io.landscape_file import check_landscape
+    from reduced_dynamics.io.schema import FILE_KIND_ATTR, read_dataset
+    from reduced_dynamics.io.trajectory_file import check_trajectories
 
     out, note = figure_output("--output", args.output, inputs=(args.file,))
     ds = read_dataset(args.file, "landscape")  # the kind named when it cannot be read
@@ -299,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reduced-dynamics",
         description="Reduced (w, m) landscapes and gradient-flow predictions of grokking.")
-    from reduced_dynamics.io.files import package_version
+    from reduced_dynamics.io.schema import package_version
 
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {package_version()}")

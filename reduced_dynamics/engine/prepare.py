@@ -15,7 +15,7 @@ from reduced_dynamics.engine.interpolant import Interpolant, build_interpolant
 from reduced_dynamics.engine.options import InterpolantOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 
 
 @dataclass(frozen=True, eq=False)
