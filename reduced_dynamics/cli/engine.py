@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.cli.jsonout import dumps, plain
+from reduced_dynamics.cli.format import dumps, number, plain
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
@@ -216,10 +216,6 @@ def _derivative_check(prep: PreparedLandscape) -> dict:
         return {}
 
 
-def _fmt(v: float) -> str:
-    return "-" if not np.isfinite(v) else f"{v:.4g}"
-
-
 COLS = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
 
 
@@ -315,7 +311,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         head, keys = ("n_train", *head), ("n_train", *keys)
     print("".join(f"{h:>12}" for h in head[:-1]) + f"  {head[-1]}")
     for r in rows:
-        print("".join(f"{r[k]:>12}" if k == "n_train" else f"{_fmt(r[k]):>12}"
+        print("".join(f"{r[k]:>12}" if k == "n_train" else f"{number(r[k]):>12}"
                       for k in keys) + f"  {r['status']}")
     for fit in fits:
         p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
@@ -327,8 +323,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{where}fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
                   f"the LU mechanism predicts -1)")
     if check:
-        parts = [f"{d}: median rel. err {_fmt(check[f'median_rel_err_{d}'])}, corr "
-                 f"{_fmt(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
+        parts = [f"{d}: median rel. err {number(check[f'median_rel_err_{d}'])}, corr "
+                 f"{number(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
         where = f" at n_train = {prep.parameters['n_train']}" if prep.parameters else ""
         print(f"interpolant vs probe envelope derivatives (converged nodes{where}): "
               + "; ".join(parts))
@@ -386,9 +382,9 @@ def cmd_path(args: argparse.Namespace) -> int:
         return 0
     n_text = f"n_train = {prep.parameters['n_train']}, " if prep.parameters else ""
     print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
-          f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
-    print(", ".join(f"{p['point']}: t={_fmt(_nan(p['t']))} alpha={_fmt(_nan(p['alpha']))}"
-                    + (f" m={_fmt(_nan(p['m']))}" if "m" in p else "") for p in points))
+          f"{number(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
+    print(", ".join(f"{p['point']}: t={number(_nan(p['t']))} alpha={number(_nan(p['alpha']))}"
+                    + (f" m={number(_nan(p['m']))}" if "m" in p else "") for p in points))
     print(wrote)
     return 0
 
@@ -419,8 +415,8 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     elif not np.isfinite(float(res["exponent"])):
         print(f"{n_grok} path(s) grokked, too few distinct gammas for an exponent; {wrote}")
     else:
-        print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
-              f"{_fmt(float(res['exponent_stderr']))} (n = {n_grok} paths that grokked); "
+        print(f"fitted exponent p = {number(float(res['exponent']))} ± "
+              f"{number(float(res['exponent_stderr']))} (n = {n_grok} paths that grokked); "
               f"{wrote}")
     return 0
 
