@@ -7,10 +7,10 @@
 Starts are ``--start ALPHA,M`` with ALPHA = w/w0 (``--start ALPHA`` on a landscape without
 m); by default the study start of the landscape's task (`TaskEntry.alpha0`, ``m0``: what
 `train` uses), else ALPHA at 85 % of the grid's log-alpha range and m = 0.2
-(`predict.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by default the
-task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the weight decay
-the boundary gradient can balance (`predict.default_gammas`). The help texts list these
-defaults per task.
+(`engine.inputs.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by
+default the task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the
+weight decay the boundary gradient can balance (`engine.inputs.default_gammas`). The help
+texts list these defaults per task.
 
 A landscape with an ``n_train`` axis (SPEC §11): ``predict`` runs every N on the grid, or
 the one given by ``--n-train N`` (grid values only), and prints the critical data size;
@@ -73,12 +73,6 @@ def _prepare(args: argparse.Namespace, ds: xr.Dataset, source: str,
                                  monotone=args.monotone)
     return prepare_landscape(select_n_train(ds, n_train, name="--n-train", source=source),
                              options, source=source)
-
-
-def _landscape(args: argparse.Namespace) -> PreparedLandscape:
-    """One prepared landscape: ``--n-train`` selects N where the file has that axis."""
-    ds, source = _open(args)
-    return _prepare(args, ds, source, args.n_train)
 
 
 def _start(text: str | None, has_m: bool = True) -> tuple[float, float] | float | None:
@@ -461,24 +455,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_gamma_plot)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for these subcommands (the package CLI is `reduced_dynamics.cli.main`)."""
-    from reduced_dynamics.errors import ReducedDynamicsError
-
-    parser = argparse.ArgumentParser(prog="reduced-dynamics-engine")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ReducedDynamicsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-__all__ = ["InputError", "main", "register"]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,6 @@ from reduced_dynamics.engine.interpolant import TEST, TRAIN, loss_grad, node_val
 
 # per-path parameters
 P_ETA_D, P_ETA_R, P_GAMMA = 0, 1, 2
-N_PAR = 3
 # integer options
 I_LOG, I_OVERFIT_ACC, I_GROK_ACC, I_STOP_GROK, I_FIXED, I_MAX_STEPS, I_REC_SUB = range(7)
 N_IOPT = 7
