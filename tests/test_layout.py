@@ -121,6 +121,20 @@ def test_io_exports_the_file_functions():
             "save_trajectories", "write_atomic", "file_kind_of"} <= set(rio.__all__)
 
 
+MAX_MODULE_LINES = 500
+
+
+def test_every_module_is_under_500_lines():
+    """One concept per module: a module that grows past 500 lines holds more than one."""
+    package = Path(rd.__file__).parent
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) > 50
+    sizes = {str(p.relative_to(package)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in modules}
+    big = {name: n for name, n in sizes.items() if n >= MAX_MODULE_LINES}
+    assert not big, f"modules of {MAX_MODULE_LINES} lines or more: {big}"
+
+
 def _imports(path: Path) -> set[str]:
     """Every module a source file imports, at top level or inside functions."""
     found = set()
