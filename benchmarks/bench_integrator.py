@@ -34,7 +34,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reduced_dynamics.engine import predict as P  # noqa: E402
+from reduced_dynamics.engine.options import (  # noqa: E402
+    EventOptions,
+    InterpolantOptions,
+    SolverOptions,
+)
+from reduced_dynamics.engine.predict import integrate  # noqa: E402
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape  # noqa: E402
+from reduced_dynamics.engine.solve import run_kernel  # noqa: E402
 from reduced_dynamics.study import study_defaults  # noqa: E402
 from reduced_dynamics.testing.reference import reference_paths  # noqa: E402
 
@@ -43,14 +50,15 @@ SHIPPED = ROOT / "landscapes" / "toy_addition_paper.nc"
 _COMPILE_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
-from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 t1 = time.perf_counter()
-prep = P.prepare_landscape(synthetic_landscape())
+prep = prepare_landscape(synthetic_landscape())
 t2 = time.perf_counter()
-P.integrate(prep, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5])
+integrate(prep, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5])
 t3 = time.perf_counter()
-P.integrate(prep, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5])
+integrate(prep, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5])
 t4 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "first_call": t3 - t2, "second_call": t4 - t3}))
 """
@@ -68,7 +76,7 @@ def compile_times() -> tuple[dict, dict]:
     return runs[0], runs[1]
 
 
-def path_set(prep: P.PreparedLandscape, n: int, alpha_max: float | None = None
+def path_set(prep: PreparedLandscape, n: int, alpha_max: float | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
     """≈ n paths: starts (alpha log-spaced over the upper 70 % of the grid, or up to
     ``alpha_max``, m in [0, 0.4]) × γ (log-spaced over the default range)."""
@@ -130,19 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  process 2: import {second['import']:.2f} s, first call "
               f"{second['first_call']:.2f} s (loads the cache)")
 
-    preps = {d: P.prepare_landscape(ds, P.InterpolantOptions(derivatives=d))
+    preps = {d: prepare_landscape(ds, InterpolantOptions(derivatives=d))
              for d in ("pchip", "spline")}
     starts, gammas = path_set(preps["pchip"], args.paths, args.alpha_max)
-    so = P.SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2, max_steps=args.max_steps,
-                         stop_at_grok=args.stop_at_grok)
+    so = SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2, max_steps=args.max_steps,
+                       stop_at_grok=args.stop_at_grok)
     n = starts.shape[0] * gammas.size
     print(f"\nnumba, integrate() with events (default PCHIP interpolant), {n} paths "
           f"({starts.shape[0]} starts x {gammas.size} gammas), rtol={args.rtol:g}, "
           f"atol={args.atol:g}:")
     prep = preps["pchip"]
-    P.integrate(prep, starts[:2], gammas[:2], solver=so)  # warm (compiled or cached)
+    integrate(prep, starts[:2], gammas[:2], solver=so)  # warm (compiled or cached)
     t0 = time.perf_counter()
-    r = P.integrate(prep, starts, gammas, solver=so)
+    r = integrate(prep, starts, gammas, solver=so)
     dt = time.perf_counter() - t0
     st, cnt = np.unique(r.status.values, return_counts=True)
     print(f"  {n / dt:10.0f} paths/s  ({dt:.2f} s; RHS evaluations per path: median "
@@ -158,17 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     prep = preps["spline"]
     y0s = np.column_stack([np.log(alpha_m[:, 0] * prep.w0), alpha_m[:, 1]])
     dt_scipy, res = reference_paths(prep, y0s, pars, t_max, args.rtol, args.atol,
-                                max_nfev=6 * args.max_steps)
+                                    max_nfev=6 * args.max_steps)
     # one thread, like scipy; the K paths repeated to get a measurable time
     reps = max(1, int(200 // k))
     y0_rep = np.tile(alpha_m, (reps, 1))
     par_rep = np.tile(pars, (reps, 1))
     t_out = np.array([0.0, t_max])
-    serial = P.SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2,
-                             max_steps=args.max_steps, parallel=False)
-    P._run(prep, y0_rep[:1], par_rep[:1], P.EventOptions(), serial, t_out, t_max, False)
+    serial = SolverOptions(rtol=args.rtol, atol=args.atol, n_times=2,
+                           max_steps=args.max_steps, parallel=False)
+    run_kernel(prep, y0_rep[:1], par_rep[:1], EventOptions(), serial, t_out, t_max, False)
     t0 = time.perf_counter()
-    raw = P._run(prep, y0_rep, par_rep, P.EventOptions(), serial, t_out, t_max, False)
+    raw = run_kernel(prep, y0_rep, par_rep, EventOptions(), serial, t_out, t_max, False)
     dt_numba = (time.perf_counter() - t0) / reps
     nf_s = np.array([x["nfev"] for x in res])
     nf_n = raw["counts"][:k, 0]
@@ -183,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  numba DOPRI5 kernel:                        {k / dt_numba:10.1f} paths/s "
           f"({dt_numba / k * 1e6:.1f} us/path, RHS evaluations per path: median "
           f"{np.median(nf_n):.0f}, {int(np.sum(raw['status'][:k] == 2))} out of budget)")
-    P._run(prep, y0_rep[:2], par_rep[:2], P.EventOptions(), so, t_out, t_max, False)
+    run_kernel(prep, y0_rep[:2], par_rep[:2], EventOptions(), so, t_out, t_max, False)
     t0 = time.perf_counter()
-    P._run(prep, y0_rep, par_rep, P.EventOptions(), so, t_out, t_max, False)
+    run_kernel(prep, y0_rep, par_rep, EventOptions(), so, t_out, t_max, False)
     dt_batch = (time.perf_counter() - t0) / reps
     print(f"  numba batched (prange, {numba.get_num_threads()} threads):          "
           f"{k / dt_batch:10.1f} paths/s")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine.predict import fit_exponent
+from reduced_dynamics.engine.fits import fit_exponent
 
 
 def run_commands(commands: list[tuple[Path, str]]) -> None:
@@ -97,7 +97,7 @@ def exponent_lines(gamma: np.ndarray, t: np.ndarray, seed: np.ndarray,
 
 def save(fig, log: list[str], folder: Path, name: str) -> None:
     """``folder/name.png`` (the figure) and ``folder/name.txt`` (the printed numbers)."""
-    from reduced_dynamics.io.files import write_figure
+    from reduced_dynamics.io.atomic import write_figure
 
     write_figure(fig, folder / f"{name}.png")
     (folder / f"{name}.txt").write_text("\n".join(log) + "\n")

@@ -28,7 +28,9 @@ from _study import curves, delay_line, exponent_lines, find, report, say, study_
 from matplotlib.ticker import NullLocator
 
 from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
-from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
+from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 
@@ -191,7 +193,7 @@ def t_vs_n(ax, rep, n_c: int | None) -> None:
 def t_vs_gamma(ax, runs, rep) -> None:
     """Fig. 10b: t_grok against gamma per seed, fits over [0.05, 0.5] and the paper's
     [0.1, 1], the prediction."""
-    from reduced_dynamics.engine.predict import fit_exponent
+    from reduced_dynamics.engine.fits import fit_exponent
 
     g, t, seed = runs["gamma"].values, runs["t_grok"].values, runs["seed"].values
     for s in np.unique(seed):

@@ -24,7 +24,7 @@ from _study import exponent_lines, find, save, say, study_main
 from _study import report as report_of
 
 from reduced_dynamics.engine.thresholds import first_crossing
-from reduced_dynamics.io.files import open_trajectories
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 
 N_TRAIN = 769  # fraction 0.8 of the 961 pairs

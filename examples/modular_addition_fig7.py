@@ -18,8 +18,9 @@ import numpy as np
 from _study import curves
 from matplotlib.figure import Figure
 
-from reduced_dynamics.engine.predict import fit_exponent
-from reduced_dynamics.io.files import open_trajectories, write_figure
+from reduced_dynamics.engine.fits import fit_exponent
+from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.trajectory_file import open_trajectories
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ from _study import delay_line, find, save, say, study_main
 from _study import report as report_of
 
 from reduced_dynamics.engine.parameters import critical_n_train
-from reduced_dynamics.io.files import open_landscape, open_trajectories
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 

@@ -28,9 +28,11 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.config import RunSet
-from reduced_dynamics.engine.predict import fit_exponent
-from reduced_dynamics.io.files import open_landscape, open_trajectories, write_figure
+from reduced_dynamics.engine.fits import fit_exponent
+from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.resources import landscape_path
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.tasks import get_task
 from reduced_dynamics.validate import table, validate, write_report

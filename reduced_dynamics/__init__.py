@@ -21,18 +21,15 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from reduced_dynamics.errors import FileCheckError, InputError, ReducedDynamicsError, WriteError
-from reduced_dynamics.io.files import open_landscape, open_trajectories, save_landscape
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.names import PathStatus, RunStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
-    from reduced_dynamics.engine.predict import (
-        EventOptions,
-        InterpolantOptions,
-        SolverOptions,
-        prepare_landscape,
-    )
+    from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
+    from reduced_dynamics.engine.prepare import prepare_landscape
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
     from reduced_dynamics.plot.landscape import (
@@ -55,17 +52,17 @@ if TYPE_CHECKING:  # pragma: no cover
 # name -> (module, attribute), loaded on first access. The engine is lazy too: importing
 # numba before torch changes torch's CPU rounding (the probe's bit-for-bit reproducibility
 # across processes, tests/test_distributed.py), so `import reduced_dynamics` loads neither.
-_PREDICT = "reduced_dynamics.engine.predict"
+_OPTIONS = "reduced_dynamics.engine.options"
 _STUDY = "reduced_dynamics.study"  # the engine with the landscape's task's study defaults
 _LAZY = {
     "integrate": (_STUDY, "integrate"),
     "predict_grokking_times": (_STUDY, "predict_grokking_times"),
     "analyze_path": (_STUDY, "analyze_path"),
     "study_defaults": (_STUDY, "study_defaults"),
-    "prepare_landscape": (_PREDICT, "prepare_landscape"),
-    "EventOptions": (_PREDICT, "EventOptions"),
-    "SolverOptions": (_PREDICT, "SolverOptions"),
-    "InterpolantOptions": (_PREDICT, "InterpolantOptions"),
+    "prepare_landscape": ("reduced_dynamics.engine.prepare", "prepare_landscape"),
+    "EventOptions": (_OPTIONS, "EventOptions"),
+    "SolverOptions": (_OPTIONS, "SolverOptions"),
+    "InterpolantOptions": (_OPTIONS, "InterpolantOptions"),
     "validate": ("reduced_dynamics.validate", "validate"),
     "probe": ("reduced_dynamics.landscape.sweep", "probe_landscape"),
     "ProbeConfig": ("reduced_dynamics.config", "ProbeConfig"),

@@ -1,8 +1,8 @@
 """Where the chunks of a sweep are computed: in this process, or on a dask.distributed cluster.
 
-`sweep.run_chunks` hands an executor a chunk function and the chunks still to do; the
+`io.parts.run_chunks` hands an executor a chunk function and the chunks still to do; the
 executor yields ``(chunk, members, results)`` as each chunk finishes, and `run_chunks`
-writes it at once as its own part file (`sweep.PartStore`). Two executors:
+writes it at once as its own part file (`io.parts.PartStore`). Two executors:
 
 * `LocalExecutor` (the default): one chunk after another in this process. Without
   ``--scheduler`` or ``--workers`` this is all that runs, and dask is never imported.
@@ -16,8 +16,8 @@ writes it at once as its own part file (`sweep.PartStore`). Two executors:
 
 A chunk function is a picklable callable ``fn(members, progress=None) -> dict of arrays``
 with a method ``work(members)`` (its progress units) and a ``name``. It must be a pure
-function of its configuration and the member indices (`probe_sweep.ProbeChunk`,
-`train_sweep.TrainChunk`), so any worker computing a chunk gets the numbers this process
+function of its configuration and the member indices (`landscape.sweep.ProbeChunk`,
+`training.sweep.TrainChunk`), so any worker computing a chunk gets the numbers this process
 would. Each task limits the worker's torch, numba and BLAS threads (`limit_threads`,
 one per task by default): a worker process runs one task per dask thread, and a
 LocalCluster is started with ``threads_per_worker=1``.
@@ -94,7 +94,7 @@ def torch_threads(executor: Executor | None) -> int:
 
     Recorded in the files (``config_json``): torch's results depend on its thread count
     (parallel reductions round differently), and 10^3-10^4 Adam steps amplify that
-    (`train_sweep` module docstring)."""
+    (`training.sweep` module docstring)."""
     if executor is not None and executor.remote:
         return int(executor.threads)
     import torch

@@ -14,7 +14,7 @@ path`` prints. What the caller leaves out (None) comes from the task that made t
   accuracy 0.95.
 
 For a task the registry does not know, the engine's landscape-derived choices
-(`engine.predict.default_start`, `default_gammas`) and η = 1e-3. A start where the probe did
+(`engine.inputs.default_start`, `default_gammas`) and η = 1e-3. A start where the probe did
 not converge gives an `UnconvergedStartWarning` (the CLI prints it as a ``warning:`` line).
 The engine itself (`reduced_dynamics.engine.predict`) takes explicit arguments and knows
 no task.
@@ -31,13 +31,14 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.engine import predict as engine
+from reduced_dynamics.engine.inputs import check_starts, default_gammas, default_start
+from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.parameters import n_train_values
-from reduced_dynamics.engine.predict import (
-    EventOptions,
-    InterpolantOptions,
+from reduced_dynamics.engine.prepare import (
     PreparedLandscape,
-    SolverOptions,
+    opened,
     prepare_landscape,
+    unconverged_nodes,
 )
 from reduced_dynamics.engine.thresholds import grok_threshold_of
 from reduced_dynamics.errors import ReducedDynamicsWarning
@@ -75,8 +76,8 @@ def study_defaults(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS
     """The landscape's task's study start, γ list and training rates (see the module)."""
     entry = task_entry(prep.dataset)
     if entry is None:
-        alpha, m = engine.default_start(prep)
-        gam = engine.default_gammas(prep, theta_train)
+        alpha, m = default_start(prep)
+        gam = default_gammas(prep, theta_train)
         return StudyDefaults((alpha, m), tuple(map(float, gam)), UNKNOWN_TASK_ETA,
                              UNKNOWN_TASK_ETA, "the landscape (its task is not registered)")
     m_lo, m_hi = prep.interp.m_range
@@ -97,7 +98,7 @@ def default_events(ds: xr.Dataset, theta_train: float = BOUNDARY_LOSS) -> EventO
 
 def warn_if_unconverged(prep: PreparedLandscape, alpha: float, m: float) -> None:
     """`UnconvergedStartWarning` when the start's grid cell holds unconverged nodes."""
-    bad = engine.unconverged_nodes(prep, alpha, m)
+    bad = unconverged_nodes(prep, alpha, m)
     if not bad:
         return
     where = ", ".join(f"alpha={a:.3g}" + ("" if math.isnan(mm) else f" m={mm:.3g}")
@@ -112,7 +113,7 @@ def _start(prep: PreparedLandscape, start: object, defaults: StudyDefaults) -> o
     """The start to use (checked inside the grid first, then warned about)."""
     if start is None:
         start = defaults.start if prep.has_m else defaults.start[0]
-    st = engine.check_starts(prep, start)
+    st = check_starts(prep, start)
     for alpha, m in st:
         warn_if_unconverged(prep, float(alpha), float(m))
     return start
@@ -136,7 +137,7 @@ def _reference(landscape: Landscape, interpolant: InterpolantOptions | None,
     landscape to pass on (opened once)."""
     if isinstance(landscape, PreparedLandscape):
         return prepare_landscape(landscape, interpolant), landscape
-    ds, source = engine.opened(landscape)
+    ds, source = opened(landscape)
     values = n_train_values(ds)
     if not values:
         return prepare_landscape(ds, interpolant, source=source), ds

@@ -19,23 +19,17 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.engine.fits import fit_exponent
+from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
-from reduced_dynamics.engine.predict import (
-    EventOptions,
-    PreparedLandscape,
-    fit_exponent,
-    integrate,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.errors import InputError, WriteError, bad_value
-from reduced_dynamics.io.files import (
-    config_of,
-    open_landscape,
-    open_trajectories,
-    task_config_of,
-)
 from reduced_dynamics.io.fingerprint import MISSING, config_diff
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.schema import config_of, task_config_of
+from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.names import (
     ACC_THRESHOLD,
     TRAJECTORY_COORD_META,
@@ -374,14 +368,8 @@ def write_report(report: xr.Dataset, landscape: xr.Dataset,
     ``validation.nc`` says what it is (``reduced_dynamics_file = "validation"``) and how it
     was made: ``history`` (the command; default: this function, with the time),
     ``date_created`` and ``package_version``."""
-    from reduced_dynamics.io.files import (
-        FILE_KIND_ATTR,
-        now_iso,
-        package_version,
-        write_atomic,
-        write_csv,
-        write_figure,
-    )
+    from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure
+    from reduced_dynamics.io.schema import FILE_KIND_ATTR, now_iso, package_version
     from reduced_dynamics.plot.landscape import plot_t_grok_vs_gamma, plot_validation_paths
 
     folder = Path(folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.io.landscape_file import landscape_dataset
 
 
 def make_landscape(n_w: int = 6, n_m: int = 5, *, with_m: bool = True):

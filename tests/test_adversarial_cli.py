@@ -27,26 +27,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.engine import dopri
-from reduced_dynamics.engine.predict import (
-    analyze_path,
-    integrate,
-    kernels_compiled,
-    predict_grokking_times,
-    prepare_landscape,
-)
+from reduced_dynamics.engine import driver
+from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
+from reduced_dynamics.engine.prepare import prepare_landscape
+from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.executors import executor_for
-from reduced_dynamics.io.files import (
-    open_landscape,
-    provenance_attrs,
-    save_landscape,
-    save_trajectories,
-    write_atomic,
-    write_csv,
-    write_figure,
-)
+from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.io.schema import provenance_attrs
+from reduced_dynamics.io.trajectory_file import save_trajectories
 from reduced_dynamics.landscape.sweep import seeds_from_spec
 from reduced_dynamics.study import study_defaults, values_text
 from reduced_dynamics.tasks import REGISTRY, get_task
@@ -319,8 +310,8 @@ def test_an_overflowing_path_ends_with_status_overflow(files):
         big = np.asarray(gammas) == 1e300
         assert list(status[big]) == ["overflow"] * int(big.sum())
         assert "overflow" not in set(status[~big])
-        assert int(res["status_code"].values.ravel()[big][0]) == dopri.OVERFLOW
-        assert res["status_code"].attrs["flag_meanings"].split()[dopri.OVERFLOW] == "overflow"
+        assert int(res["status_code"].values.ravel()[big][0]) == driver.OVERFLOW
+        assert res["status_code"].attrs["flag_meanings"].split()[driver.OVERFLOW] == "overflow"
     one = analyze_path(files["landscape"], 1e300, 1e-3, 1e-3, (30.0, 0.05))
     assert one["status"].item() == "overflow" and np.isnan(float(one["t_closed"]))
 
@@ -520,7 +511,7 @@ def test_info_counts_and_marks_diverged_runs(tmp_path):
 
 
 def test_version():
-    from reduced_dynamics.io.files import package_version
+    from reduced_dynamics.io.schema import package_version
 
     rc, out, _ = run_cli(["--version"])
     assert rc == 0 and out.strip() == f"reduced-dynamics {package_version()}"
@@ -560,7 +551,7 @@ def test_the_first_compile_is_announced(files, tmp_path, monkeypatch):
     # a cold cache (an empty NUMBA_CACHE_DIR) is detected without compiling anything
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    code = ("from reduced_dynamics.engine.predict import kernels_compiled; "
+    code = ("from reduced_dynamics.engine.solve import kernels_compiled; "
             "print(kernels_compiled(1), kernels_compiled(2))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
@@ -587,9 +578,9 @@ import sys, matplotlib
 matplotlib.use("svg")
 from matplotlib.figure import Figure
 from reduced_dynamics.engine.predict import analyze_path, predict_grokking_times
-from reduced_dynamics.engine.predict import prepare_landscape
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.plot.landscape import plot_landscape, plot_t_grok_vs_gamma
 from reduced_dynamics.plot.landscape import plot_validation_paths
 from reduced_dynamics.plot.predictions import plot_gamma, plot_path

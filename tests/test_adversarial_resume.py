@@ -32,8 +32,8 @@ from reduced_dynamics.config import (  # noqa: E402
     TrainConfig,
 )
 from reduced_dynamics.errors import InputError  # noqa: E402
-from reduced_dynamics.io.files import save_landscape  # noqa: E402
 from reduced_dynamics.io.fingerprint import config_diff, describe_diff  # noqa: E402
+from reduced_dynamics.io.landscape_file import save_landscape  # noqa: E402
 from reduced_dynamics.io.lock import check_output, lock_path, output_lock  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.io.files import FILE_KIND_ATTR, REQUIRED_ATTRS
+from reduced_dynamics.io.schema import FILE_KIND_ATTR, REQUIRED_ATTRS
 
 
 def _trajectories() -> xr.Dataset:
@@ -145,7 +145,8 @@ def test_bad_trajectory_file(kind, data, tmp_path, capsys):
 
 
 def test_the_unmutated_files_are_accepted(tmp_path):
-    from reduced_dynamics.io.files import check_landscape, check_trajectories
+    from reduced_dynamics.io.landscape_file import check_landscape
+    from reduced_dynamics.io.trajectory_file import check_trajectories
 
     check_landscape(make_landscape())
     check_trajectories(_trajectories())

@@ -11,7 +11,7 @@ import pytest
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.gridspec import parse_grid, parse_list
-from reduced_dynamics.io.files import open_landscape, save_landscape
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 
 
 def test_grid_specs():

@@ -25,7 +25,7 @@ from reduced_dynamics.batching.build import members_of
 from reduced_dynamics.batching.data import MemberData
 from reduced_dynamics.batching.evaluation import call_of, member_loss, members_for, predict
 from reduced_dynamics.batching.members import dry_run, forward_args
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.parts import PartStore
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks import REGISTRY, register, unregister

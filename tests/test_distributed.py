@@ -25,8 +25,10 @@ from reduced_dynamics.cli.main import main  # noqa: E402
 from reduced_dynamics.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.errors import InputError, WriteError  # noqa: E402
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster  # noqa: E402
-from reduced_dynamics.io.files import config_of, open_landscape, open_trajectories  # noqa: E402
+from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
+from reduced_dynamics.io.schema import config_of  # noqa: E402
+from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import PROBE_PRESETS, preset  # noqa: E402

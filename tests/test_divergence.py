@@ -31,14 +31,13 @@ from reduced_dynamics.config import (  # noqa: E402
     TrainConfig,
 )
 from reduced_dynamics.errors import FileCheckError, WriteError  # noqa: E402
-from reduced_dynamics.io.files import (  # noqa: E402
-    check_landscape,
+from reduced_dynamics.io.landscape_file import check_landscape, open_landscape  # noqa: E402
+from reduced_dynamics.io.resources import landscape_path  # noqa: E402
+from reduced_dynamics.io.trajectory_file import (  # noqa: E402
     check_trajectories,
-    open_landscape,
     open_trajectories,
     save_trajectories,
 )
-from reduced_dynamics.io.resources import landscape_path  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import (  # noqa: E402
     ProbeGrid,
@@ -270,7 +269,7 @@ def test_landscape_with_diverged_points_works_downstream(probed, tmp_path, capsy
     assert main(["info", str(path)]) == 0
     assert "diverged (NaN, among the unconverged): 2 of 8 points" in capsys.readouterr().out
     assert main(["plot", str(path), "-o", str(tmp_path / "l.png")]) == 0
-    from reduced_dynamics.engine.predict import prepare_landscape
+    from reduced_dynamics.engine.prepare import prepare_landscape
 
     prep = prepare_landscape(path)  # NaN nodes are filled as for unconverged points
     assert prep.interp.info["filled"]["train_loss"] == 2

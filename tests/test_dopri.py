@@ -1,5 +1,6 @@
-"""Dormand–Prince kernels: tableau, dense output, root finding, order, events, cost, and the
-pure-Python bodies of the kernels (``.py_func`` and a ``NUMBA_DISABLE_JIT=1`` subprocess)."""
+"""Dormand–Prince kernels (stepper, events, driver): tableau, dense output, root finding,
+order, events, cost, and the pure-Python bodies of the kernels (``.py_func`` and a
+``NUMBA_DISABLE_JIT=1`` subprocess)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import pytest
 from scipy.integrate import RK45, solve_ivp
 from scipy.optimize import brentq
 
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import dopri, driver, events
 from reduced_dynamics.engine import dynamics as dy
-from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
+from reduced_dynamics.engine.predict import analyze_path, integrate
+from reduced_dynamics.engine.prepare import prepare_landscape
+from reduced_dynamics.engine.solve import kernel_options
 from reduced_dynamics.testing.analytic import exact_landscape, poly_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
@@ -25,13 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def syn():
-    return P.prepare_landscape(synthetic_landscape())
+    return prepare_landscape(synthetic_landscape())
 
 
 def _opts(prep, t_max=1e9, **solver):
-    events = P.EventOptions()
-    so = P.SolverOptions(t_max=t_max, **solver)
-    return P.kernel_options(prep.interp, events, so, t_max)
+    so = SolverOptions(t_max=t_max, **solver)
+    return kernel_options(prep.interp, EventOptions(), so, t_max)
 
 
 def _f(prep, par):
@@ -98,30 +101,30 @@ def test_brent_on_dense_output_matches_brentq(syn):
     tmp = np.empty(2)
 
     def g(s):
-        return dopri.dense_event(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h,
-                                 s, tmp)
+        return events.dense_event(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h,
+                                  s, tmp)
     g0, g1 = g(0.0), g(1.0)
     assert g0 > 0 >= g1  # the step crosses l_train = 0.05
-    s, nev = dopri.brent(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, 0.0,
-                         1.0, g0, g1, tmp)
+    s, nev = events.brent(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, 0.0,
+                          1.0, g0, g1, tmp)
     assert s == pytest.approx(brentq(g, 0.0, 1.0, xtol=1e-15), abs=1e-13)
     assert g(s) <= 0 and 0 < nev < 60
-    s2 = dopri.locate_first(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, g0,
-                            4, tmp)
+    s2 = events.locate_first(0, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, par, y, Q, h, g0,
+                             4, tmp)
     assert s2 == pytest.approx(s, abs=1e-13)
 
 
 def test_fixed_step_convergence_order_is_five():
     """Regression of ln(error) on ln(h) in fixed-step mode on a smooth (polynomial) problem."""
-    prep = P.prepare_landscape(poly_landscape(),
-                               P.InterpolantOptions(transform="linear", derivatives="spline"))
+    prep = prepare_landscape(poly_landscape(),
+                             InterpolantOptions(transform="linear", derivatives="spline"))
     par = (1.0, 1.0, 0.5)
     T, y0 = 2.0, [2.0, 0.6]
     ref = solve_ivp(_f(prep, par), (0, T), y0, method="DOP853", rtol=1e-13, atol=1e-15).y[:, -1]
     hs, errs = [], []
     for n in (4, 8, 16, 32, 64):
-        so = P.SolverOptions(fixed_step=T / n, t_max=T, t_first=1e-3, n_times=3)
-        r = P.integrate(prep, (np.exp(y0[0]), y0[1]), par[2], par[0], par[1], solver=so)
+        so = SolverOptions(fixed_step=T / n, t_max=T, t_first=1e-3, n_times=3)
+        r = integrate(prep, (np.exp(y0[0]), y0[1]), par[2], par[0], par[1], solver=so)
         end = r.sel(event="end").squeeze()
         y = np.array([np.log(end.w_event.item()), end.m_event.item()])
         assert r.t_end.item() == pytest.approx(T, rel=1e-14)
@@ -134,8 +137,8 @@ def test_fixed_step_convergence_order_is_five():
 
 def test_event_times_agree_with_solve_ivp_dop853(syn):
     start, par = (4.0, 0.1), (1e-3, 1e-3, 1e-5)
-    so = P.SolverOptions(rtol=1e-10, atol=1e-12, t_max=5e8)
-    r = P.integrate(syn, start, par[2], par[0], par[1], solver=so)
+    so = SolverOptions(rtol=1e-10, atol=1e-12, t_max=5e8)
+    r = integrate(syn, start, par[2], par[0], par[1], solver=so)
     assert r.status.item() == "ok"
     it = syn.interp
     iopt, fopt = _opts(syn, t_max=5e8)
@@ -159,12 +162,12 @@ def test_event_times_agree_with_solve_ivp_dop853(syn):
 def test_cost_of_easy_paths():
     ds, c = exact_landscape()
     # pure weight-decay drift across ~8 cells: about one step per cell
-    r = P.integrate(ds, (np.exp(c["u"][28]) / 2.0, 0.3), 1e-3, 1e-3, 1e-3,
-                    solver=P.SolverOptions(stop_at_grok=True))
+    r = integrate(ds, (np.exp(c["u"][28]) / 2.0, 0.3), 1e-3, 1e-3, 1e-3,
+                  solver=SolverOptions(stop_at_grok=True))
     assert r.status.item() == "ok"
     assert r.nfev.item() <= 110 and r.n_rejected.item() == 0
     syn = synthetic_landscape()
-    r = P.integrate(syn, (35.5, 0.2), 1e-5, 1e-3, 1e-3)
+    r = integrate(syn, (35.5, 0.2), 1e-5, 1e-3, 1e-3)
     assert r.status.item() == "ok" and r.nfev.item() <= 2500, r.nfev.item()
 
 
@@ -187,7 +190,7 @@ def test_integrate_path_python_body_matches_jit(syn):
             fn(p, y0, par, it.ug, it.mg, it.coef, it.nodes, iopt, fopt, t_out, *out.values())
         return out
 
-    a, b = run(dopri.integrate_path), run(dopri.integrate_path.py_func)
+    a, b = run(driver.integrate_path), run(driver.integrate_path.py_func)
     assert np.array_equal(a["status"], b["status"])
     assert np.array_equal(a["counts"], b["counts"])
     assert np.allclose(a["ev_t"], b["ev_t"], rtol=1e-9, equal_nan=True)
@@ -211,11 +214,12 @@ def test_inner_kernels_python_bodies_match_jit(syn):
 
 _SCRIPT = """
 import json, numpy as np
-from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.options import SolverOptions
+from reduced_dynamics.engine.predict import analyze_path, integrate
 from reduced_dynamics.testing.synthetic import synthetic_landscape
-so = P.SolverOptions(rtol=1e-4, atol=1e-7, max_steps=2000, n_times=5, record_sub=1)
-r = P.integrate(synthetic_landscape(), [(4.0, 0.1), (35.5, 0.2)], [1e-5, 1e-4], solver=so)
-a = P.analyze_path(synthetic_landscape(), 3e-5, start=(35.5, 0.2), solver=so)
+so = SolverOptions(rtol=1e-4, atol=1e-7, max_steps=2000, n_times=5, record_sub=1)
+r = integrate(synthetic_landscape(), [(4.0, 0.1), (35.5, 0.2)], [1e-5, 1e-4], solver=so)
+a = analyze_path(synthetic_landscape(), 3e-5, start=(35.5, 0.2), solver=so)
 print(json.dumps({k: np.asarray(r[k].values, float).ravel().tolist() for k in
                   ("t_overfit", "t_grok", "t_E", "t_end", "nfev", "w", "m")}
                  | {"status": r.status.values.ravel().tolist(),
@@ -231,9 +235,9 @@ def test_kernels_without_jit_agree_with_jit():
                           text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     slow = json.loads(proc.stdout)
-    so = P.SolverOptions(rtol=1e-4, atol=1e-7, max_steps=2000, n_times=5, record_sub=1)
-    r = P.integrate(synthetic_landscape(), [(4.0, 0.1), (35.5, 0.2)], [1e-5, 1e-4], solver=so)
-    a = P.analyze_path(synthetic_landscape(), 3e-5, start=(35.5, 0.2), solver=so)
+    so = SolverOptions(rtol=1e-4, atol=1e-7, max_steps=2000, n_times=5, record_sub=1)
+    r = integrate(synthetic_landscape(), [(4.0, 0.1), (35.5, 0.2)], [1e-5, 1e-4], solver=so)
+    a = analyze_path(synthetic_landscape(), 3e-5, start=(35.5, 0.2), solver=so)
     assert slow["status"] == r.status.values.ravel().tolist()
     for k in ("t_overfit", "t_grok", "t_E", "t_end", "w", "m"):
         assert np.allclose(slow[k], np.asarray(r[k].values, float).ravel(), rtol=1e-7,

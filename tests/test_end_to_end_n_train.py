@@ -12,7 +12,8 @@ import pytest
 pytest.importorskip("torch")
 
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.io.files import open_landscape, open_trajectories
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 
 
 def test_w_n_train_landscape_from_probe_to_validate(tmp_path, capsys):

@@ -11,7 +11,8 @@ import xarray as xr
 from conftest import make_landscape
 
 from reduced_dynamics.errors import FileCheckError, WriteError
-from reduced_dynamics.io.files import open_landscape, save_landscape, write_atomic
+from reduced_dynamics.io.atomic import write_atomic
+from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 
 
 def test_round_trip_is_identical(tmp_path, landscape):

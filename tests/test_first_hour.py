@@ -8,8 +8,9 @@ import re
 import pytest
 
 from reduced_dynamics.cli.main import build_parser
-from reduced_dynamics.io.files import config_of, open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.resources import default_landscape
+from reduced_dynamics.io.schema import config_of
 from reduced_dynamics.tasks import REGISTRY, get_task
 
 

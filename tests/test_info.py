@@ -17,13 +17,8 @@ from test_validate import _runs_following_the_prediction
 
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.errors import FileCheckError
-from reduced_dynamics.io.files import (
-    FILE_KIND_ATTR,
-    file_kind_of,
-    landscape_dataset,
-    open_landscape,
-    save_landscape,
-)
+from reduced_dynamics.io.landscape_file import landscape_dataset, open_landscape, save_landscape
+from reduced_dynamics.io.schema import FILE_KIND_ATTR, file_kind_of
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE, TRAJECTORY_COORD_META
 from reduced_dynamics.tasks import REGISTRY
 from reduced_dynamics.testing.synthetic import synthetic_landscape

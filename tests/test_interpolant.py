@@ -19,7 +19,7 @@ from reduced_dynamics.engine.interpolant import (
     node_derivatives,
 )
 from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.io.landscape_file import landscape_dataset
 from reduced_dynamics.testing.analytic import exact_landscape
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import reduced_dynamics as rd
-from reduced_dynamics.engine import dopri
+from reduced_dynamics.engine import driver
 from reduced_dynamics.names import PATH_STATUS_NAMES, PathStatus
 
 
@@ -21,10 +21,10 @@ def test_path_status_names_are_the_file_strings():
                                  "overflow")
     assert [int(s) for s in PathStatus] == list(range(len(PATH_STATUS_NAMES)))
     # the kernels' plain-int constants are the enum's codes
-    assert (dopri.OK, dopri.LEFT_DOMAIN, dopri.MAX_STEPS, dopri.NO_GROK, dopri.OVERFLOW) == (
+    assert (driver.OK, driver.LEFT_DOMAIN, driver.MAX_STEPS, driver.NO_GROK, driver.OVERFLOW) == (
         PathStatus.OK, PathStatus.LEFT_DOMAIN, PathStatus.MAX_STEPS,
         PathStatus.NO_GROK_BEFORE_T_MAX, PathStatus.OVERFLOW)
-    assert all(type(c) is int for c in (dopri.OK, dopri.NO_GROK, dopri.OVERFLOW))
+    assert all(type(c) is int for c in (driver.OK, driver.NO_GROK, driver.OVERFLOW))
 
 
 def test_import_needs_neither_torch_nor_matplotlib():
@@ -44,18 +44,19 @@ def test_import_needs_neither_torch_nor_matplotlib():
 def test_top_level_exports_the_pipeline():
     from reduced_dynamics import study
     from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
-    from reduced_dynamics.engine import predict
-    from reduced_dynamics.io import files
+    from reduced_dynamics.engine import prepare
+    from reduced_dynamics.io import landscape_file, trajectory_file
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
     from reduced_dynamics.tasks import get_task
     from reduced_dynamics.training.sweep import run_training
     from reduced_dynamics.validate import validate
 
     expected = {
-        "open_landscape": files.open_landscape, "open_trajectories": files.open_trajectories,
+        "open_landscape": landscape_file.open_landscape,
+        "open_trajectories": trajectory_file.open_trajectories,
         "integrate": study.integrate, "analyze_path": study.analyze_path,
         "predict_grokking_times": study.predict_grokking_times, "probe": probe_landscape,
-        "prepare_landscape": predict.prepare_landscape,
+        "prepare_landscape": prepare.prepare_landscape,
         "study_defaults": study.study_defaults,
         "train": run_training, "validate": validate, "ProbeConfig": ProbeConfig,
         "ProbeGrid": ProbeGrid, "TrainConfig": TrainConfig, "RunSet": RunSet,
@@ -67,6 +68,71 @@ def test_top_level_exports_the_pipeline():
     assert all(hasattr(rd, name) for name in rd.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         rd.nonsense  # noqa: B018
+
+
+def test_engine_exports_its_api_lazily():
+    """``reduced_dynamics.engine`` re-exports the engine's API from the modules that define
+    it, loaded on first access: a light module of the engine imports no numba."""
+    from reduced_dynamics import engine
+    from reduced_dynamics.engine import fits, options, parameters, predict, prepare
+
+    expected = {
+        "integrate": predict.integrate, "predict_grokking_times": predict.predict_grokking_times,
+        "analyze_path": predict.analyze_path, "EventOptions": options.EventOptions,
+        "SolverOptions": options.SolverOptions, "InterpolantOptions": options.InterpolantOptions,
+        "PreparedLandscape": prepare.PreparedLandscape,
+        "prepare_landscape": prepare.prepare_landscape, "fit_exponent": fits.fit_exponent,
+        "critical_n_train": parameters.critical_n_train,
+        "select_n_train": parameters.select_n_train,
+    }
+    for name, obj in expected.items():
+        assert getattr(engine, name) is obj, name
+    assert sorted(engine.__all__) == sorted(expected)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        engine.nonsense  # noqa: B018
+    code = ("import sys, reduced_dynamics.engine.thresholds\n"
+            "assert 'numba' not in sys.modules\n"
+            "from reduced_dynamics.engine import EventOptions\n"
+            "assert EventOptions().acc_threshold == 0.95\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_io_exports_the_file_functions():
+    """``reduced_dynamics.io`` re-exports the open/check/save functions of every file kind
+    and the atomic writers from the modules that define them."""
+    import reduced_dynamics.io as rio
+    from reduced_dynamics.io import (
+        atomic,
+        landscape_file,
+        report_file,
+        schema,
+        trajectory_file,
+    )
+
+    homes = {m.__name__: m for m in (atomic, landscape_file, report_file, schema,
+                                     trajectory_file)}
+    for name in rio.__all__:
+        obj = getattr(rio, name)
+        home = homes[obj.__module__] if callable(obj) else schema  # constants: the schema's
+        assert obj is getattr(home, name), name
+    assert {"open_landscape", "open_trajectories", "open_validation", "save_landscape",
+            "save_trajectories", "write_atomic", "file_kind_of"} <= set(rio.__all__)
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_every_module_is_under_500_lines():
+    """One concept per module: a module that grows past 500 lines holds more than one."""
+    package = Path(rd.__file__).parent
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) > 50
+    sizes = {str(p.relative_to(package)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in modules}
+    big = {name: n for name, n in sizes.items() if n >= MAX_MODULE_LINES}
+    assert not big, f"modules of {MAX_MODULE_LINES} lines or more: {big}"
 
 
 def _imports(path: Path) -> set[str]:

@@ -32,7 +32,8 @@ from reduced_dynamics.config import (  # noqa: E402
     TrainConfig,
 )
 from reduced_dynamics.errors import InputError  # noqa: E402
-from reduced_dynamics.io.files import config_of, open_landscape  # noqa: E402
+from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
+from reduced_dynamics.io.schema import config_of  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.models.lstm import LSTMClassifier  # noqa: E402

@@ -15,23 +15,18 @@ import pytest
 import xarray as xr
 
 from reduced_dynamics.cli.main import main
+from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import critical_n_train, grok_threshold_of
-from reduced_dynamics.engine.predict import (
-    EventOptions,
-    analyze_path,
-    integrate,
-    predict_grokking_times,
-)
+from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
 from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.io.files import (
-    FILE_KIND_ATTR,
-    REQUIRED_ATTRS,
+from reduced_dynamics.io.landscape_file import (
     check_landscape,
     landscape_dataset,
     open_landscape,
     save_landscape,
 )
 from reduced_dynamics.io.resources import landscape_path
+from reduced_dynamics.io.schema import FILE_KIND_ATTR, REQUIRED_ATTRS
 from reduced_dynamics.testing.synthetic import (
     synthetic_landscape,
     synthetic_n_train_landscape,

@@ -180,7 +180,8 @@ def test_train_cli_grid_over_eta_d_with_sgd(tmp_path, capsys):
     """`train --optimizer sgd --eta-d A,B --gamma G1,G2`: one file of 4 runs whose eta_d and
     gamma coordinates form the grid, the optimiser recorded; resume refuses another eta."""
     from reduced_dynamics.cli.main import main
-    from reduced_dynamics.io.files import config_of, open_trajectories
+    from reduced_dynamics.io.schema import config_of
+    from reduced_dynamics.io.trajectory_file import open_trajectories
 
     out = tmp_path / "r.nc"
     argv = ["train", "toy-addition", "--optimizer", "sgd", "--eta-d", "1e-3,3e-3",

@@ -15,9 +15,12 @@ from matplotlib.figure import Figure
 
 import reduced_dynamics as rd
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.engine.predict import analyze_path, prepare_landscape
+from reduced_dynamics.engine.predict import analyze_path
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import provenance_attrs, save_landscape, save_trajectories
+from reduced_dynamics.io.landscape_file import save_landscape
+from reduced_dynamics.io.schema import provenance_attrs
+from reduced_dynamics.io.trajectory_file import save_trajectories
 from reduced_dynamics.names import RunStatus
 from reduced_dynamics.plot.predictions import label_points
 from reduced_dynamics.testing.synthetic import synthetic_landscape, synthetic_n_train_landscape

@@ -7,10 +7,13 @@ import pytest
 import xarray as xr
 from _statuses import assert_statuses_explained
 
-from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.inputs import default_gammas, default_start
+from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.path_analysis import count_descents
+from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.errors import FileCheckError, InputError
-from reduced_dynamics.io.files import landscape_dataset, save_landscape
+from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
 from reduced_dynamics.testing.analytic import (
     W0,
     contour_u_exact,
@@ -25,13 +28,13 @@ CASES = [("pchip", "log"), ("pchip", "linear"), ("spline", "log"), ("spline", "l
 
 @pytest.fixture(scope="module")
 def syn():
-    return P.prepare_landscape(synthetic_landscape())
+    return prepare_landscape(synthetic_landscape())
 
 
 def _exact_file(tmp_path, derivatives, transform):
     ds, c = exact_landscape(derivatives, transform)
     path = save_landscape(ds, tmp_path / f"exact_{derivatives}_{transform}.nc")
-    opts = P.InterpolantOptions(transform=transform, derivatives=derivatives)
+    opts = InterpolantOptions(transform=transform, derivatives=derivatives)
     return path, c, opts
 
 
@@ -41,16 +44,16 @@ def test_grokking_time_equals_closed_form_on_analytic_landscape(tmp_path, deriva
     path, c, opts = _exact_file(tmp_path, derivatives, transform)
     u_s, m_s = c["u"][27], 0.3
     gam, eta_d = np.array([1e-4, 1e-3, 1e-2]), np.array([1e-3, 3e-3])
-    r = P.integrate(path, (np.exp(u_s) / W0, m_s), gam, eta_d, 1e-3, interpolant=opts)
+    r = integrate(path, (np.exp(u_s) / W0, m_s), gam, eta_d, 1e-3, interpolant=opts)
     expected = (u_s - c["u_g"]) / (eta_d[None, :] * gam[:, None])
     assert np.allclose(r.t_grok.squeeze(("start", "eta_r")).values, expected, rtol=1e-6)
     assert (r.t_overfit == 0).all()  # starts in region II
     assert np.allclose(r.m_event.sel(event="grok"), m_s, atol=1e-12)
     assert (r.status == "ok").all()
     # grokking on the test loss instead: l_test <= 0.01
-    ev = P.EventOptions(grok_on="loss", theta_test=0.01)
-    r = P.integrate(path, (np.exp(u_s) / W0, m_s), gam, 1e-3, 1e-3, events=ev,
-                    interpolant=opts)
+    ev = EventOptions(grok_on="loss", theta_test=0.01)
+    r = integrate(path, (np.exp(u_s) / W0, m_s), gam, 1e-3, 1e-3, events=ev,
+                  interpolant=opts)
     u_star = loss_crossing_exact(c, 0.01)
     assert u_s > u_star > c["u"][17 if c["p"] == 1 else 16]  # where the interpolant is exact
     assert np.allclose(r.t_grok.values.ravel(), (u_s - u_star) / (1e-3 * gam), rtol=1e-6)
@@ -61,8 +64,8 @@ def test_closed_form_and_exponent_on_analytic_landscape(tmp_path, derivatives, t
     path, c, opts = _exact_file(tmp_path, derivatives, transform)
     u_s, m_s = c["u"][27], 0.3
     gam = np.geomspace(1e-4, 1e-2, 5)
-    r = P.predict_grokking_times(path, gam, 1e-3, 1e-3, start=(np.exp(u_s) / W0, m_s),
-                                 interpolant=opts)
+    r = predict_grokking_times(path, gam, 1e-3, 1e-3, start=(np.exp(u_s) / W0, m_s),
+                               interpolant=opts)
     u_d = contour_u_exact(c, m_s, 0.05)
     assert np.allclose(r.t_closed, (u_s - u_d) / (1e-3 * gam), rtol=1e-9)
     assert np.allclose(r.w_c, np.exp(u_d), rtol=1e-9)
@@ -74,7 +77,7 @@ def test_closed_form_and_exponent_on_analytic_landscape(tmp_path, derivatives, t
 
 
 def test_gamma_sweep_on_synthetic_landscape(syn):
-    r = P.predict_grokking_times(syn)
+    r = predict_grokking_times(syn)
     assert r.sizes["gamma"] == 7 and (r.status == "ok").all()
     g = r.gamma.values
     assert g.max() / g.min() >= 10**1.5 * 0.99
@@ -89,8 +92,8 @@ def test_gamma_sweep_on_synthetic_landscape(syn):
 
 
 def test_integrate_output_layout(syn):
-    r = P.integrate(syn, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5], [1e-3, 2e-3], [0.0, 1e-3],
-                    solver=P.SolverOptions(n_times=50))
+    r = integrate(syn, [(35.5, 0.2), (4.0, 0.1)], [1e-5, 3e-5], [1e-3, 2e-3], [0.0, 1e-3],
+                  solver=SolverOptions(n_times=50))
     assert dict(r.sizes) == {"start": 2, "gamma": 2, "eta_d": 2, "eta_r": 2, "time": 50,
                              "event": 4}
     assert r.w.dims == ("start", "gamma", "eta_d", "eta_r", "time")
@@ -116,7 +119,7 @@ def test_paths_end_in_a_status_without_nan(syn):
     a_lo, a_hi = syn.alpha_range
     starts = [(a_lo, 0.0), (a_lo, 1.0), (a_hi, 0.0), (a_hi, 1.0), (1.0, 0.5), (a_hi, 0.5),
               (3.0, 0.0)]
-    r = P.integrate(syn, starts, gam, 1e-3, [0.0, 1e-3], solver=P.SolverOptions(n_times=20))
+    r = integrate(syn, starts, gam, 1e-3, [0.0, 1e-3], solver=SolverOptions(n_times=20))
     assert_statuses_explained(r, syn.interp.w_range)
     for k in ("w", "m", "t_end", "train_loss", "test_loss", "test_acc", "nfev"):
         assert np.isfinite(r[k]).all(), k
@@ -132,34 +135,34 @@ def test_paths_end_in_a_status_without_nan(syn):
 
 def test_left_domain_exact_exit_time_and_edges(tmp_path):
     path = save_landscape(flat_landscape(), tmp_path / "flat.nc")
-    opts = P.InterpolantOptions(transform="linear")
+    opts = InterpolantOptions(transform="linear")
     u_lo = np.log(0.1 * W0)
-    r = P.integrate(path, (50.0, 0.4), 1e-3, 2e-3, 1e-3, interpolant=opts)
+    r = integrate(path, (50.0, 0.4), 1e-3, 2e-3, 1e-3, interpolant=opts)
     assert r.status.item() == "left_domain"
     assert r.t_end.item() == pytest.approx((np.log(50 * W0) - u_lo) / 2e-6, rel=1e-9)
     assert r.w_event.sel(event="end").item() == pytest.approx(0.1 * W0, rel=1e-12)
     assert np.isnan(r.t_grok.item())
     # no weight decay, loss falling with w: gradient flow leaves at w_max
     up = save_landscape(flat_landscape(slope=-0.1), tmp_path / "slope.nc")
-    r = P.integrate(up, (50.0, 0.4), 0.0, 1e-3, 1e-3, interpolant=opts)
+    r = integrate(up, (50.0, 0.4), 0.0, 1e-3, 1e-3, interpolant=opts)
     assert r.status.item() == "left_domain"
     assert r.w_event.sel(event="end").item() == pytest.approx(100 * W0, rel=1e-12)
     # nothing moves: stationary at once, never groks
-    r = P.integrate(path, (50.0, 0.4), 0.0, 1e-3, 1e-3, interpolant=opts)
+    r = integrate(path, (50.0, 0.4), 0.0, 1e-3, 1e-3, interpolant=opts)
     assert r.status.item() == "no_grok_before_t_max" and r.t_E.item() == 0.0
 
 
 def test_max_steps_and_t_max_statuses(syn):
-    r = P.integrate(syn, (4.0, 0.1), 1e-5, solver=P.SolverOptions(max_steps=3))
+    r = integrate(syn, (4.0, 0.1), 1e-5, solver=SolverOptions(max_steps=3))
     assert r.status.item() == "max_steps" and r.n_steps.item() + r.n_rejected.item() == 3
-    r = P.integrate(syn, (35.5, 0.2), 1e-5, solver=P.SolverOptions(t_max=1e4))
+    r = integrate(syn, (35.5, 0.2), 1e-5, solver=SolverOptions(t_max=1e4))
     assert r.status.item() == "no_grok_before_t_max" and r.t_end.item() == 1e4
-    r = P.integrate(syn, (35.5, 0.2), 1e-5, solver=P.SolverOptions(stop_at_grok=True))
+    r = integrate(syn, (35.5, 0.2), 1e-5, solver=SolverOptions(stop_at_grok=True))
     assert r.status.item() == "ok" and r.t_end.item() == r.t_grok.item()
 
 
 def test_analyze_path_points_and_descents(syn):
-    a = P.analyze_path(syn, 1e-5, start=(35.5, 0.2))
+    a = analyze_path(syn, 1e-5, start=(35.5, 0.2))
     assert a.status.item() == "ok" and a.sizes["sample"] > 100
     t = a.t.values
     assert np.all(np.diff(t) >= 0) and t[0] == 0 and t[-1] == a.t_end.item()
@@ -187,7 +190,7 @@ def test_one_dimensional_landscape_integrates():
                  "converged": np.ones(shape, bool), "tangent_grad_ratio": np.zeros(shape)}
     ds = landscape_dataset(alpha * 2.0, None, variables, task="ts", preset="1d", config={},
                            w0=2.0)
-    r = P.integrate(ds, (0.5, 0.0), [0.0, 1e-3], 1e-2, 0.0)
+    r = integrate(ds, (0.5, 0.0), [0.0, 1e-3], 1e-2, 0.0)
     # w grows from alpha 0.5 down the loss and groks at alpha 2 with or without decay;
     # decay slows the growth and stops it at a smaller norm, where it balances the gradient
     assert r.status.values.ravel().tolist() == ["ok", "ok"]
@@ -199,46 +202,46 @@ def test_one_dimensional_landscape_integrates():
 
 
 def test_defaults(syn):
-    alpha, m = P.default_start(syn)
+    alpha, m = default_start(syn)
     assert alpha == pytest.approx(10 ** (-1 + 0.85 * 3), rel=0.01) and m == 0.2
-    g = P.default_gammas(syn)
+    g = default_gammas(syn)
     assert g.size == 7 and np.all(np.diff(g) > 0)
 
 
 def test_errors_name_argument_value_and_remedy(syn, tmp_path):
     with pytest.raises(InputError, match=r"`gamma` must be finite and >= 0, got -0\.1"):
-        P.integrate(syn, (35.5, 0.2), -0.1)
+        integrate(syn, (35.5, 0.2), -0.1)
     with pytest.raises(InputError, match=r"`gamma`.*nan"):
-        P.integrate(syn, (35.5, 0.2), [1e-3, float("nan")])
+        integrate(syn, (35.5, 0.2), [1e-3, float("nan")])
     with pytest.raises(InputError, match=r"`eta_d` must be finite and > 0, got 0\.0"):
-        P.integrate(syn, (35.5, 0.2), 1e-3, eta_d=0.0)
+        integrate(syn, (35.5, 0.2), 1e-3, eta_d=0.0)
     with pytest.raises(InputError, match=r"`eta_r` must be finite and >= 0, got -1\.0"):
-        P.integrate(syn, (35.5, 0.2), 1e-3, eta_r=-1.0)
+        integrate(syn, (35.5, 0.2), 1e-3, eta_r=-1.0)
     with pytest.raises(InputError, match=r"`start` \(alpha, m\) = \(500, 0\.2\) lies outside "
                                          r"the landscape grid: alpha must be in \[0\.1, 100\]"):
-        P.integrate(syn, (500.0, 0.2), 1e-3)
+        integrate(syn, (500.0, 0.2), 1e-3)
     with pytest.raises(InputError, match=r"m in \[0, 1\]"):
-        P.integrate(syn, (5.0, 1.5), 1e-3)
+        integrate(syn, (5.0, 1.5), 1e-3)
     with pytest.raises(InputError, match="`starts` must be an"):
-        P.integrate(syn, [1.0, 2.0, 3.0], 1e-3)
+        integrate(syn, [1.0, 2.0, 3.0], 1e-3)
     with pytest.raises(InputError, match=r"`t_max` must be a finite time > t_first = 1"):
-        P.SolverOptions(t_max=0.0)
+        SolverOptions(t_max=0.0)
     with pytest.raises(InputError, match=r"`t_max`.*got 0\.5"):
-        P.SolverOptions(t_max=0.5)
+        SolverOptions(t_max=0.5)
     with pytest.raises(InputError, match="`theta_test` must be a loss threshold"):
-        P.EventOptions(grok_on="loss")
+        EventOptions(grok_on="loss")
     with pytest.raises(InputError, match="`rtol`"):
-        P.SolverOptions(rtol=-1)
+        SolverOptions(rtol=-1)
     ds = synthetic_landscape().drop_vars("test_loss")
     with pytest.raises(FileCheckError, match=r"lacks variables \['test_loss'\]"):
-        P.integrate(ds, (35.5, 0.2), 1e-3)
+        integrate(ds, (35.5, 0.2), 1e-3)
     with pytest.raises(FileCheckError, match="does not exist"):
-        P.integrate(tmp_path / "missing.nc", (35.5, 0.2), 1e-3)
+        integrate(tmp_path / "missing.nc", (35.5, 0.2), 1e-3)
     bad = synthetic_landscape()
     del bad.attrs["w0"]
     with pytest.raises(FileCheckError, match="`w0`"):
-        P.integrate(bad, (35.5, 0.2), 1e-3)
+        integrate(bad, (35.5, 0.2), 1e-3)
     with pytest.raises(InputError, match="`landscape`"):
-        P.integrate(42, (35.5, 0.2), 1e-3)
-    assert isinstance(P.prepare_landscape(syn), P.PreparedLandscape)
+        integrate(42, (35.5, 0.2), 1e-3)
+    assert isinstance(prepare_landscape(syn), PreparedLandscape)
     assert isinstance(syn.dataset, xr.Dataset)

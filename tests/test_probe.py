@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from reduced_dynamics.batching import mlp_bmm as bm  # noqa: E402
 from reduced_dynamics.batching.stacking import project_, sq_norm  # noqa: E402
 from reduced_dynamics.config import ProbeConfig  # noqa: E402
-from reduced_dynamics.io.files import open_landscape  # noqa: E402
+from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import ChunkPlan, PartStore  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402

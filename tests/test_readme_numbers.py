@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from reduced_dynamics.engine.thresholds import grok_threshold_of, grok_times
-from reduced_dynamics.io.files import open_landscape, open_trajectories
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
 
 ROOT = Path(__file__).resolve().parent.parent
 README = " ".join((ROOT / "README.md").read_text().split())  # line breaks as spaces

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from reduced_dynamics.engine import predict as P
+from reduced_dynamics.engine.options import InterpolantOptions
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.prepare import prepare_landscape
 from reduced_dynamics.testing.analytic import W0, exact_landscape
 from reduced_dynamics.testing.reference import reference_paths
 
 
 def test_scipy_reference_agrees_with_the_engine_and_the_closed_form():
     ds, c = exact_landscape("spline", "log")
-    prep = P.prepare_landscape(ds, P.InterpolantOptions(transform="log", derivatives="spline"))
+    prep = prepare_landscape(ds, InterpolantOptions(transform="log", derivatives="spline"))
     u_s, m_s = c["u"][27], 0.3
     gammas = np.array([1e-3, 1e-2])
     pars = np.array([[1e-3, 1e-3, g] for g in gammas])
@@ -23,5 +25,5 @@ def test_scipy_reference_agrees_with_the_engine_and_the_closed_form():
     t_ref = np.array([r["t_grok"] for r in ref])
     assert not any(r["budget"] for r in ref)
     np.testing.assert_allclose(t_ref, expected, rtol=1e-5)
-    eng = P.integrate(prep, (np.exp(u_s) / W0, m_s), gammas, 1e-3, 1e-3)
+    eng = integrate(prep, (np.exp(u_s) / W0, m_s), gammas, 1e-3, 1e-3)
     np.testing.assert_allclose(eng.t_grok.values.ravel(), t_ref, rtol=1e-5)

@@ -22,7 +22,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from reduced_dynamics.config import RunSet, TrainConfig  # noqa: E402
-from reduced_dynamics.io.files import open_trajectories  # noqa: E402
+from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
 from reduced_dynamics.tasks import get_task  # noqa: E402
 from reduced_dynamics.training.trainer import BatchedRuns  # noqa: E402
 

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 from _statuses import assert_statuses_explained
 
-from reduced_dynamics.engine import predict as P
-from reduced_dynamics.io.files import check_landscape, landscape_dataset
+from reduced_dynamics.engine.options import InterpolantOptions, SolverOptions
+from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
+from reduced_dynamics.io.landscape_file import check_landscape, landscape_dataset
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 
 W0 = 14.0
 GAMMAS = np.geomspace(1e-5, 10.0, 7)
-OPTIONS = [P.InterpolantOptions(),  # pchip, log: the default
-           P.InterpolantOptions(derivatives="spline"),  # rings at cliffs
-           P.InterpolantOptions(transform="linear")]
+OPTIONS = [InterpolantOptions(),  # pchip, log: the default
+           InterpolantOptions(derivatives="spline"),  # rings at cliffs
+           InterpolantOptions(transform="linear")]
 
 
 def _acc(loss: np.ndarray) -> np.ndarray:
@@ -85,7 +87,7 @@ LANDSCAPES = {
 }
 
 
-def _starts(prep: P.PreparedLandscape) -> list[tuple[float, float]]:
+def _starts(prep: PreparedLandscape) -> list[tuple[float, float]]:
     """Corners, the middle of every edge, and interior points."""
     (a_lo, a_hi), (m_lo, m_hi) = prep.alpha_range, prep.interp.m_range
     a_mid = float(np.sqrt(a_lo * a_hi))
@@ -98,9 +100,9 @@ def _starts(prep: P.PreparedLandscape) -> list[tuple[float, float]]:
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: f"{o.derivatives}-{o.transform}")
 @pytest.mark.parametrize("name", list(LANDSCAPES))
 def test_every_path_ends_with_a_status_and_no_nan(name, options):
-    prep = P.prepare_landscape(LANDSCAPES[name](), options)
-    r = P.integrate(prep, _starts(prep), GAMMAS, [1e-3, 1e-1], [0.0, 1e-3],
-                    solver=P.SolverOptions(n_times=24, max_steps=20_000))
+    prep = prepare_landscape(LANDSCAPES[name](), options)
+    r = integrate(prep, _starts(prep), GAMMAS, [1e-3, 1e-1], [0.0, 1e-3],
+                  solver=SolverOptions(n_times=24, max_steps=20_000))
     assert_statuses_explained(r, prep.interp.w_range)
     for k in ("w", "m", "alpha", "t_end", "nfev", "n_steps", "train_loss", "test_loss",
               "train_acc", "test_acc"):
@@ -129,7 +131,7 @@ def test_interpolant_overshoot_inside_cells_of_rough_data():
     ds = random_decades()
     lowest = {}
     for transform in ("log", "linear"):
-        it = P.prepare_landscape(ds, P.InterpolantOptions(transform=transform)).interp
+        it = prepare_landscape(ds, InterpolantOptions(transform=transform)).interp
         u, m = np.meshgrid(np.linspace(it.ug[0], it.ug[-1], 601),
                            np.linspace(0.0, 1.0, 401), indexing="ij")
         lowest[transform] = float(it.evaluate_u(u, m)["train_loss"].min())
@@ -140,8 +142,8 @@ def test_interpolant_overshoot_inside_cells_of_rough_data():
 
 def test_exact_plateau_holds_still_without_weight_decay():
     """On the exactly flat low plateau with γ = 0 nothing moves: stationary at t = 0."""
-    prep = P.prepare_landscape(plateaus(zero=True))
-    r = P.integrate(prep, [(60.0, 0.0), (90.0, 0.01)], 0.0, 1e-3, 1e-3)
+    prep = prepare_landscape(plateaus(zero=True))
+    r = integrate(prep, [(60.0, 0.0), (90.0, 0.01)], 0.0, 1e-3, 1e-3)
     assert (r.t_E == 0).all()
     np.testing.assert_allclose(r.w.isel(time=-1).values.ravel(), r.start_w.values,
                                rtol=1e-15)  # the state is ln w: exp(ln w) may differ by 1 ulp

@@ -150,7 +150,7 @@ def test_a_config_carries_its_task():
 
 def test_cli_preset_defaults_to_the_tasks_first(tmp_path):
     from reduced_dynamics.cli.main import main
-    from reduced_dynamics.io.files import open_trajectories
+    from reduced_dynamics.io.trajectory_file import open_trajectories
 
     out = tmp_path / "r.nc"
     assert main(["train", "images", "--n-train", "40", "--gamma", "0.1", "--steps", "5",
@@ -161,7 +161,7 @@ def test_cli_preset_defaults_to_the_tasks_first(tmp_path):
 def test_the_nanda_command_runs_a_few_steps_on_cpu(tmp_path):
     """The README's GPU command (Nanda's p = 113 transformer), 10 steps on the CPU."""
     from reduced_dynamics.cli.main import main
-    from reduced_dynamics.io.files import open_trajectories
+    from reduced_dynamics.io.trajectory_file import open_trajectories
 
     out = tmp_path / "nanda.nc"
     assert main(["train", "modular-addition", "--preset", "nanda", "--gamma", "1",
@@ -176,7 +176,7 @@ def test_digits_landscape_runs_and_validation_share_the_tasks_threshold(tmp_path
     """probe (w, N) → train at N → validate: grokking is test_acc >= the task's
     grok_threshold (0.9 for digits) in the landscape, the runs file and the report."""
     from reduced_dynamics.cli.main import main
-    from reduced_dynamics.io.files import open_trajectories
+    from reduced_dynamics.io.trajectory_file import open_trajectories
     from reduced_dynamics.validate import validate
 
     land, runs = tmp_path / "l.nc", tmp_path / "r.nc"

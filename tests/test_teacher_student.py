@@ -15,9 +15,11 @@ from reduced_dynamics.config import (  # noqa: E402
     RunSet,
     TrainConfig,
 )
-from reduced_dynamics.engine.predict import EventOptions, integrate  # noqa: E402
+from reduced_dynamics.engine.options import EventOptions  # noqa: E402
+from reduced_dynamics.engine.predict import integrate  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
-from reduced_dynamics.io.files import landscape_dataset, open_landscape, open_trajectories  # noqa: E402
+from reduced_dynamics.io.landscape_file import landscape_dataset, open_landscape  # noqa: E402
+from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
 from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.tasks import TASKS, get_task, task_of, torch_task  # noqa: E402

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from reduced_dynamics.batching.mlp_bmm import reference_mlp  # noqa: E402
 from reduced_dynamics.config import RunSet, TrainConfig  # noqa: E402
-from reduced_dynamics.io.files import open_trajectories  # noqa: E402
+from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
 from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 from reduced_dynamics.training.sweep import run_training  # noqa: E402

@@ -11,7 +11,8 @@ import xarray as xr
 from reduced_dynamics.cli.main import main
 from reduced_dynamics.engine.predict import integrate
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import FILE_KIND_ATTR, REQUIRED_ATTRS, save_landscape
+from reduced_dynamics.io.landscape_file import save_landscape
+from reduced_dynamics.io.schema import FILE_KIND_ATTR, REQUIRED_ATTRS
 from reduced_dynamics.names import ACC_THRESHOLD
 from reduced_dynamics.testing.synthetic import synthetic_landscape
 from reduced_dynamics.validate import events_for, path_distance, plateau_rate, validate
@@ -158,7 +159,7 @@ def test_validate_uses_the_landscape_tasks_grok_threshold():
 
 def test_exponent_fit_needs_two_distinct_gammas():
     """A sweep over N at one γ has no exponent (it used to give 0.33 ± 2e15 from rounding)."""
-    from reduced_dynamics.engine.predict import fit_exponent
+    from reduced_dynamics.engine.fits import fit_exponent
 
     one = fit_exponent(np.full(6, 0.1), np.array([2e4, 1.5e4, 1.3e4, 1.2e4, 9e3, 8e3]))
     assert np.isnan(one["exponent"]) and np.isnan(one["exponent_stderr"])

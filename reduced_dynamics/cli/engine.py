@@ -7,10 +7,10 @@
 Starts are ``--start ALPHA,M`` with ALPHA = w/w0 (``--start ALPHA`` on a landscape without
 m); by default the study start of the landscape's task (`TaskEntry.alpha0`, ``m0``: what
 `train` uses), else ALPHA at 85 % of the grid's log-alpha range and m = 0.2
-(`predict.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by default the
-task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the weight decay
-the boundary gradient can balance (`predict.default_gammas`). The help texts list these
-defaults per task.
+(`engine.inputs.default_start`). γ lists are comma lists or ``log:START:STOP:NUM``; by
+default the task's study list (`TaskEntry.gammas`), else 7 values over 1.5 decades below the
+weight decay the boundary gradient can balance (`engine.inputs.default_gammas`). The help
+texts list these defaults per task.
 
 A landscape with an ``n_train`` axis (SPEC §11): ``predict`` runs every N on the grid, or
 the one given by ``--n-train N`` (grid values only), and prints the critical data size;
@@ -27,28 +27,22 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.cli.jsonout import dumps, plain
+from reduced_dynamics.cli.format import dumps, number, plain
 from reduced_dynamics.cli.output import figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
+from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.parameters import (
     critical_n_train,
     grok_threshold_of,
     n_train_values,
     select_n_train,
 )
-from reduced_dynamics.engine.predict import (
-    ADAM_NOTE,
-    TIME_UNITS,
-    EventOptions,
-    InterpolantOptions,
-    PreparedLandscape,
-    SolverOptions,
-    kernels_compiled,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
+from reduced_dynamics.engine.results import ADAM_NOTE, TIME_UNITS
+from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, InputError, bad_value
 from reduced_dynamics.gridspec import parse_list
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 from reduced_dynamics.study import (
     analyze_path,
@@ -79,12 +73,6 @@ def _prepare(args: argparse.Namespace, ds: xr.Dataset, source: str,
                                  monotone=args.monotone)
     return prepare_landscape(select_n_train(ds, n_train, name="--n-train", source=source),
                              options, source=source)
-
-
-def _landscape(args: argparse.Namespace) -> PreparedLandscape:
-    """One prepared landscape: ``--n-train`` selects N where the file has that axis."""
-    ds, source = _open(args)
-    return _prepare(args, ds, source, args.n_train)
 
 
 def _start(text: str | None, has_m: bool = True) -> tuple[float, float] | float | None:
@@ -222,10 +210,6 @@ def _derivative_check(prep: PreparedLandscape) -> dict:
         return {}
 
 
-def _fmt(v: float) -> str:
-    return "-" if not np.isfinite(v) else f"{v:.4g}"
-
-
 COLS = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric")
 
 
@@ -321,7 +305,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         head, keys = ("n_train", *head), ("n_train", *keys)
     print("".join(f"{h:>12}" for h in head[:-1]) + f"  {head[-1]}")
     for r in rows:
-        print("".join(f"{r[k]:>12}" if k == "n_train" else f"{_fmt(r[k]):>12}"
+        print("".join(f"{r[k]:>12}" if k == "n_train" else f"{number(r[k]):>12}"
                       for k in keys) + f"  {r['status']}")
     for fit in fits:
         p, se, n = fit["exponent"], fit["exponent_stderr"], fit["n_fit"]
@@ -333,8 +317,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{where}fitted exponent: t_grok ~ gamma^p, p = {p:.3f}{se_txt} (n = {n}; "
                   f"the LU mechanism predicts -1)")
     if check:
-        parts = [f"{d}: median rel. err {_fmt(check[f'median_rel_err_{d}'])}, corr "
-                 f"{_fmt(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
+        parts = [f"{d}: median rel. err {number(check[f'median_rel_err_{d}'])}, corr "
+                 f"{number(check[f'corr_{d}'])}" for d in ("dw", "dm") if f"corr_{d}" in check]
         where = f" at n_train = {prep.parameters['n_train']}" if prep.parameters else ""
         print(f"interpolant vs probe envelope derivatives (converged nodes{where}): "
               + "; ".join(parts))
@@ -392,9 +376,9 @@ def cmd_path(args: argparse.Namespace) -> int:
         return 0
     n_text = f"n_train = {prep.parameters['n_train']}, " if prep.parameters else ""
     print(f"{n_text}gamma = {gamma:g}: status {res['status'].item()}, t_grok = "
-          f"{_fmt(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
-    print(", ".join(f"{p['point']}: t={_fmt(_nan(p['t']))} alpha={_fmt(_nan(p['alpha']))}"
-                    + (f" m={_fmt(_nan(p['m']))}" if "m" in p else "") for p in points))
+          f"{number(float(res['t_grok']))}, {int(res['n_descents'])} test-loss descent(s)")
+    print(", ".join(f"{p['point']}: t={number(_nan(p['t']))} alpha={number(_nan(p['alpha']))}"
+                    + (f" m={number(_nan(p['m']))}" if "m" in p else "") for p in points))
     print(wrote)
     return 0
 
@@ -425,8 +409,8 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     elif not np.isfinite(float(res["exponent"])):
         print(f"{n_grok} path(s) grokked, too few distinct gammas for an exponent; {wrote}")
     else:
-        print(f"fitted exponent p = {_fmt(float(res['exponent']))} ± "
-              f"{_fmt(float(res['exponent_stderr']))} (n = {n_grok} paths that grokked); "
+        print(f"fitted exponent p = {number(float(res['exponent']))} ± "
+              f"{number(float(res['exponent_stderr']))} (n = {n_grok} paths that grokked); "
               f"{wrote}")
     return 0
 
@@ -471,24 +455,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("-o", "--output", required=True, help=figure_help)
     p.set_defaults(func=cmd_gamma_plot)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for these subcommands (the package CLI is `reduced_dynamics.cli.main`)."""
-    from reduced_dynamics.errors import ReducedDynamicsError
-
-    parser = argparse.ArgumentParser(prog="reduced-dynamics-engine")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ReducedDynamicsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-__all__ = ["InputError", "main", "register"]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

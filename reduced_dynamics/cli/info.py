@@ -14,15 +14,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.cli.format import number, value_text
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
-from reduced_dynamics.io.files import (
-    check_landscape,
-    check_trajectories,
-    check_validation,
-    config_of,
-    file_kind_of,
-    read_dataset,
-)
+from reduced_dynamics.io.landscape_file import check_landscape
+from reduced_dynamics.io.report_file import check_validation
+from reduced_dynamics.io.schema import config_of, file_kind_of, read_dataset
+from reduced_dynamics.io.trajectory_file import check_trajectories
 from reduced_dynamics.names import NOT_APPLICABLE, RunStatus
 
 MAX_RUN_ROWS = 24  # runs listed one per line in the text; the rest are counted
@@ -32,7 +29,7 @@ COLUMN_NAMES = {"n_train": "N"}
 
 
 def open_any(path: str | os.PathLike) -> tuple[str, xr.Dataset]:
-    """(kind, checked Dataset) of a file the package wrote (`io.files.file_kind_of`)."""
+    """(kind, checked Dataset) of a file the package wrote (`io.schema.file_kind_of`)."""
     ds = read_dataset(path, "input")  # the name used when it cannot be read
     kind = file_kind_of(ds, path)
     check = {"landscape": check_landscape, "trajectory": check_trajectories,
@@ -76,18 +73,10 @@ def _header(rec: dict[str, Any], what: str) -> list[str]:
     return lines
 
 
-def _fmt(v: float) -> str:
-    return "-" if not np.isfinite(v) else f"{v:.4g}"
-
-
 def _value(v: Any) -> int | float:
     """A coordinate value as a Python number (integers stay integers)."""
     v = np.asarray(v).item()
     return int(v) if isinstance(v, (int, np.integer)) else float(v)
-
-
-def _text(v: int | float) -> str:
-    return str(v) if isinstance(v, int) else f"{v:g}"
 
 
 # ---------------------------------------------------------------------------- landscape
@@ -256,7 +245,7 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
         lines.append(f"  train: {shown}")
     same = rec["same_for_every_run"]
     if same:
-        lines.append("  same for every run: " + ", ".join(f"{k} {_text(v)}"
+        lines.append("  same for every run: " + ", ".join(f"{k} {value_text(v)}"
                                                          for k, v in same.items()))
     lines.append(f"  grokked ({rec['grok']['event']}): {rec['grokked']} of {rec['runs']} "
                  "runs")
@@ -275,7 +264,7 @@ def summarize_trajectories(ds: xr.Dataset, path: str = "") -> str:
             step_d = row.get("diverged_step", float("nan"))
             mark = "  diverged" + (f" at step {step_d:.0f}" if np.isfinite(step_d) else "")
         lines.append("  " + f"{row['run']:>5d}" + "".join(
-            f"{v:>11d}" if isinstance(v, int) else f"{_fmt(v):>11}" for v in values) + mark)
+            f"{v:>11d}" if isinstance(v, int) else f"{number(v):>11}" for v in values) + mark)
     if rec["runs"] > MAX_RUN_ROWS:
         lines.append(f"  ... and {rec['runs'] - MAX_RUN_ROWS} more run(s)")
     lines.append("  (train_loss and test_acc at the last logged step)")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import write_figure
+from reduced_dynamics.io.atomic import write_figure
 from reduced_dynamics.io.lock import check_output
 
 

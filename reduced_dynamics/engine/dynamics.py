@@ -22,7 +22,6 @@ from reduced_dynamics.engine.interpolant import TEST, TRAIN, loss_grad, node_val
 
 # per-path parameters
 P_ETA_D, P_ETA_R, P_GAMMA = 0, 1, 2
-N_PAR = 3
 # integer options
 I_LOG, I_OVERFIT_ACC, I_GROK_ACC, I_STOP_GROK, I_FIXED, I_MAX_STEPS, I_REC_SUB = range(7)
 N_IOPT = 7
@@ -66,7 +65,7 @@ def rhs(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, iopt: np.ndarray,
 
 @njit
 def speed_tolerance(fopt: np.ndarray, par: np.ndarray) -> float:
-    """Stationary once |dy/dt| ≤ stat_rtol·η_D·γ + stat_atol·η_D (see predict.integrate)."""
+    """Stationary once |dy/dt| ≤ stat_rtol·η_D·γ + stat_atol·η_D (`options.SolverOptions`)."""
     return par[P_ETA_D] * (fopt[F_STAT_RTOL] * par[P_GAMMA] + fopt[F_STAT_ATOL])
 
 
@@ -100,10 +99,12 @@ def event_value(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray,
 
 @njit
 def velocities(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, log_scale: bool,
-               eta_d: float, eta_r: float, gamma: float, u: np.ndarray, m: np.ndarray,
-               out: np.ndarray) -> None:
-    """out[p] = (du/dt, dm/dt) at each point (u[p], m[p]) (vectorised `velocity`)."""
+               eta_d: float, eta_r: float, gamma: float, u: np.ndarray, m: np.ndarray
+               ) -> np.ndarray:
+    """(n, 2): (du/dt, dm/dt) at each point (u[p], m[p]) (vectorised `velocity`)."""
+    out = np.empty((u.shape[0], 2))
     for p in range(u.shape[0]):
         du, dm = velocity(ug, mg, coef, log_scale, eta_d, eta_r, gamma, u[p], m[p])
         out[p, 0] = du
         out[p, 1] = dm
+    return out

@@ -161,8 +161,9 @@ def node_value(ug: np.ndarray, mg: np.ndarray, nodes: np.ndarray, k: int,
 
 @njit
 def eval_points(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, nodes: np.ndarray,
-                log_scale: bool, u: np.ndarray, m: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out[n, 8]`` with l_train, ∂u, ∂m, l_test, ∂u, ∂m, train_acc, test_acc."""
+                log_scale: bool, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(n, 8): l_train, ∂u, ∂m, l_test, ∂u, ∂m, train_acc, test_acc at each (u[p], m[p])."""
+    out = np.empty((u.shape[0], 8))
     for p in range(u.shape[0]):
         a, b, c = loss_grad(ug, mg, coef, 0, log_scale, u[p], m[p])
         out[p, 0] = a
@@ -174,6 +175,7 @@ def eval_points(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, nodes: np.ndar
         out[p, 5] = c
         out[p, 6] = node_value(ug, mg, nodes, 0, u[p], m[p])
         out[p, 7] = node_value(ug, mg, nodes, 1, u[p], m[p])
+    return out
 
 
 # ----------------------------------------------------------------------------- building
@@ -263,8 +265,7 @@ class Interpolant:
         shape = u.shape
         uu = kernel_array(u.ravel())
         mm = kernel_array(m.ravel())
-        out = np.empty((uu.size, 8))
-        eval_points(self.ug, self.mg, self.coef, self.nodes, self.log_scale, uu, mm, out)
+        out = eval_points(self.ug, self.mg, self.coef, self.nodes, self.log_scale, uu, mm)
         names = ("train_loss", "dtrain_du", "dtrain_dm", "test_loss", "dtest_du", "dtest_dm",
                  "train_acc", "test_acc")
         return {k: out[:, c].reshape(shape) for c, k in enumerate(names)}

@@ -22,7 +22,7 @@ import xarray as xr
 
 from reduced_dynamics.engine.thresholds import grok_threshold_of
 from reduced_dynamics.errors import InputError, bad_value
-from reduced_dynamics.io.files import open_landscape
+from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.names import PARAMETER_DIMS
 
 

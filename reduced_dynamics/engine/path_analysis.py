@@ -87,10 +87,10 @@ def contour_u(interp: Interpolant, m: float, u_from: float, theta: float,
     return float(brentq(f, us[k], us[k - 1], xtol=1e-14, rtol=4 * np.finfo(float).eps))
 
 
-def closed_and_geometric(interp: Interpolant, u_c: float, m_c: float, u_e: float,
-                         m_e: float, eta_d: float, gamma: float, theta: float
-                         ) -> dict[str, float]:
-    """w_c, t_closed, L, h, θ (radians) and t_geometric (module docstring)."""
+def closed_and_geometric(interp: Interpolant, u_c: float, m_c: float, m_e: float,
+                         eta_d: float, gamma: float, theta: float) -> dict[str, float]:
+    """w_c, t_closed, L, h, θ (radians) and t_geometric (module docstring) from C = (u_c,
+    m_c) and the m of E (E' is the contour point at m_E)."""
     nan = float("nan")
     v = eta_d * gamma
     u_d = contour_u(interp, m_c, u_c, theta)
@@ -138,9 +138,8 @@ def analyze_record(interp: Interpolant, t: np.ndarray, u: np.ndarray, m: np.ndar
     u = kernel_array(u)
     m = kernel_array(m)
     ev = interp.evaluate_u(u, m)
-    vel = np.empty((u.size, 2))
-    velocities(interp.ug, interp.mg, interp.coef, interp.log_scale, eta_d, eta_r, gamma, u, m,
-               vel)
+    vel = velocities(interp.ug, interp.mg, interp.coef, interp.log_scale, eta_d, eta_r, gamma,
+                     u, m)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     drift = eta_d * gamma
     n = t.size
@@ -171,8 +170,8 @@ def analyze_record(interp: Interpolant, t: np.ndarray, u: np.ndarray, m: np.ndar
             i = i_b + int(hit[0])
             pts["D"] = (t[i], u[i], m[i])
     pts["E"] = (t[-1], u[-1], m[-1])
-    forms = closed_and_geometric(interp, pts["C"][1], pts["C"][2], pts["E"][1], pts["E"][2],
-                                 eta_d, gamma, theta_train)
+    forms = closed_and_geometric(interp, pts["C"][1], pts["C"][2], pts["E"][2], eta_d, gamma,
+                                 theta_train)
     return {
         "t_point": np.array([pts[k][0] for k in POINTS]),
         "w_point": np.exp(np.array([pts[k][1] for k in POINTS])),

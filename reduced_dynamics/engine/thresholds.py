@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.io.files import task_config_of
+from reduced_dynamics.io.schema import task_config_of
 from reduced_dynamics.names import ACC_THRESHOLD
 
 

@@ -1,1 +1,54 @@
-"""Files: landscape and trajectory files (open, check, write), sweep parts, shipped data."""
+"""Files: the landscape, trajectory and validation-report files (open, check, write), their
+shared schema, atomic writing, sweep parts, locks and shipped data.
+
+One concept per module: `atomic` (write to a temporary file, then rename), `schema` (what
+every file shares: provenance, file kind, reading, the common checks), `landscape_file`,
+`trajectory_file`, `report_file` (one file kind each), `parts` (chunks of a resumable
+sweep), `fingerprint` (what ``--resume`` compares), `lock` (one writer per output),
+`resources` (the shipped landscapes). The names below are importable from here.
+"""
+
+from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure
+from reduced_dynamics.io.landscape_file import (
+    check_landscape,
+    landscape_dataset,
+    open_landscape,
+    save_landscape,
+)
+from reduced_dynamics.io.report_file import check_validation, open_validation
+from reduced_dynamics.io.schema import (
+    FILE_KIND_ATTR,
+    FILE_KINDS,
+    config_of,
+    file_kind_of,
+    provenance_attrs,
+    read_dataset,
+    task_config_of,
+)
+from reduced_dynamics.io.trajectory_file import (
+    check_trajectories,
+    open_trajectories,
+    save_trajectories,
+)
+
+__all__ = [
+    "FILE_KINDS",
+    "FILE_KIND_ATTR",
+    "check_landscape",
+    "check_trajectories",
+    "check_validation",
+    "config_of",
+    "file_kind_of",
+    "landscape_dataset",
+    "open_landscape",
+    "open_trajectories",
+    "open_validation",
+    "provenance_attrs",
+    "read_dataset",
+    "save_landscape",
+    "save_trajectories",
+    "task_config_of",
+    "write_atomic",
+    "write_csv",
+    "write_figure",
+]

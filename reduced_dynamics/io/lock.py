@@ -42,7 +42,7 @@ def file_kind(path: str | os.PathLike) -> str | None:
     netCDF."""
     import xarray as xr
 
-    from reduced_dynamics.io.files import FILE_KIND_ATTR
+    from reduced_dynamics.io.schema import FILE_KIND_ATTR
 
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:

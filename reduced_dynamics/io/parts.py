@@ -25,8 +25,9 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
-from reduced_dynamics.io.files import read_dataset, write_atomic
+from reduced_dynamics.io.atomic import write_atomic
 from reduced_dynamics.io.fingerprint import check_resume
+from reduced_dynamics.io.schema import read_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor

@@ -19,8 +19,8 @@ import xarray as xr
 
 from reduced_dynamics.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.io.files import landscape_dataset, save_landscape
 from reduced_dynamics.io.fingerprint import job_fingerprint
+from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 from reduced_dynamics.names import PROBE_VARS, RunStatus

@@ -5,7 +5,7 @@ alone; what it would say goes into the panel titles or is left out.
 
 Figures are made with `matplotlib.figure.Figure`, not pyplot: no backend is selected, no
 global state is touched, and a notebook keeps its own backend (``display(fig)`` shows
-one). Nothing here writes files; the CLI saves figures (`io.files.write_figure`).
+one). Nothing here writes files; the CLI saves figures (`io.atomic.write_figure`).
 matplotlib is imported inside the functions, so importing this package costs nothing.
 """
 

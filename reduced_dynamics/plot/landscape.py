@@ -26,7 +26,7 @@ def _log_norm(z: np.ndarray) -> Any:
 def _opened_landscape(ds: object) -> xr.Dataset:
     """A landscape Dataset, or the file a path names (opened and checked)."""
     if isinstance(ds, (str, os.PathLike)):
-        from reduced_dynamics.io.files import open_landscape
+        from reduced_dynamics.io.landscape_file import open_landscape
 
         return open_landscape(ds)
     if not isinstance(ds, xr.Dataset):

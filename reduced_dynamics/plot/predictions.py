@@ -16,12 +16,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.engine.predict import (
-    TIME_UNITS,
-    InterpolantOptions,
-    PreparedLandscape,
-    prepare_landscape,
-)
+from reduced_dynamics.engine.options import InterpolantOptions
+from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
+from reduced_dynamics.engine.results import TIME_UNITS
 from reduced_dynamics.errors import InputError, bad_value
 from reduced_dynamics.names import BOUNDARY_LOSS
 from reduced_dynamics.plot import panel_axes, plain_log_ticks

@@ -27,7 +27,7 @@ MAX_ROWS = 4  # rows of panels drawn; further groups are left out, and the title
 def _opened_runs(runs: object) -> xr.Dataset:
     """A trajectory Dataset, or the file a path names (opened and checked)."""
     if isinstance(runs, (str, os.PathLike)):
-        from reduced_dynamics.io.files import open_trajectories
+        from reduced_dynamics.io.trajectory_file import open_trajectories
 
         return open_trajectories(runs)
     if not isinstance(runs, xr.Dataset) or "run" not in runs.dims or "step" not in runs.dims:

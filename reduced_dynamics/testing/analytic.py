@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.io.landscape_file import landscape_dataset
 
 IB, IT, IG = 12, 16, 20  # boundary node, test-loss knot, accuracy step cell
 W0 = 2.0

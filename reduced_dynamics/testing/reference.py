@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from reduced_dynamics.engine.predict import PreparedLandscape
+from reduced_dynamics.engine.prepare import PreparedLandscape
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.io.files import landscape_dataset
+from reduced_dynamics.io.landscape_file import landscape_dataset
 from reduced_dynamics.names import ACC_THRESHOLD
 
 

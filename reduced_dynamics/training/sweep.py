@@ -31,8 +31,9 @@ import xarray as xr
 from reduced_dynamics.config import RunSet, TrainConfig, check_int, check_norms
 from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
-from reduced_dynamics.io.files import provenance_attrs, save_trajectories
 from reduced_dynamics.io.lock import check_output, output_lock
+from reduced_dynamics.io.schema import provenance_attrs
+from reduced_dynamics.io.trajectory_file import save_trajectories
 from reduced_dynamics.names import (
     NOT_APPLICABLE,
     TRAJECTORY_COORD_META,

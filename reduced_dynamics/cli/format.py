@@ -1,4 +1,6 @@
-"""Machine-readable output of the CLI (``--json``): plain JSON, NaN and inf as ``null``."""
+"""How the CLI writes values, in one place: numbers in tables and summaries (`number`,
+`value_text`) and the machine-readable output of ``--json`` (`plain`, `dumps`: plain JSON,
+NaN and inf as ``null``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+
+def number(v: float) -> str:
+    """A number in a table: 4 significant digits, ``-`` for NaN or inf."""
+    return "-" if not np.isfinite(v) else f"{v:.4g}"
+
+
+def value_text(v: int | float) -> str:
+    """A coordinate value: an integer as it is, a float in ``%g``."""
+    return str(v) if isinstance(v, int) else f"{v:g}"
 
 
 def plain(value: Any) -> Any:

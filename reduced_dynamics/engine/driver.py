@@ -1,0 +1,385 @@
+"""The integrator's driver: one path step by step, and the batch of paths (`prange`).
+
+Pure numba kernels over plain arrays (the argument layout is in `dynamics`):
+
+- `integrate_path`: the adaptive (or fixed-step) loop of one path with the Dormand–Prince
+  stepper (`dopri`), the events located on each step's dense output (`events`), the
+  output sampling and the optional recording of the visited points;
+- `integrate_batch`: `integrate_path` for every path, `prange` over paths, returning the
+  output arrays it allocates; `integrate_serial` the same on one thread.
+
+Step-size control is scipy's (`dopri.accepted_factor`, `dopri.rejected_factor`). In
+addition a step never moves a path by more than ``cap_u`` in u or ``cap_m`` in m (about
+one grid cell), so an event or a grid feature cannot be stepped over.
+
+Status codes: OK (grokked; ended at t_max, at a stationary point or at the grok event),
+LEFT_DOMAIN (left the w range of the grid; the path ends on the edge), MAX_STEPS (step budget
+spent, or the step size underflowed), NO_GROK (reached t_max or a stationary point without
+grokking), OVERFLOW (the right-hand side or the starting step is not a finite float: rates
+such as η_D·γ too large for float64; the path stops where it was).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reduced_dynamics.engine._jit import njit, njit_parallel, prange
+from reduced_dynamics.engine.dopri import (
+    accepted_factor,
+    dense_coeffs,
+    dense_eval,
+    dp_step,
+    error_norm,
+    initial_step,
+    rejected_factor,
+)
+from reduced_dynamics.engine.dynamics import (
+    EV_E,
+    EV_END,
+    EV_GROK,
+    EV_OVERFIT,
+    F_ATOL,
+    F_CAP_M,
+    F_CAP_U,
+    F_H,
+    F_RTOL,
+    F_TMAX,
+    I_FIXED,
+    I_MAX_STEPS,
+    I_REC_SUB,
+    I_STOP_GROK,
+    K_GROK,
+    K_OVERFIT,
+    K_SPEED,
+    K_U_HIGH,
+    K_U_LOW,
+    N_EV,
+    event_value,
+    rhs,
+    speed_tolerance,
+)
+from reduced_dynamics.engine.events import N_EVENT_SUB, brent, locate_first
+from reduced_dynamics.names import PathStatus
+
+# path statuses as plain ints for the kernels (numba freezes module-level globals)
+OK = int(PathStatus.OK)
+LEFT_DOMAIN = int(PathStatus.LEFT_DOMAIN)
+MAX_STEPS = int(PathStatus.MAX_STEPS)
+NO_GROK = int(PathStatus.NO_GROK_BEFORE_T_MAX)
+OVERFLOW = int(PathStatus.OVERFLOW)
+# columns of the per-path counters
+C_NFEV, C_ACCEPT, C_REJECT, C_REC_FULL = 0, 1, 2, 3
+N_COUNTS = 4
+# what ends a path inside a step
+T_NONE, T_EXIT, T_STATIONARY, T_GROK = -1, 0, 1, 2
+
+
+@njit
+def _record(rec_t: np.ndarray, rec_y: np.ndarray, rec_n: np.ndarray, counts: np.ndarray,
+            p: int, t: float, u: float, m: float) -> None:
+    k = rec_n[p]
+    if k < rec_t.shape[1]:
+        rec_t[p, k] = t
+        rec_y[p, k, 0] = u
+        rec_y[p, k, 1] = m
+        rec_n[p] = k + 1
+    else:
+        counts[p, C_REC_FULL] = 1
+
+
+@njit
+def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
+                   mg: np.ndarray, coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
+                   fopt: np.ndarray, t_out: np.ndarray, y_out: np.ndarray,
+                   ev_t: np.ndarray, ev_y: np.ndarray, status: np.ndarray,
+                   counts: np.ndarray, rec_t: np.ndarray, rec_y: np.ndarray,
+                   rec_n: np.ndarray) -> None:
+    """Integrate path ``p`` from y0[p] with parameters par[p]; writes row p of the outputs.
+
+    Outputs: y_out[p, k] = state at t_out[k] (the final state for t_out[k] > t_end);
+    ev_t[p, :] = (t_overfit, t_grok, t_E, t_end) (NaN: did not happen), ev_y[p, :] the
+    states there; status[p]; counts[p] = (nfev, accepted, rejected, record_full);
+    rec_t/rec_y[p, :rec_n[p]] the visited points if rec_t has columns.
+    """
+    n = 2
+    pr = par[p]
+    rtol = fopt[F_RTOL]
+    atol = fopt[F_ATOL]
+    t_max = fopt[F_TMAX]
+    fixed = iopt[I_FIXED] != 0
+    max_steps = iopt[I_MAX_STEPS]
+    stop_grok = iopt[I_STOP_GROK] != 0
+    nrec = iopt[I_REC_SUB]
+    recording = rec_t.shape[1] > 0
+    cap_u = fopt[F_CAP_U]
+    cap_m = fopt[F_CAP_M]
+    mlo = mg[0]
+    mhi = mg[mg.shape[0] - 1]
+    # event kinds as run-time int64 (global constants would compile one version per kind)
+    k_of = np.int64(K_OVERFIT)
+    k_gr = np.int64(K_GROK)
+    k_sp = np.int64(K_SPEED)
+
+    y = np.empty(n)
+    y_new = np.empty(n)
+    ytmp = np.empty(n)
+    err = np.empty(n)
+    tmp = np.empty(n)
+    K = np.empty((7, n))
+    Q = np.empty((n, 4))
+    f1 = np.empty(n)
+
+    y[0] = y0[p, 0]
+    y[1] = min(max(y0[p, 1], mlo), mhi)
+    for k in range(ev_t.shape[1]):
+        ev_t[p, k] = np.nan
+        ev_y[p, k, 0] = np.nan
+        ev_y[p, k, 1] = np.nan
+    counts[p, 0] = 0
+    counts[p, 1] = 0
+    counts[p, 2] = 0
+    counts[p, 3] = 0
+    rec_n[p] = 0
+    t = 0.0
+    rhs(ug, mg, coef, iopt, pr, y, K[0])
+    nfev = 1
+    g_of = event_value(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+    g_gr = event_value(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+    g_sp = event_value(k_sp, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+    nfev += 1
+    have_of = g_of <= 0.0
+    have_gr = g_gr <= 0.0
+    if have_of:
+        ev_t[p, EV_OVERFIT] = 0.0
+        ev_y[p, EV_OVERFIT, 0] = y[0]
+        ev_y[p, EV_OVERFIT, 1] = y[1]
+    if have_gr:
+        ev_t[p, EV_GROK] = 0.0
+        ev_y[p, EV_GROK, 0] = y[0]
+        ev_y[p, EV_GROK, 1] = y[1]
+    if recording:
+        _record(rec_t, rec_y, rec_n, counts, p, 0.0, y[0], y[1])
+    k_out = 0
+    while k_out < t_out.shape[0] and t_out[k_out] <= 0.0:
+        y_out[p, k_out, 0] = y[0]
+        y_out[p, k_out, 1] = y[1]
+        k_out += 1
+
+    st = -1
+    if g_sp <= 0.0 and not fixed:
+        ev_t[p, EV_E] = 0.0
+        ev_y[p, EV_E, 0] = y[0]
+        ev_y[p, EV_E, 1] = y[1]
+        st = OK if have_gr else NO_GROK
+    elif have_gr and stop_grok:
+        st = OK
+    elif y[0] < ug[0] or y[0] > ug[ug.shape[0] - 1]:
+        st = LEFT_DOMAIN
+    if not (np.isfinite(K[0, 0]) and np.isfinite(K[0, 1])):
+        st = OVERFLOW
+
+    h = 0.0
+    if fixed:
+        h = fopt[F_H]
+    elif fopt[F_H] > 0.0:
+        h = fopt[F_H]
+    elif st < 0:
+        h = initial_step(ug, mg, coef, iopt, pr, y, K[0], rtol, atol, ytmp, f1)
+        nfev += 1
+        if not (h > 0.0 and np.isfinite(h)):
+            st = OVERFLOW
+    n_acc = 0
+    n_rej = 0
+    rejected_last = False
+    while st < 0:
+        if n_acc + n_rej >= max_steps:
+            st = MAX_STEPS
+            break
+        last = False
+        if not fixed:
+            if cap_u > 0.0 and abs(K[0, 0]) * h > cap_u:
+                h = cap_u / abs(K[0, 0])
+            if cap_m > 0.0 and abs(K[0, 1]) * h > cap_m:
+                h = cap_m / abs(K[0, 1])
+        if t + h >= t_max * (1.0 - 1e-14):
+            h = t_max - t
+            last = True
+        if h <= 1e-14 * max(1.0, abs(t)):
+            st = MAX_STEPS  # step size underflow
+            break
+        dp_step(ug, mg, coef, iopt, pr, y, h, K, ytmp, y_new, err)
+        nfev += 6
+        if not fixed:
+            en = error_norm(err, y, y_new, rtol, atol)
+            if not (en <= 1.0):  # also catches NaN
+                n_rej += 1
+                h *= rejected_factor(en)
+                rejected_last = True
+                continue
+            factor = accepted_factor(en, rejected_last)
+            rejected_last = False
+        else:
+            factor = 1.0
+        n_acc += 1
+        t_new = t + h if not last else t_max
+        dense_coeffs(K, Q)
+
+        # ---- events in (t, t_new]
+        s_term = 2.0
+        term = T_NONE
+        if y_new[0] < ug[0] or y_new[0] > ug[ug.shape[0] - 1]:
+            kind = np.int64(K_U_LOW) if y_new[0] < ug[0] else np.int64(K_U_HIGH)
+            g0 = event_value(kind, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+            g1 = event_value(kind, ug, mg, coef, nodes, iopt, fopt, pr, y_new[0], y_new[1])
+            s, _ = brent(kind, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, 0.0, 1.0,
+                         max(g0, 0.0), g1, tmp)
+            s_term = s
+            term = T_EXIT
+        g_sp_new = 1.0
+        if not fixed:
+            # speed at y_new from K[6] = f(y_new) (first same as last): no extra evaluation
+            g_sp_new = np.sqrt(K[6, 0] ** 2 + K[6, 1] ** 2) - speed_tolerance(fopt, pr)
+            if g_sp_new <= 0.0 and g_sp > 0.0:
+                s, ne = brent(k_sp, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, 0.0,
+                              1.0, g_sp, g_sp_new, tmp)
+                nfev += ne
+                if s < s_term:
+                    s_term = s
+                    term = T_STATIONARY
+        if not have_of:
+            s = locate_first(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, g_of,
+                             N_EVENT_SUB, tmp)
+            if s >= 0.0 and s <= s_term:
+                have_of = True
+                dense_eval(y, Q, h, s, tmp)
+                ev_t[p, EV_OVERFIT] = t + s * h
+                ev_y[p, EV_OVERFIT, 0] = tmp[0]
+                ev_y[p, EV_OVERFIT, 1] = min(max(tmp[1], mlo), mhi)
+        if not have_gr:
+            s = locate_first(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, g_gr,
+                             N_EVENT_SUB, tmp)
+            if s >= 0.0 and s <= s_term:
+                have_gr = True
+                dense_eval(y, Q, h, s, tmp)
+                ev_t[p, EV_GROK] = t + s * h
+                ev_y[p, EV_GROK, 0] = tmp[0]
+                ev_y[p, EV_GROK, 1] = min(max(tmp[1], mlo), mhi)
+                if stop_grok and s < s_term:
+                    s_term = s
+                    term = T_GROK
+        t_stop = t_new if term == T_NONE else t + s_term * h
+
+        # ---- outputs and record within (t, t_stop]
+        while k_out < t_out.shape[0] and t_out[k_out] <= t_stop:
+            dense_eval(y, Q, h, (t_out[k_out] - t) / h, tmp)
+            y_out[p, k_out, 0] = tmp[0]
+            y_out[p, k_out, 1] = min(max(tmp[1], mlo), mhi)
+            k_out += 1
+        if recording:
+            for j in range(1, nrec + 1):
+                s = j / (nrec + 1.0)
+                if t + s * h >= t_stop:
+                    break
+                dense_eval(y, Q, h, s, tmp)
+                _record(rec_t, rec_y, rec_n, counts, p, t + s * h, tmp[0],
+                        min(max(tmp[1], mlo), mhi))
+
+        if term != T_NONE:
+            dense_eval(y, Q, h, s_term, tmp)
+            y[0] = tmp[0]
+            y[1] = min(max(tmp[1], mlo), mhi)
+            t = t_stop
+            if term == T_EXIT:
+                y[0] = ug[0] if y_new[0] < ug[0] else ug[ug.shape[0] - 1]
+                st = LEFT_DOMAIN
+            elif term == T_GROK:
+                st = OK
+            else:
+                ev_t[p, EV_E] = t
+                ev_y[p, EV_E, 0] = y[0]
+                ev_y[p, EV_E, 1] = y[1]
+                st = OK if have_gr else NO_GROK
+            if recording:
+                _record(rec_t, rec_y, rec_n, counts, p, t, y[0], y[1])
+            break
+
+        t = t_new
+        y[0] = y_new[0]
+        y[1] = min(max(y_new[1], mlo), mhi)
+        for d in range(n):
+            K[0, d] = K[6, d]
+        if y[1] != y_new[1]:  # clipped onto an m edge: refresh f (the edge rule applies)
+            rhs(ug, mg, coef, iopt, pr, y, K[0])
+            nfev += 1
+        if not (np.isfinite(K[0, 0]) and np.isfinite(K[0, 1])):
+            st = OVERFLOW
+            break
+        g_sp = g_sp_new
+        if not have_of:
+            g_of = event_value(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+        if not have_gr:
+            g_gr = event_value(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+        if recording:
+            _record(rec_t, rec_y, rec_n, counts, p, t, y[0], y[1])
+        if last:
+            st = OK if have_gr else NO_GROK
+            break
+        if not fixed:
+            h *= factor
+
+    while k_out < t_out.shape[0]:
+        y_out[p, k_out, 0] = y[0]
+        y_out[p, k_out, 1] = y[1]
+        k_out += 1
+    ev_t[p, EV_END] = t
+    ev_y[p, EV_END, 0] = y[0]
+    ev_y[p, EV_END, 1] = y[1]
+    status[p] = st
+    counts[p, C_NFEV] = nfev
+    counts[p, C_ACCEPT] = n_acc
+    counts[p, C_REJECT] = n_rej
+
+
+@njit
+def _outputs(n: int, n_times: int, n_record: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                        np.ndarray, np.ndarray, np.ndarray]:
+    """The output arrays of `integrate_batch` for ``n`` paths (status -1: not yet set)."""
+    return (np.empty((n, n_times, 2)), np.empty((n, N_EV)), np.empty((n, N_EV, 2)),
+            np.full(n, -1, np.int64), np.empty((n, N_COUNTS), np.int64),
+            np.empty((n, n_record)), np.empty((n, n_record, 2)), np.zeros(n, np.int64))
+
+
+@njit_parallel
+def integrate_batch(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
+                    coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
+                    fopt: np.ndarray, t_out: np.ndarray, n_record: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray, np.ndarray, np.ndarray]:
+    """`integrate_path` for every row of y0 (n, 2) and par (n, 3), in parallel; records up
+    to ``n_record`` visited points per path (0: none).
+
+    Returns (y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n), as `integrate_path`
+    fills them: (n, len(t_out), 2), (n, 4), (n, 4, 2), (n,), (n, 4), (n, n_record),
+    (n, n_record, 2), (n,)."""
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
+        y0.shape[0], t_out.shape[0], n_record)
+    for p in prange(y0.shape[0]):
+        integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
+                       ev_y, status, counts, rec_t, rec_y, rec_n)
+    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n
+
+
+@njit
+def integrate_serial(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
+                     coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
+                     fopt: np.ndarray, t_out: np.ndarray, n_record: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray, np.ndarray, np.ndarray]:
+    """As `integrate_batch`, on one thread (for small batches and tests)."""
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
+        y0.shape[0], t_out.shape[0], n_record)
+    for p in range(y0.shape[0]):
+        integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
+                       ev_y, status, counts, rec_t, rec_y, rec_n)
+    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n

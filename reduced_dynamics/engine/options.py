@@ -1,0 +1,119 @@
+"""Options of a prediction: what counts as an event, how the integrator runs, how the
+landscape is interpolated. Frozen dataclasses, each checked when it is made (as diffrax's
+``SaveAt``): a bad value is an `InputError` naming the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reduced_dynamics.engine.interpolant import DERIVATIVES, TRANSFORMS
+from reduced_dynamics.errors import bad_value
+from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """What counts as overfitting and as grokking.
+
+    overfit: l̃_train ≤ ``theta_train`` (default 0.05, the boundary contour of SPEC §4/§5),
+    or with ``overfit_on="acc"`` interpolated train accuracy ≥ ``train_acc_threshold``.
+    grok: interpolated test accuracy ≥ ``acc_threshold`` (default 0.95), or with
+    ``grok_on="loss"`` l̃_test ≤ ``theta_test``.
+    """
+
+    theta_train: float = BOUNDARY_LOSS
+    overfit_on: str = "loss"
+    train_acc_threshold: float = ACC_THRESHOLD
+    grok_on: str = "acc"
+    acc_threshold: float = ACC_THRESHOLD
+    theta_test: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.theta_train) and self.theta_train > 0):
+            raise bad_value("theta_train", self.theta_train, "a finite loss threshold > 0")
+        for name in ("overfit_on", "grok_on"):
+            if getattr(self, name) not in ("loss", "acc"):
+                raise bad_value(name, getattr(self, name), "'loss' or 'acc'")
+        for name in ("train_acc_threshold", "acc_threshold"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 < v <= 1):
+                raise bad_value(name, v, "an accuracy in (0, 1]")
+        if self.grok_on == "loss":
+            if self.theta_test is None:
+                raise bad_value("theta_test", None, "a loss threshold > 0 when grok_on='loss'")
+            if not (np.isfinite(self.theta_test) and self.theta_test > 0):
+                raise bad_value("theta_test", self.theta_test, "a finite loss threshold > 0")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Integrator settings (defaults in comments).
+
+    The output grid is t = 0 and ``n_times - 1`` log-spaced times from ``t_first`` to
+    ``t_max``; ``t_max=None`` picks 20·ln(w_max/w_min)/(min η_D · min positive γ), twenty
+    times what weight decay alone needs to cross the grid (1e6/min η_D when every γ = 0).
+    A path is stationary (t_E; integration stops) once |d(u, m)/dt| ≤
+    η_D (stationary_rtol·γ + stationary_atol). ``step_cap``: the largest move per step in
+    mean grid cells. ``fixed_step``: constant step h, no error control, no stationary stop.
+    """
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    t_max: float | None = None
+    t_first: float = 1.0
+    n_times: int = 121
+    max_steps: int = 100_000
+    step_cap: float = 1.0
+    stationary_rtol: float = 1e-2
+    stationary_atol: float = 1e-10
+    stop_at_grok: bool = False
+    fixed_step: float | None = None
+    record_sub: int = 3
+    max_record: int = 100_000
+    parallel: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol", "t_first", "step_cap"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise bad_value(name, v, "a finite number > 0")
+        for name in ("stationary_rtol", "stationary_atol"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise bad_value(name, v, "a finite number >= 0")
+        if self.t_max is not None and not (np.isfinite(self.t_max)
+                                           and self.t_max > self.t_first):
+            raise bad_value("t_max", self.t_max,
+                            f"a finite time > t_first = {self.t_first:g} (the first "
+                            f"log-spaced output time, in optimiser steps), or None for auto")
+        # upper bounds: int64 option slots; n_times, max_record are allocated per path;
+        # record_sub points are computed per step
+        for name, lo, hi in (("n_times", 2, 10**6), ("max_steps", 1, 2**62),
+                             ("record_sub", 0, 1000), ("max_record", 2, 10**7)):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and lo <= v <= hi):
+                raise bad_value(name, v, f"an integer in [{lo}, {hi:.3g}]")
+        if self.fixed_step is not None and not (np.isfinite(self.fixed_step)
+                                                and self.fixed_step > 0):
+            raise bad_value("fixed_step", self.fixed_step, "a finite step > 0 or None")
+
+
+@dataclass(frozen=True)
+class InterpolantOptions:
+    """How the landscape is interpolated (see `interpolant`): transform 'log' or 'linear',
+    ``smoothing`` ≥ 0 (0 = interpolate), ``monotone`` running minimum of train_loss in w."""
+
+    transform: str = "log"
+    smoothing: float = 0.0
+    monotone: bool = False
+    derivatives: str = "pchip"
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise bad_value("transform", self.transform, f"one of {list(TRANSFORMS)}")
+        if self.derivatives not in DERIVATIVES:
+            raise bad_value("derivatives", self.derivatives, f"one of {list(DERIVATIVES)}")
+        if not (np.isfinite(self.smoothing) and self.smoothing >= 0):
+            raise bad_value("smoothing", self.smoothing, "a finite number >= 0")
