@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,39 +24,166 @@ SEED_MAX = 2**32 - 1  # numpy's legacy seeding and netCDF's int64 both hold this
 MAX_SEEDS = 10_000  # seeds (restarts, runs) given as a count
 
 
-def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` as an int in [low, high]; refuses bools, floats and out-of-range values."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise bad_value(name, value, "an integer")
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, or ``a <type>`` when that is longer than ``limit``
+    (a Dataset, a long array)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"a {type(value).__name__}"
+
+
+def _refuse(name: str, value: object, expected: str) -> InputError:
+    return InputError(f"`{name}` must be {expected}, got {shown(value)}")
+
+
+def _is_int(value: object) -> bool:
+    """An integer that is not a bool (True is not a count, a size or a seed)."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral)
+
+
+def _is_real(value: object) -> bool:
+    """A real number that is not a bool."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None, *,
+              expected: str | None = None) -> int:
+    """``value`` as an int in [low, high]; refuses bools, floats and out-of-range values.
+    ``expected``: what the message says would work (default: the rule broken)."""
+    if not _is_int(value):
+        rule = f">= {low}" if high is None else f"from {low} to {high}"
+        raise _refuse(name, value, expected or f"an integer {rule}")
     if value < low:
-        raise bad_value(name, value, f">= {low}")
+        raise bad_value(name, value, expected or f">= {low}")
     if high is not None and value > high:
-        raise bad_value(name, value, f"<= {high}")
+        raise bad_value(name, value, expected or f"<= {high}")
     return int(value)
+
+
+def _real_rule(low: float | None, low_open: bool, high: float | None, high_open: bool) -> str:
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    return " and ".join(r for r in (lo, hi) if r)
+
+
+def _real_ok(value: object, low: float | None, low_open: bool, high: float | None,
+             high_open: bool) -> bool:
+    if not _is_real(value):
+        return False
+    x = float(value)
+    return (math.isfinite(x) and (low is None or (x > low if low_open else x >= low))
+            and (high is None or (x < high if high_open else x <= high)))
 
 
 def check_real(name: str, value: object, *, low: float | None = None,
                low_open: bool = False, high: float | None = None,
-               high_open: bool = False) -> float:
-    """``value`` as a finite float within the given bounds (open or closed)."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
-    x = float(value) if ok else math.nan
-    ok = ok and math.isfinite(x)
-    ok = ok and (low is None or (x > low if low_open else x >= low))
-    ok = ok and (high is None or (x < high if high_open else x <= high))
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        rule = " and ".join(r for r in (lo, hi) if r)
-        raise bad_value(name, value, f"a finite number {rule}".rstrip())
-    return x
+               high_open: bool = False, expected: str | None = None) -> float:
+    """``value`` as a finite float within the given bounds (open or closed); refuses bools
+    and strings. ``expected``: what the message says would work (default: the bounds)."""
+    if not _real_ok(value, low, low_open, high, high_open):
+        rule = _real_rule(low, low_open, high, high_open)
+        raise bad_value(name, value, expected or f"a finite number {rule}".rstrip())
+    return float(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` as a bool: True or False (numpy's too), not 0, 1 or a string."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise _refuse(name, value, "True or False")
+    return bool(value)
+
+
+def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """``value``, one of the strings ``choices``."""
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise _refuse(name, value, f"one of {choices}")
+    return value
+
+
+def check_str(name: str, value: object, expected: str = "a non-empty string") -> str:
+    """``value``, a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise _refuse(name, value, expected)
+    return value
+
+
+def check_type(name: str, value: object, types: type | tuple[type, ...], expected: str,
+               *, optional: bool = False) -> object:
+    """``value`` when it is an instance of ``types`` (or None with ``optional``); the
+    message says ``expected`` (e.g. "an EventOptions or None")."""
+    if (optional and value is None) or isinstance(value, types):
+        return value
+    raise _refuse(name, value, expected)
+
+
+def check_path(name: str, value: object, what: str = "file") -> str | os.PathLike:
+    """``value``, a path: a non-empty ``str`` or an ``os.PathLike`` (``pathlib.Path``)."""
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and value):
+        return value
+    raise _refuse(name, value, f"the path of a {what} (a str or a pathlib.Path)")
+
+
+def check_sequence(name: str, value: object, expected: str, *, empty: bool = False,
+                   item=None) -> tuple:
+    """The items of ``value``, a list, tuple, range or 1-D numpy array (not a string, a
+    set or a lone number), as a tuple; non-empty unless ``empty``; each item passing
+    ``item`` (a predicate) where given."""
+    ok = (isinstance(value, np.ndarray) and value.ndim == 1) or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes)))
+    items = tuple(value.tolist() if isinstance(value, np.ndarray) else value) if ok else ()
+    if not ok or (not empty and not items) or (item is not None and not all(map(item, items))):
+        raise _refuse(name, value, expected)
+    return items
+
+
+def check_ints(name: str, value: object, low: int, high: int | None = None, *,
+               expected: str | None = None, empty: bool = False) -> tuple[int, ...]:
+    """``value``, a sequence (`check_sequence`) of ints in [low, high], as a tuple of ints."""
+    rule = f">= {low}" if high is None else f"from {low} to {high}"
+    expected = expected or f"a {'' if empty else 'non-empty '}sequence of integers {rule}"
+    items = check_sequence(name, value, expected, empty=empty, item=lambda v: _is_int(v) and (
+        v >= low and (high is None or v <= high)))
+    return tuple(int(v) for v in items)
+
+
+def check_reals(name: str, value: object, *, low: float | None = None,
+                low_open: bool = False, high: float | None = None, high_open: bool = False,
+                expected: str | None = None) -> tuple:
+    """``value``, a non-empty sequence (`check_sequence`) of finite numbers within the
+    bounds, as a tuple (of the numbers as given)."""
+    rule = _real_rule(low, low_open, high, high_open)
+    expected = expected or f"a non-empty sequence of finite numbers {rule}".rstrip()
+    return check_sequence(name, value, expected,
+                          item=lambda v: _real_ok(v, low, low_open, high, high_open))
+
+
+def check_numbers(name: str, value: object, expected: str) -> object:
+    """``value`` unchanged when it is a number or a (nested) sequence or array of numbers;
+    refuses strings, bools and None anywhere in it (the values are checked by whoever uses
+    them)."""
+    def numeric(v: object) -> bool:
+        if isinstance(v, np.ndarray):
+            return v.dtype.kind in "iuf" or (v.dtype == object and all(map(numeric, v.flat)))
+        if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
+            return all(numeric(x) for x in v)
+        return _is_real(v)
+
+    if not numeric(value):
+        raise _refuse(name, value, expected)
+    return value
+
+
+def check_seed(name: str, value: object) -> int:
+    """One seed: an int in [0, 2**32 - 1] (what numpy and torch both accept)."""
+    return check_int(name, value, 0, SEED_MAX,
+                     expected=f"an integer from 0 to 2**32 - 1 = {SEED_MAX}")
 
 
 def check_seeds(name: str, seeds: Iterable[object]) -> tuple[int, ...]:
     """Seeds as ints in [0, 2**32 - 1] (what numpy and torch both accept)."""
     out = []
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= SEED_MAX:
+        if not _is_int(s) or not 0 <= s <= SEED_MAX:
             raise bad_value(name, s, f"integers from 0 to 2**32 - 1 = {SEED_MAX}")
         out.append(int(s))
     return tuple(out)
@@ -88,6 +216,11 @@ def check_norms(name: str, values, dtype: str, *, scale: float = 1.0) -> None:
         how = "" if scale == 1.0 else f"w = {name.lstrip('-')} x w0 with w0 = {scale:.4g}, and "
         raise InputError(f"`{name}` must be below {limit / scale:.3g} with dtype {dtype} "
                          f"({how}w^2 = ||theta||^2 must be finite), got {bad[0]:g}")
+
+
+DTYPES = ("float32", "float64")
+SCHEDULES = ("constant", "step", "cosine")  # `ProbeConfig.schedule`
+LR_SCALINGS = ("constant", "alpha")  # `ProbeConfig.lr_scaling`
 
 
 @dataclass(frozen=True)
@@ -131,16 +264,12 @@ class ProbeConfig:
         check_real("lr_decay_factor", self.lr_decay_factor, low=0.0, low_open=True)
         for name in ("rel_change_tol", "abs_change_tol", "monotone_tol", "monotone_abs_tol"):
             check_real(name, getattr(self, name), low=0.0)
-        if self.schedule not in ("constant", "step", "cosine"):
-            raise InputError(f"`schedule` must be 'constant', 'step' or 'cosine', got "
-                             f"{self.schedule!r}")
+        check_choice("schedule", self.schedule, SCHEDULES)
         if self.schedule == "step" and self.lr_decay_every < 1:
             raise InputError(f"`lr_decay_every` must be >= 1 with schedule='step', got "
                              f"{self.lr_decay_every}")
-        if self.lr_scaling not in ("constant", "alpha"):
-            raise InputError(f"`lr_scaling` must be 'constant' or 'alpha', got {self.lr_scaling!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+        check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        check_choice("dtype", self.dtype, DTYPES)
         check_adam_lr("lr", self.lr, self.beta1, self.dtype)
         check_int("chunk_size", self.chunk_size, 1)
         if self.batch_size is not None:  # None: full batch
@@ -201,17 +330,16 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             check_real(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         check_real("eps", self.eps, low=0.0, low_open=True)
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+        check_choice("dtype", self.dtype, DTYPES)
+        check_bool("wd_representation", self.wd_representation)
+        check_bool("constrain_norm", self.constrain_norm)
         self.check_rates("eta_d", (self.eta_d,))
         self.check_rates("eta_r", (self.eta_r,))
         if self.batch_size is not None:  # None: full batch
             check_int("batch_size", self.batch_size, 1)
         check_seeds("shuffle_seed", (self.shuffle_seed,))
         check_int("warmup_steps", self.warmup_steps, 0, self.steps)
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"`optimizer` must be one of {list(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         if self.momentum != 0 and self.optimizer != "sgd":
             raise InputError(f"`momentum` is the heavy-ball momentum of sgd; {self.optimizer} "
@@ -281,9 +409,18 @@ class RunSet:
     eta_r: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        # every column a sequence (stored as a tuple), one value per run, each checked
+        columns = ("gamma", "seed", "alpha0", "m0", "n_train", "eta_d", "eta_r")
+        for name in columns:
+            value = getattr(self, name)
+            if value is not None or name in columns[:4]:
+                object.__setattr__(self, name, check_sequence(
+                    name, value, "a sequence with one value per run" + (
+                        "" if name in columns[:4] else ", or None")))
         n = len(self.gamma)
         if n == 0 or any(len(v) != n for v in (self.seed, self.alpha0, self.m0)):
-            raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0")
+            raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0, "
+                             f"got lengths {[len(getattr(self, c)) for c in columns[:4]]}")
         if self.n_train is not None:
             if len(self.n_train) != n:
                 raise InputError(f"`n_train` needs one size per run ({n}), got "
@@ -319,10 +456,24 @@ class RunSet:
     def sweep(cls, gammas, seeds, alpha0s, m0s, n_trains=None, eta_ds=None,
               eta_rs=None) -> RunSet:
         """Every combination, eta_d varying slowest (then eta_r, gamma, n_train, seed,
-        alpha0, m0); ``eta_ds``/``eta_rs`` None: the TrainConfig's rate for every run."""
-        sizes = [None] if n_trains is None else [int(n) for n in n_trains]
-        e_d = [None] if eta_ds is None else [float(e) for e in eta_ds]
-        e_r = [None] if eta_rs is None else [float(e) for e in eta_rs]
+        alpha0, m0); ``eta_ds``/``eta_rs`` None: the TrainConfig's rate for every run.
+
+        Each argument is a sequence (a list, tuple or 1-D array; ``n_trains``, ``eta_ds``,
+        ``eta_rs`` may be None) of numbers, integers for ``seeds`` and ``n_trains``; their
+        values are checked by the run set (`RunSet`)."""
+        def column(name: str, values: object, integers: bool = False) -> tuple:
+            kind = "integers" if integers else "numbers"
+            return check_sequence(name, values, f"a non-empty sequence of {kind} (e.g. "
+                                  f"{[30, 60] if integers else [0.1, 0.3]})",
+                                  item=_is_int if integers else _is_real)
+
+        gammas, alpha0s, m0s = (column(n, v) for n, v in (
+            ("gammas", gammas), ("alpha0s", alpha0s), ("m0s", m0s)))
+        seeds = column("seeds", seeds, integers=True)
+        sizes = [None] if n_trains is None else [
+            int(n) for n in column("n_trains", n_trains, integers=True)]
+        e_d = [None] if eta_ds is None else [float(e) for e in column("eta_ds", eta_ds)]
+        e_r = [None] if eta_rs is None else [float(e) for e in column("eta_rs", eta_rs)]
         grid = [(g, s, a, m, n, d, r) for d in e_d for r in e_r for g in gammas
                 for n in sizes for s in seeds for a in alpha0s for m in m0s]
         cols = [tuple(col) for col in zip(*grid)]
