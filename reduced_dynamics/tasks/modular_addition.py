@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reduced_dynamics.config import ProbeConfig, TrainConfig
+from reduced_dynamics.config import (
+    ProbeConfig,
+    TrainConfig,
+    check_int,
+    check_real,
+    check_seed,
+    check_str,
+)
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY
 from reduced_dynamics.tasks.base import TaskEntry
@@ -40,12 +47,16 @@ class ModularAdditionConfig:
     activation: str = "transformer"
 
     def __post_init__(self) -> None:
-        for name in ("p", "d_model", "n_heads", "d_head", "d_mlp"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise InputError(f"`{name}` must be an integer >= 1, got "
-                                 f"{getattr(self, name)!r}")
-        if self.p < 2:
-            raise InputError(f"`p` must be >= 2, got {self.p}")
+        check_str("preset", self.preset)
+        check_int("p", self.p, 2)
+        for name in ("d_model", "n_heads", "d_head", "d_mlp"):
+            check_int(name, getattr(self, name), 1)
+        check_real("train_fraction", self.train_fraction, low=0.0, low_open=True, high=1.0,
+                   high_open=True)
+        check_seed("data_seed", self.data_seed)
+        if not isinstance(self.activation, str) or self.activation != "transformer":
+            raise InputError(f"`activation` must be 'transformer' (it names the model for "
+                             f"the probe's convergence test), got {self.activation!r}")
         n = self.n_train
         if not (0 < self.train_fraction < 1) or not 1 <= n < self.p ** 2:
             raise InputError(f"`train_fraction` must leave at least one training and one "
