@@ -45,14 +45,16 @@ def _is_real(value: object) -> bool:
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
 
 
-def check_int(name: str, value: object, low: int, high: int | None = None, *,
+def check_int(name: str, value: object, low: int | None, high: int | None = None, *,
               expected: str | None = None) -> int:
-    """``value`` as an int in [low, high]; refuses bools, floats and out-of-range values.
-    ``expected``: what the message says would work (default: the rule broken)."""
+    """``value`` as an int in [low, high] (None: unbounded); refuses bools, floats and
+    out-of-range values. ``expected``: what the message says would work (default: the rule
+    broken)."""
     if not _is_int(value):
-        rule = f">= {low}" if high is None else f"from {low} to {high}"
-        raise _refuse(name, value, expected or f"an integer {rule}")
-    if value < low:
+        rule = ("" if low is None else f" >= {low}") if high is None else (
+            f" <= {high}" if low is None else f" from {low} to {high}")
+        raise _refuse(name, value, expected or f"an integer{rule}")
+    if low is not None and value < low:
         raise bad_value(name, value, expected or f">= {low}")
     if high is not None and value > high:
         raise bad_value(name, value, expected or f"<= {high}")
@@ -136,13 +138,15 @@ def check_sequence(name: str, value: object, expected: str, *, empty: bool = Fal
     return items
 
 
-def check_ints(name: str, value: object, low: int, high: int | None = None, *,
+def check_ints(name: str, value: object, low: int | None, high: int | None = None, *,
                expected: str | None = None, empty: bool = False) -> tuple[int, ...]:
-    """``value``, a sequence (`check_sequence`) of ints in [low, high], as a tuple of ints."""
-    rule = f">= {low}" if high is None else f"from {low} to {high}"
-    expected = expected or f"a {'' if empty else 'non-empty '}sequence of integers {rule}"
+    """``value``, a sequence (`check_sequence`) of ints in [low, high] (None: unbounded),
+    as a tuple of ints."""
+    rule = ("" if low is None else f" >= {low}") if high is None else (
+        f" <= {high}" if low is None else f" from {low} to {high}")
+    expected = expected or f"a {'' if empty else 'non-empty '}sequence of integers{rule}"
     items = check_sequence(name, value, expected, empty=empty, item=lambda v: _is_int(v) and (
-        v >= low and (high is None or v <= high)))
+        (low is None or v >= low) and (high is None or v <= high)))
     return tuple(int(v) for v in items)
 
 
@@ -171,6 +175,21 @@ def check_numbers(name: str, value: object, expected: str) -> object:
     if not numeric(value):
         raise _refuse(name, value, expected)
     return value
+
+
+def check_sweep_options(output: object, *, resume: object, progress: object, history: object,
+                        overwrite: object, executor: object) -> None:
+    """The arguments a probe and a training sweep share (`probe`, `train`): ``output`` a
+    path, the flags bools, ``history`` a str, ``executor`` None or an object with ``map``
+    (`reduced_dynamics.executors`). (``device`` is checked where it is resolved,
+    `models.batched.resolve_device`.)"""
+    check_path("output", output, "file to write")
+    for name, value in (("resume", resume), ("progress", progress), ("overwrite", overwrite)):
+        check_bool(name, value)
+    check_type("history", history, str, "a str (a line for the file's `history`)")
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise _refuse("executor", executor, "None (here, one chunk after another) or an "
+                      "executor with a map method (`reduced_dynamics.executors`)")
 
 
 def check_seed(name: str, value: object) -> int:

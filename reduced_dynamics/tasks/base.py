@@ -27,7 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reduced_dynamics.config import ProbeConfig, TrainConfig
+from reduced_dynamics.config import (
+    SEED_MAX,
+    ProbeConfig,
+    TrainConfig,
+    check_bool,
+    check_ints,
+    check_real,
+    check_seed,
+    check_str,
+    check_type,
+    shown,
+)
 from reduced_dynamics.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,11 +240,33 @@ class TaskEntry:
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
 
     def __post_init__(self) -> None:
-        for name, positive in (("alpha0", True), ("gammas", False)):
-            object.__setattr__(self, name, _floats(f"TaskEntry({self.name!r}).{name}",
-                                                   getattr(self, name), positive))
         if not isinstance(self.name, str) or not self.name or " " in self.name:
             raise InputError(f"`TaskEntry.name` must be a non-empty word, got {self.name!r}")
+        field = f"TaskEntry({self.name!r})."
+        for name, positive in (("alpha0", True), ("gammas", False)):
+            object.__setattr__(self, name, _floats(field + name, getattr(self, name),
+                                                   positive))
+        check_str(field + "description", self.description)
+        check_type(field + "config_type", self.config_type, type, "a class (the task's "
+                   "config dataclass)")
+        for name, kind, what in (("presets", self.config_type, self.config_type.__name__),
+                                 ("probe_presets", ProbeConfig, "ProbeConfig")):
+            table = getattr(self, name)
+            if not (isinstance(table, Mapping) and table and all(
+                    isinstance(k, str) and isinstance(v, kind) for k, v in table.items())):
+                raise InputError(f"`{field}{name}` must be a non-empty mapping of preset "
+                                 f"names to {what} instances, got {shown(table)}")
+        module, _, cls = (self.adapter if isinstance(self.adapter, str) else "").partition(":")
+        if not (module and cls and ":" not in cls):
+            raise InputError(f"`{field}adapter` must be 'module:Class' (the torch adapter), "
+                             f"got {shown(self.adapter)}")
+        check_bool(field + "has_m", self.has_m)
+        check_type(field + "train", self.train, TrainConfig, "a TrainConfig")
+        for name in ("probe_seeds", "train_seeds"):
+            object.__setattr__(self, name, check_ints(field + name, getattr(self, name), 0,
+                                                      SEED_MAX))
+        check_real(field + "m0", self.m0, low=0.0, high=1.0)
+        check_seed(field + "first_seed", self.first_seed)
 
     def preset(self, name: str | None = None, **overrides) -> Any:
         """The named task preset (None: the task's first, its default), with any fields
@@ -334,8 +367,8 @@ def unregister(name: str) -> None:
 
 def get_task(name: str) -> TaskEntry:
     """The registered task ``name``; `InputError` listing the known tasks otherwise."""
-    if name not in REGISTRY:
-        raise InputError(f"`task` must be one of {list(REGISTRY)}, got {name!r}")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise InputError(f"`task` must be one of {list(REGISTRY)}, got {shown(name)}")
     return REGISTRY[name]
 
 
@@ -344,8 +377,10 @@ def task_of(config: Any) -> TaskEntry:
     config passed down carries its task (no search of the registry by type)."""
     entry = getattr(config, "task_entry", None)
     if not isinstance(entry, TaskEntry):
-        raise InputError(f"no registered task has config type {type(config).__name__}; "
-                         f"known tasks: {list(REGISTRY)}")
+        raise InputError(f"`task` must be the config of a registered task (e.g. "
+                         f"`get_task('toy-addition').preset()`), got {shown(config)}: no "
+                         f"registered task has config type {type(config).__name__}; known "
+                         f"tasks: {list(REGISTRY)}")
     return entry
 
 
