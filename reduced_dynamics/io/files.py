@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.config import check_path, check_type
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
 from reduced_dynamics.names import (
     LANDSCAPE_COORD_META,
@@ -364,12 +365,15 @@ def _check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, 
 
 def open_landscape(path: str | os.PathLike) -> xr.Dataset:
     """Open and check a landscape file; the one entry point for reading landscapes."""
+    check_path("path", path, "landscape file")
     ds = read_dataset(path, "landscape")
     return check_landscape(ds, path)
 
 
 def save_landscape(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Check ``ds`` as a landscape and write it atomically to ``path``."""
+    check_type("ds", ds, xr.Dataset, "an xarray.Dataset (a landscape)")
+    check_path("path", path, "landscape file to write")
     ds = ds.copy()
     ds.attrs[FILE_KIND_ATTR] = "landscape"
     check_landscape(ds, path)
@@ -520,6 +524,7 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
 
 def open_trajectories(path: str | os.PathLike) -> xr.Dataset:
     """Open and check a trajectory file; the one entry point for reading them."""
+    check_path("path", path, "trajectory file")
     return check_trajectories(read_dataset(path, "trajectory"), path)
 
 
