@@ -17,18 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reduced_dynamics.errors import InputError, bad_value
+from reduced_dynamics.errors import InputError, bad_value, shown
 
 MAX_STEPS = 10**9  # optimiser steps: beyond this a command would run for years
 SEED_MAX = 2**32 - 1  # numpy's legacy seeding and netCDF's int64 both hold this
 MAX_SEEDS = 10_000  # seeds (restarts, runs) given as a count
-
-
-def shown(value: object, limit: int = 80) -> str:
-    """``repr(value)`` for a message, or ``a <type>`` when that is longer than ``limit``
-    (a Dataset, a long array)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"a {type(value).__name__}"
 
 
 def _refuse(name: str, value: object, expected: str) -> InputError:
@@ -215,7 +208,7 @@ def check_adam_lr(name: str, lr: float, beta1: float, dtype: str) -> None:
     if not lr < limit:
         raise InputError(f"`{name}` must be below {limit:.3g} with dtype {dtype} and beta1 = "
                          f"{beta1:g} (Adam's first step {name} / (1 - beta1) must be a finite "
-                         f"{dtype}), got {lr:g}")
+                         f"{dtype}), got {lr!r}")
 
 
 def max_norm(dtype: str) -> float:
@@ -350,6 +343,7 @@ class TrainConfig:
             check_real(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         check_real("eps", self.eps, low=0.0, low_open=True)
         check_choice("dtype", self.dtype, DTYPES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_bool("wd_representation", self.wd_representation)
         check_bool("constrain_norm", self.constrain_norm)
         self.check_rates("eta_d", (self.eta_d,))
@@ -358,7 +352,6 @@ class TrainConfig:
             check_int("batch_size", self.batch_size, 1)
         check_seeds("shuffle_seed", (self.shuffle_seed,))
         check_int("warmup_steps", self.warmup_steps, 0, self.steps)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         if self.momentum != 0 and self.optimizer != "sgd":
             raise InputError(f"`momentum` is the heavy-ball momentum of sgd; {self.optimizer} "
@@ -437,9 +430,15 @@ class RunSet:
                     name, value, "a sequence with one value per run" + (
                         "" if name in columns[:4] else ", or None")))
         n = len(self.gamma)
-        if n == 0 or any(len(v) != n for v in (self.seed, self.alpha0, self.m0)):
-            raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0, "
-                             f"got lengths {[len(getattr(self, c)) for c in columns[:4]]}")
+        if n == 0:
+            raise InputError("`gamma` must be a non-empty sequence (a run set needs equally "
+                             "long, non-empty gamma/seed/alpha0/m0), got ()")
+        for name in columns[1:4]:
+            if len(getattr(self, name)) != n:
+                raise InputError(f"`{name}` must have one value per run, as `gamma` has "
+                                 f"({n}; a run set needs equally long, non-empty gamma/seed/"
+                                 f"alpha0/m0), got {len(getattr(self, name))}: "
+                                 f"{shown(getattr(self, name))}")
         if self.n_train is not None:
             if len(self.n_train) != n:
                 raise InputError(f"`n_train` needs one size per run ({n}), got "

@@ -33,13 +33,13 @@ from reduced_dynamics.config import (
     TrainConfig,
     check_bool,
     check_ints,
+    check_numbers,
     check_real,
     check_seed,
     check_str,
     check_type,
-    shown,
 )
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -241,7 +241,7 @@ class TaskEntry:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or " " in self.name:
-            raise InputError(f"`TaskEntry.name` must be a non-empty word, got {self.name!r}")
+            raise InputError(f"`TaskEntry.name` must be a non-empty word, got {shown(self.name)}")
         field = f"TaskEntry({self.name!r})."
         for name, positive in (("alpha0", True), ("gammas", False)):
             object.__setattr__(self, name, _floats(field + name, getattr(self, name),
@@ -249,13 +249,18 @@ class TaskEntry:
         check_str(field + "description", self.description)
         check_type(field + "config_type", self.config_type, type, "a class (the task's "
                    "config dataclass)")
-        for name, kind, what in (("presets", self.config_type, self.config_type.__name__),
-                                 ("probe_presets", ProbeConfig, "ProbeConfig")):
+        for name, kind in (("presets", None), ("probe_presets", ProbeConfig)):
             table = getattr(self, name)
-            if not (isinstance(table, Mapping) and table and all(
-                    isinstance(k, str) and isinstance(v, kind) for k, v in table.items())):
+            what = "ProbeConfig instances" if kind else "task configs"
+            if not (isinstance(table, Mapping) and table and all(isinstance(k, str) and (
+                    kind is None or isinstance(v, kind)) for k, v in table.items())):
                 raise InputError(f"`{field}{name}` must be a non-empty mapping of preset "
-                                 f"names to {what} instances, got {shown(table)}")
+                                 f"names to {what}, got {shown(table)}")
+        wrong = [k for k, v in self.presets.items() if not isinstance(v, self.config_type)]
+        if wrong:
+            raise InputError(f"`{field}presets` must hold configs of `{field}config_type` = "
+                             f"{shown(self.config_type)}, got {shown(self.presets[wrong[0]])} "
+                             f"for preset {wrong[0]!r}")
         module, _, cls = (self.adapter if isinstance(self.adapter, str) else "").partition(":")
         if not (module and cls and ":" not in cls):
             raise InputError(f"`{field}adapter` must be 'module:Class' (the torch adapter), "
@@ -317,20 +322,19 @@ class TaskEntry:
 
 def _floats(name: str, value: object, positive: bool) -> tuple[float, ...]:
     """A number or a sequence of numbers as a non-empty tuple of finite floats (> 0 where
-    ``positive``, else >= 0); a string (a CLI spec) is refused."""
+    ``positive``, else >= 0); a string (a CLI spec) or a bool is refused."""
     import numpy as np
 
+    check_numbers(name, value, "a number or a sequence of numbers")  # no str, no bool
     try:
-        if isinstance(value, str):
-            raise TypeError
         values = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # a ragged sequence
         raise InputError(f"`{name}` must be a number or a sequence of numbers, got "
-                         f"{value!r}") from None
+                         f"{shown(value)}") from None
     bad = [v for v in values if not (np.isfinite(v) and (v > 0 if positive else v >= 0))]
     if not values or bad:
         raise InputError(f"`{name}` must be numbers {'> 0' if positive else '>= 0'}, got "
-                         f"{value!r}")
+                         f"{shown(value)}")
     return tuple(float(v) for v in values)
 
 

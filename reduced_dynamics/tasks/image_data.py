@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
@@ -91,7 +91,7 @@ def check_dataset(name: str, value: object) -> str:
     read, and checked, when the data is loaded: `raw_images`)."""
     if not isinstance(value, str) or not (value in DATASETS[:2] or (
             value.startswith("idx:") and len(value) > 4)):
-        raise InputError(f"`{name}` must be one of {list(DATASETS)}, got {value!r}")
+        raise InputError(f"`{name}` must be one of {list(DATASETS)}, got {shown(value)}")
     return value
 
 

@@ -30,7 +30,7 @@ from reduced_dynamics.config import (
     check_seed,
     check_str,
 )
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 from reduced_dynamics.tasks.image_data import check_dataset
@@ -66,7 +66,7 @@ class ImagesConfig:
             "integers >= 1 (e.g. (200, 200))"))
         if not isinstance(self.activation, str) or self.activation != "relu":
             raise InputError(f"`activation` must be 'relu' (the paper's MLP), got "
-                             f"{self.activation!r}")
+                             f"{shown(self.activation)}")
         check_int("n_train", self.n_train, 1)
         check_int("test_size", self.test_size, 1)
         if self.n_test is not None:  # None: every test image

@@ -26,7 +26,7 @@ from reduced_dynamics.config import (
     check_seed,
     check_str,
 )
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY
 from reduced_dynamics.tasks.base import TaskEntry
 
@@ -56,13 +56,13 @@ class ModularAdditionConfig:
         check_seed("data_seed", self.data_seed)
         if not isinstance(self.activation, str) or self.activation != "transformer":
             raise InputError(f"`activation` must be 'transformer' (it names the model for "
-                             f"the probe's convergence test), got {self.activation!r}")
+                             f"the probe's convergence test), got {shown(self.activation)}")
         n = self.n_train
         if not (0 < self.train_fraction < 1) or not 1 <= n < self.p ** 2:
             raise InputError(f"`train_fraction` must leave at least one training and one "
                              f"test pair of the {self.p ** 2}, i.e. lie in "
                              f"[{1 / self.p ** 2:.3g}, {1 - 1 / self.p ** 2:.4g}], got "
-                             f"{self.train_fraction}")
+                             f"{self.train_fraction!r}")
 
     @property
     def n_pairs(self) -> int:
