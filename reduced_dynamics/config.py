@@ -24,6 +24,21 @@ SEED_MAX = 2**32 - 1  # numpy's legacy seeding and netCDF's int64 both hold this
 MAX_SEEDS = 10_000  # seeds (restarts, runs) given as a count
 
 
+def plain(value: object) -> object:
+    """A numpy scalar as the Python number, bool or str it holds; anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def plain_fields(obj: object) -> None:
+    """Replace numpy scalars in a frozen dataclass's fields by Python ones (`plain`), so a
+    config written to a file as JSON (``config_json``) holds no ``np.int64``, and integer
+    arithmetic on its fields cannot overflow."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.generic):
+            object.__setattr__(obj, f.name, plain(value))
+
+
 def _refuse(name: str, value: object, expected: str) -> InputError:
     return InputError(f"`{name}` must be {expected}, got {shown(value)}")
 
@@ -121,11 +136,12 @@ def check_path(name: str, value: object, what: str = "file") -> str | os.PathLik
 def check_sequence(name: str, value: object, expected: str, *, empty: bool = False,
                    item=None) -> tuple:
     """The items of ``value``, a list, tuple, range or 1-D numpy array (not a string, a
-    set or a lone number), as a tuple; non-empty unless ``empty``; each item passing
-    ``item`` (a predicate) where given."""
+    set or a lone number), as a tuple (numpy scalars as Python ones, `plain`); non-empty
+    unless ``empty``; each item passing ``item`` (a predicate) where given."""
     ok = (isinstance(value, np.ndarray) and value.ndim == 1) or (
         isinstance(value, Sequence) and not isinstance(value, (str, bytes)))
-    items = tuple(value.tolist() if isinstance(value, np.ndarray) else value) if ok else ()
+    items = tuple(map(plain, value.tolist() if isinstance(value, np.ndarray) else value)
+                  ) if ok else ()
     if not ok or (not empty and not items) or (item is not None and not all(map(item, items))):
         raise _refuse(name, value, expected)
     return items
@@ -268,6 +284,7 @@ class ProbeConfig:
     shuffle_seed: int = 0
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_int("steps", self.steps, 10, MAX_STEPS)
         check_real("lr", self.lr, low=0.0, low_open=True)
         for name in ("beta1", "beta2"):
@@ -331,6 +348,7 @@ class TrainConfig:
     momentum: float = 0.0
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_int("steps", self.steps, 1, MAX_STEPS)
         check_int("n_log", self.n_log, 1, MAX_N_LOG)
         if self.n_log > self.steps:

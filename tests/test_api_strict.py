@@ -16,6 +16,7 @@ the package's own checkers) says which must be accepted.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -58,8 +59,13 @@ def is_sequence(v: object) -> bool:
     return isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim == 1)
 
 
+def plain(v: object) -> object:
+    """What a config holds for ``v``: a numpy scalar as the Python number or bool it is."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def items(v: object) -> list:
-    return v.tolist() if isinstance(v, np.ndarray) else list(v)
+    return [plain(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)]
 
 
 def in_bounds(x: float, low, low_open, high, high_open) -> bool:
@@ -97,7 +103,7 @@ class Kind:
         raise NotImplementedError
 
     def stored(self, v: object) -> object:
-        return v
+        return plain(v)
 
     def values(self) -> st.SearchStrategy:
         return st.one_of(self.good(), self.good(), self.edges(), ANY)
@@ -241,7 +247,7 @@ class Rule(Kind):
 
     rule: Callable[[object], bool]
     examples: st.SearchStrategy
-    store: Callable[[object], object] = lambda v: v
+    store: Callable[[object], object] = plain
     near: tuple = ()
 
     def accepts(self, v):
@@ -553,8 +559,8 @@ def same(a: object, b: object) -> bool:
 @given(data=st.data())
 def test_constructors_take_right_values_and_name_wrong_ones(data):
     """Each field, one at a time: a value its rule accepts builds the object, which holds it
-    (sequences as tuples); any other is one `InputError` naming the field and showing the
-    value."""
+    (sequences as tuples, numpy scalars as Python ones); any other is one `InputError`
+    naming the field and showing the value."""
     ctor_name, field_name = data.draw(st.sampled_from(CASES), label="field")
     ctor, fields = CONSTRUCTORS[ctor_name]
     spec = fields[field_name]
@@ -564,17 +570,19 @@ def test_constructors_take_right_values_and_name_wrong_ones(data):
     if spec.kind.accepts(value):
         obj = ctor(**kwargs)
         if ctor_name != "RunSet.sweep":
-            held = getattr(obj, field_name)
+            held = getattr(obj, field_name)  # the value, numpy scalars as Python ones
             assert same(held, spec.kind.stored(value)) or held is value, (held, value)
+        if hasattr(obj, "to_dict"):
+            json.dumps(obj.to_dict())  # a file can store it (config_json)
         return
     with pytest.raises(InputError) as err:
         ctor(**kwargs)
     message = str(err.value)
     assert "\n" not in message and "got " in message, message
     assert names_argument(message, spec.names or (field_name,)), (field_name, message)
-    text = " ".join(repr(value).split())
+    text = " ".join(repr(plain(value)).split())
     if not isinstance(value, (list, tuple, np.ndarray, set, dict)) and len(text) <= 60:
-        assert text in message, (text, message)  # a scalar: the value shown as given
+        assert text in message, (text, message)  # a scalar: the value shown
 
 
 def test_the_sweep_is_every_combination_of_its_arguments():

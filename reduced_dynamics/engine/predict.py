@@ -27,7 +27,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.config import check_bool, check_choice, check_int, check_real, check_type
+from reduced_dynamics.config import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_type,
+    plain_fields,
+)
 from reduced_dynamics.engine import dopri
 from reduced_dynamics.engine import dynamics as dy
 from reduced_dynamics.engine.interpolant import (
@@ -73,6 +80,7 @@ class EventOptions:
     theta_test: float | None = None
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_real("theta_train", self.theta_train, low=0.0, low_open=True,
                    expected="a finite loss threshold > 0")
         for name in ("overfit_on", "grok_on"):
@@ -117,6 +125,7 @@ class SolverOptions:
     parallel: bool = True
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         for name in ("rtol", "atol", "t_first", "step_cap"):
             check_real(name, getattr(self, name), low=0.0, low_open=True)
         for name in ("stationary_rtol", "stationary_atol"):
@@ -149,6 +158,7 @@ class InterpolantOptions:
     derivatives: str = "pchip"
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_choice("transform", self.transform, TRANSFORMS)
         check_choice("derivatives", self.derivatives, DERIVATIVES)
         check_real("smoothing", self.smoothing, low=0.0)

@@ -38,6 +38,7 @@ from reduced_dynamics.config import (
     check_seed,
     check_str,
     check_type,
+    plain_fields,
 )
 from reduced_dynamics.errors import InputError, shown
 
@@ -240,6 +241,7 @@ class TaskEntry:
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         if not isinstance(self.name, str) or not self.name or " " in self.name:
             raise InputError(f"`TaskEntry.name` must be a non-empty word, got {shown(self.name)}")
         field = f"TaskEntry({self.name!r})."

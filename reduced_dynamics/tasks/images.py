@@ -29,6 +29,7 @@ from reduced_dynamics.config import (
     check_real,
     check_seed,
     check_str,
+    plain_fields,
 )
 from reduced_dynamics.errors import InputError, shown
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE
@@ -58,6 +59,7 @@ class ImagesConfig:
     grok_threshold: float = 0.9
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_str("preset", self.preset)
         check_dataset("dataset", self.dataset)
         check_choice("loss", self.loss, LOSSES)

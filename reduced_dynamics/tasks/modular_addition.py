@@ -25,6 +25,7 @@ from reduced_dynamics.config import (
     check_real,
     check_seed,
     check_str,
+    plain_fields,
 )
 from reduced_dynamics.errors import InputError, shown
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY
@@ -47,6 +48,7 @@ class ModularAdditionConfig:
     activation: str = "transformer"
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_str("preset", self.preset)
         check_int("p", self.p, 2)
         for name in ("d_model", "n_heads", "d_head", "d_mlp"):

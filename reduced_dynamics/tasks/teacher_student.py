@@ -27,6 +27,7 @@ from reduced_dynamics.config import (
     check_real,
     check_seed,
     check_str,
+    plain_fields,
 )
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import LOSS_MSE
@@ -51,6 +52,7 @@ class TeacherStudentConfig:
     threshold: float = 0.01  # correct: mean over outputs of the squared error < threshold
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_str("preset", self.preset)
         for name in ("d_in", "d_out", "n_train", "n_test"):
             check_int(name, getattr(self, name), 1)

@@ -23,6 +23,7 @@ from reduced_dynamics.config import (
     check_real,
     check_seed,
     check_str,
+    plain_fields,
 )
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import LOSS_MSE
@@ -46,6 +47,7 @@ class ToyAdditionConfig:
     data_seed: int = 0  # targets, R_random and split
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_str("preset", self.preset)
         check_int("p", self.p, 2)
         check_bool("modular", self.modular)
