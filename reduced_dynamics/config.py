@@ -1,93 +1,36 @@
 """Configuration of the probe (SPEC §2, §3) and of full training runs (SPEC §6, §13), with
-the validators every config and the CLI share (`check_int`, `check_real`, ...).
+checked at construction with the shared checkers of `reduced_dynamics.checks`.
 
-A leaf: torch-free, and it imports nothing of the package but its exceptions
-(`reduced_dynamics.errors`), so tasks, the probe, the trainer and the CLI can all import it
-without importing each other.
+A leaf: torch-free, and it imports nothing of the package but its checkers and exceptions
+(`reduced_dynamics.checks`, `reduced_dynamics.errors`), so tasks, the probe, the trainer
+and the CLI can all import it without importing each other.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from reduced_dynamics.errors import InputError, bad_value
+from reduced_dynamics.checks import (
+    MAX_STEPS,
+    check_adam_lr,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_seeds,
+    check_sequence,
+    is_int,
+    is_real,
+    plain_fields,
+)
+from reduced_dynamics.errors import InputError, shown
 
-MAX_STEPS = 10**9  # optimiser steps: beyond this a command would run for years
-SEED_MAX = 2**32 - 1  # numpy's legacy seeding and netCDF's int64 both hold this
-MAX_SEEDS = 10_000  # seeds (restarts, runs) given as a count
-
-
-def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` as an int in [low, high]; refuses bools, floats and out-of-range values."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise bad_value(name, value, "an integer")
-    if value < low:
-        raise bad_value(name, value, f">= {low}")
-    if high is not None and value > high:
-        raise bad_value(name, value, f"<= {high}")
-    return int(value)
-
-
-def check_real(name: str, value: object, *, low: float | None = None,
-               low_open: bool = False, high: float | None = None,
-               high_open: bool = False) -> float:
-    """``value`` as a finite float within the given bounds (open or closed)."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
-    x = float(value) if ok else math.nan
-    ok = ok and math.isfinite(x)
-    ok = ok and (low is None or (x > low if low_open else x >= low))
-    ok = ok and (high is None or (x < high if high_open else x <= high))
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        rule = " and ".join(r for r in (lo, hi) if r)
-        raise bad_value(name, value, f"a finite number {rule}".rstrip())
-    return x
-
-
-def check_seeds(name: str, seeds: Iterable[object]) -> tuple[int, ...]:
-    """Seeds as ints in [0, 2**32 - 1] (what numpy and torch both accept)."""
-    out = []
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= SEED_MAX:
-            raise bad_value(name, s, f"integers from 0 to 2**32 - 1 = {SEED_MAX}")
-        out.append(int(s))
-    return tuple(out)
-
-
-def check_adam_lr(name: str, lr: float, beta1: float, dtype: str) -> None:
-    """Adam's first step has size lr / (1 - beta1) (bias correction), which torch converts
-    to ``dtype``: refuse a rate for which that overflows."""
-    limit = float(np.finfo(np.dtype(dtype)).max) * (1.0 - beta1)
-    if not lr < limit:
-        raise InputError(f"`{name}` must be below {limit:.3g} with dtype {dtype} and beta1 = "
-                         f"{beta1:g} (Adam's first step {name} / (1 - beta1) must be a finite "
-                         f"{dtype}), got {lr:g}")
-
-
-def max_norm(dtype: str) -> float:
-    """The largest weight norm w whose square is finite in ``dtype``: sqrt(finfo.max)."""
-    return float(np.sqrt(np.finfo(np.dtype(dtype)).max))
-
-
-def check_norms(name: str, values, dtype: str, *, scale: float = 1.0) -> None:
-    """Refuse norms ``values * scale`` (e.g. alpha * w0) whose square overflows ``dtype``:
-    ||theta||^2 = w^2 must be finite for the projection onto the sphere."""
-    v = np.asarray(values, float)
-    limit = max_norm(dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        w = np.abs(v) * scale
-    bad = v[~(w < limit)]
-    if bad.size:
-        how = "" if scale == 1.0 else f"w = {name.lstrip('-')} x w0 with w0 = {scale:.4g}, and "
-        raise InputError(f"`{name}` must be below {limit / scale:.3g} with dtype {dtype} "
-                         f"({how}w^2 = ||theta||^2 must be finite), got {bad[0]:g}")
+DTYPES = ("float32", "float64")
+SCHEDULES = ("constant", "step", "cosine")  # `ProbeConfig.schedule`
+LR_SCALINGS = ("constant", "alpha")  # `ProbeConfig.lr_scaling`
 
 
 @dataclass(frozen=True)
@@ -123,6 +66,7 @@ class ProbeConfig:
     shuffle_seed: int = 0
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_int("steps", self.steps, 10, MAX_STEPS)
         check_real("lr", self.lr, low=0.0, low_open=True)
         for name in ("beta1", "beta2"):
@@ -131,16 +75,12 @@ class ProbeConfig:
         check_real("lr_decay_factor", self.lr_decay_factor, low=0.0, low_open=True)
         for name in ("rel_change_tol", "abs_change_tol", "monotone_tol", "monotone_abs_tol"):
             check_real(name, getattr(self, name), low=0.0)
-        if self.schedule not in ("constant", "step", "cosine"):
-            raise InputError(f"`schedule` must be 'constant', 'step' or 'cosine', got "
-                             f"{self.schedule!r}")
+        check_choice("schedule", self.schedule, SCHEDULES)
         if self.schedule == "step" and self.lr_decay_every < 1:
             raise InputError(f"`lr_decay_every` must be >= 1 with schedule='step', got "
                              f"{self.lr_decay_every}")
-        if self.lr_scaling not in ("constant", "alpha"):
-            raise InputError(f"`lr_scaling` must be 'constant' or 'alpha', got {self.lr_scaling!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+        check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        check_choice("dtype", self.dtype, DTYPES)
         check_adam_lr("lr", self.lr, self.beta1, self.dtype)
         check_int("chunk_size", self.chunk_size, 1)
         if self.batch_size is not None:  # None: full batch
@@ -190,6 +130,7 @@ class TrainConfig:
     momentum: float = 0.0
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         check_int("steps", self.steps, 1, MAX_STEPS)
         check_int("n_log", self.n_log, 1, MAX_N_LOG)
         if self.n_log > self.steps:
@@ -201,17 +142,16 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             check_real(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         check_real("eps", self.eps, low=0.0, low_open=True)
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"`dtype` must be 'float32' or 'float64', got {self.dtype!r}")
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_bool("wd_representation", self.wd_representation)
+        check_bool("constrain_norm", self.constrain_norm)
         self.check_rates("eta_d", (self.eta_d,))
         self.check_rates("eta_r", (self.eta_r,))
         if self.batch_size is not None:  # None: full batch
             check_int("batch_size", self.batch_size, 1)
         check_seeds("shuffle_seed", (self.shuffle_seed,))
         check_int("warmup_steps", self.warmup_steps, 0, self.steps)
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"`optimizer` must be one of {list(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
         check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         if self.momentum != 0 and self.optimizer != "sgd":
             raise InputError(f"`momentum` is the heavy-ball momentum of sgd; {self.optimizer} "
@@ -281,9 +221,24 @@ class RunSet:
     eta_r: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        # every column a sequence (stored as a tuple), one value per run, each checked
+        columns = ("gamma", "seed", "alpha0", "m0", "n_train", "eta_d", "eta_r")
+        for name in columns:
+            value = getattr(self, name)
+            if value is not None or name in columns[:4]:
+                object.__setattr__(self, name, check_sequence(
+                    name, value, "a sequence with one value per run" + (
+                        "" if name in columns[:4] else ", or None")))
         n = len(self.gamma)
-        if n == 0 or any(len(v) != n for v in (self.seed, self.alpha0, self.m0)):
-            raise InputError("a run set needs equally long, non-empty gamma/seed/alpha0/m0")
+        if n == 0:
+            raise InputError("`gamma` must be a non-empty sequence (a run set needs equally "
+                             "long, non-empty gamma/seed/alpha0/m0), got ()")
+        for name in columns[1:4]:
+            if len(getattr(self, name)) != n:
+                raise InputError(f"`{name}` must have one value per run, as `gamma` has "
+                                 f"({n}; a run set needs equally long, non-empty gamma/seed/"
+                                 f"alpha0/m0), got {len(getattr(self, name))}: "
+                                 f"{shown(getattr(self, name))}")
         if self.n_train is not None:
             if len(self.n_train) != n:
                 raise InputError(f"`n_train` needs one size per run ({n}), got "
@@ -319,10 +274,24 @@ class RunSet:
     def sweep(cls, gammas, seeds, alpha0s, m0s, n_trains=None, eta_ds=None,
               eta_rs=None) -> RunSet:
         """Every combination, eta_d varying slowest (then eta_r, gamma, n_train, seed,
-        alpha0, m0); ``eta_ds``/``eta_rs`` None: the TrainConfig's rate for every run."""
-        sizes = [None] if n_trains is None else [int(n) for n in n_trains]
-        e_d = [None] if eta_ds is None else [float(e) for e in eta_ds]
-        e_r = [None] if eta_rs is None else [float(e) for e in eta_rs]
+        alpha0, m0); ``eta_ds``/``eta_rs`` None: the TrainConfig's rate for every run.
+
+        Each argument is a sequence (a list, tuple or 1-D array; ``n_trains``, ``eta_ds``,
+        ``eta_rs`` may be None) of numbers, integers for ``seeds`` and ``n_trains``; their
+        values are checked by the run set (`RunSet`)."""
+        def column(name: str, values: object, integers: bool = False) -> tuple:
+            kind = "integers" if integers else "numbers"
+            return check_sequence(name, values, f"a non-empty sequence of {kind} (e.g. "
+                                  f"{[30, 60] if integers else [0.1, 0.3]})",
+                                  item=is_int if integers else is_real)
+
+        gammas, alpha0s, m0s = (column(n, v) for n, v in (
+            ("gammas", gammas), ("alpha0s", alpha0s), ("m0s", m0s)))
+        seeds = column("seeds", seeds, integers=True)
+        sizes = [None] if n_trains is None else [
+            int(n) for n in column("n_trains", n_trains, integers=True)]
+        e_d = [None] if eta_ds is None else [float(e) for e in column("eta_ds", eta_ds)]
+        e_r = [None] if eta_rs is None else [float(e) for e in column("eta_rs", eta_rs)]
         grid = [(g, s, a, m, n, d, r) for d in e_d for r in e_r for g in gammas
                 for n in sizes for s in seeds for a in alpha0s for m in m0s]
         cols = [tuple(col) for col in zip(*grid)]

@@ -19,9 +19,21 @@ class WriteError(ReducedDynamicsError, OSError):
     """A file could not be written; the previous file (if any) is untouched."""
 
 
+def one_line(value: object) -> str:
+    """``repr(value)`` on one line (an array's repr spans several)."""
+    return " ".join(repr(value).split())
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`one_line` of ``value``, or ``a <type>`` when that is longer than ``limit`` (a
+    Dataset, a long array)."""
+    text = one_line(value)
+    return text if len(text) <= limit else f"a {type(value).__name__}"
+
+
 def bad_value(name: str, value: object, expected: str) -> InputError:
     """`InputError` in the house style: "`gamma` must be >= 0, got -0.1"."""
-    return InputError(f"`{name}` must be {expected}, got {value!r}")
+    return InputError(f"`{name}` must be {expected}, got {one_line(value)}")
 
 
 class ReducedDynamicsWarning(UserWarning):

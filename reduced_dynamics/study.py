@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int, check_numbers, check_real, check_sequence, check_type
 from reduced_dynamics.engine import predict as engine
 from reduced_dynamics.engine.inputs import check_starts, default_gammas, default_start
 from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
-from reduced_dynamics.engine.parameters import n_train_values
+from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 from reduced_dynamics.engine.prepare import (
     PreparedLandscape,
     opened,
@@ -74,6 +75,10 @@ def task_entry(ds: xr.Dataset) -> TaskEntry | None:
 def study_defaults(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS
                    ) -> StudyDefaults:
     """The landscape's task's study start, γ list and training rates (see the module)."""
+    check_type("prep", prep, PreparedLandscape, "a PreparedLandscape "
+               "(`prepare_landscape(landscape)`)")
+    check_real("theta_train", theta_train, low=0.0, low_open=True,
+               expected="a finite loss threshold > 0")
     entry = task_entry(prep.dataset)
     if entry is None:
         alpha, m = default_start(prep)
@@ -131,6 +136,37 @@ def _resolved(prep: PreparedLandscape, gamma: object, eta_d: object, eta_r: obje
             events if events is not None else default_events(prep.dataset))
 
 
+def check_arguments(landscape: object, *, gamma: object = None, eta_d: object = None,
+                    eta_r: object = None, start: object = None, start_name: str = "start",
+                    events: object = None, solver: object = None, interpolant: object = None,
+                    n_train: object = None, n_train_list: bool = False) -> None:
+    """The types of the prediction API's arguments, checked before anything is opened or
+    integrated: `InputError` naming the argument. Their values are checked where they are
+    used (the engine: rates >= 0, starts inside the grid, N on the grid)."""
+    check_type("landscape", landscape, (xr.Dataset, str, os.PathLike, PreparedLandscape),
+               "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
+    for name, value in (("gamma", gamma), ("eta_d", eta_d), ("eta_r", eta_r)):
+        if value is not None:
+            check_numbers(name, value, "a number or a list of numbers (None: the task's)")
+    if start is not None:
+        check_numbers(start_name, start, "alpha, an (alpha, m) pair or a list of them "
+                      "(None: the task's study start)")
+    for name, value, kind in (("events", events, EventOptions),
+                              ("solver", solver, SolverOptions),
+                              ("interpolant", interpolant, InterpolantOptions)):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        check_type(name, value, kind, f"{article} {kind.__name__} or None", optional=True)
+    if n_train is None:
+        return
+    if n_train_list and isinstance(n_train, (list, tuple, range, np.ndarray)):
+        what = "training-set sizes: an integer, a list of integers or None (every N)"
+        for n in check_sequence("n_train", n_train, what):
+            check_int("n_train", n, 1, expected=what)
+    else:
+        check_int("n_train", n_train, 1, expected="a training-set size (an integer >= 1) "
+                  "or None")
+
+
 def _reference(landscape: Landscape, interpolant: InterpolantOptions | None,
                n_train: object) -> tuple[PreparedLandscape, Landscape]:
     """The slice whose defaults every N shares (the given N, else the largest), and the
@@ -140,6 +176,8 @@ def _reference(landscape: Landscape, interpolant: InterpolantOptions | None,
     ds, source = opened(landscape)
     values = n_train_values(ds)
     if not values:
+        if n_train is not None:  # refused: the landscape has no n_train axis
+            select_n_train(ds, n_train, source=source)
         return prepare_landscape(ds, interpolant, source=source), ds
     if n_train is None:
         ref = max(values)
@@ -165,6 +203,9 @@ def predict_grokking_times(
     """`engine.predict.predict_grokking_times` with the task's study defaults for every
     argument left None (module docstring): t_overfit, t_grok, closed/geometric forms and
     the fitted exponent of t_grok ∝ γ^p, over γ (and N on a landscape with that axis)."""
+    check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=start,
+                    events=events, solver=solver, interpolant=interpolant, n_train=n_train,
+                    n_train_list=True)
     ref, target = _reference(landscape, interpolant, n_train)
     gamma, eta_d, eta_r, start, events = _resolved(ref, gamma, eta_d, eta_r, start, events)
     every_n = not isinstance(target, PreparedLandscape) and bool(n_train_values(target)) and (
@@ -193,6 +234,8 @@ def analyze_path(
 ) -> xr.Dataset:
     """`engine.predict.analyze_path` (one path with the points A–E) with the task's study
     defaults; ``gamma=None``: the 4th value of the study list (the last of a shorter one)."""
+    check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=start,
+                    events=events, solver=solver, interpolant=interpolant, n_train=n_train)
     prep = prepare_landscape(landscape, interpolant, n_train=n_train)
     theta = events.theta_train if events is not None else BOUNDARY_LOSS
     if gamma is None:
@@ -216,6 +259,9 @@ def integrate(
 ) -> xr.Dataset:
     """`engine.predict.integrate` (every start × γ × η_D × η_R) with the task's study
     defaults for what is left None."""
+    check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=starts,
+                    start_name="starts", events=events, solver=solver,
+                    interpolant=interpolant, n_train=n_train)
     prep = prepare_landscape(landscape, interpolant, n_train=n_train)
     gamma, eta_d, eta_r, starts, events = _resolved(prep, gamma, eta_d, eta_r, starts, events)
     return engine.integrate(prep, starts, gamma, eta_d, eta_r, events=events, solver=solver)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int, check_type
 from reduced_dynamics.engine.fits import fit_exponent
 from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
@@ -146,14 +147,21 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     left out of the exponent fits. Refuses a landscape and runs of different tasks or task
     configs (`check_comparable`).
     """
+    check_type("landscape", landscape, (xr.Dataset, str, os.PathLike, PreparedLandscape),
+               "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
+    check_type("runs", runs, (xr.Dataset, str, os.PathLike), "an xarray.Dataset (a "
+               "trajectory file's, `open_trajectories`) or the path of a trajectory file")
+    if n_train is not None:
+        check_int("n_train", n_train, 1, expected="the runs' training-set size (an integer "
+                  ">= 1) or None")
+    if not isinstance(start, str) or start not in STARTS:
+        raise bad_value("start", start, " or ".join(repr(s) for s in STARTS))
     if isinstance(landscape, PreparedLandscape):  # one slice, prepared by the caller
         source, full = landscape.source, landscape.dataset
     else:
         source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
         full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
     ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
-    if start not in STARTS:
-        raise bad_value("start", start, " or ".join(repr(s) for s in STARTS))
     check_comparable(full, ds)
     threshold, grok_on, threshold_source = grok_threshold_of(full)
     events = events_for(threshold, grok_on)

@@ -202,3 +202,12 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_configuration_modules_are_leaves():
+    """config.py and checks.py import nothing of the package but each other and errors."""
+    root = Path(rd.__file__).parent
+    allowed = {"reduced_dynamics.errors", "reduced_dynamics.checks"}
+    for name in ("config.py", "checks.py"):
+        ours = {m for m in _imports(root / name) if m.startswith("reduced_dynamics")}
+        assert {m.rpartition(".")[0] if m not in allowed else m for m in ours} <= allowed, ours

@@ -167,7 +167,7 @@ def test_task_entry_refuses_a_config_without_the_protocol():
 
     from dataclasses import asdict, dataclass
 
-    from reduced_dynamics.config import TrainConfig
+    from reduced_dynamics.config import ProbeConfig, TrainConfig
     from reduced_dynamics.tasks.base import TaskEntry
 
     @dataclass(frozen=True)
@@ -178,10 +178,11 @@ def test_task_entry_refuses_a_config_without_the_protocol():
             return asdict(self)
 
     kwargs = dict(name="bare", description="d", config_type=Bare, adapter="m:C", has_m=False,
-                  probe_presets={}, train=TrainConfig(), probe_seeds=(0,), train_seeds=(0,))
+                  probe_presets={"x": ProbeConfig()}, train=TrainConfig(), probe_seeds=(0,),
+                  train_seeds=(0,))
     with pytest.raises(InputError, match="lacks positively_homogeneous"):
         TaskEntry(presets={"x": Bare()}, **kwargs)
-    with pytest.raises(InputError, match=r"presets\['x'\]` must be a Bare, got str"):
+    with pytest.raises(InputError, match=r"presets` must hold configs of .* for preset 'x'"):
         TaskEntry(presets={"x": "x"}, **kwargs)
 
 

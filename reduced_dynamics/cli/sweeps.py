@@ -21,7 +21,7 @@ TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then pip install \"
 def _probe(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from reduced_dynamics.config import check_norms
+    from reduced_dynamics.checks import check_norms
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_grid
     from reduced_dynamics.io.lock import output_lock
@@ -96,7 +96,8 @@ def _sizes(option: str, spec: str) -> tuple[int, ...]:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from reduced_dynamics.config import RunSet, check_int
+    from reduced_dynamics.checks import check_int
+    from reduced_dynamics.config import RunSet
     from reduced_dynamics.executors import executor_for
     from reduced_dynamics.gridspec import parse_list
     from reduced_dynamics.io.lock import output_lock

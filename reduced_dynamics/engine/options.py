@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from reduced_dynamics.checks import check_bool, check_choice, check_int, check_real, plain_fields
 from reduced_dynamics.engine.interpolant import DERIVATIVES, TRANSFORMS
 from reduced_dynamics.errors import bad_value
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
@@ -31,20 +30,21 @@ class EventOptions:
     theta_test: float | None = None
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.theta_train) and self.theta_train > 0):
-            raise bad_value("theta_train", self.theta_train, "a finite loss threshold > 0")
+        plain_fields(self)  # numpy scalars as Python ones
+        check_real("theta_train", self.theta_train, low=0.0, low_open=True,
+                   expected="a finite loss threshold > 0")
         for name in ("overfit_on", "grok_on"):
-            if getattr(self, name) not in ("loss", "acc"):
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in (
+                    "loss", "acc"):
                 raise bad_value(name, getattr(self, name), "'loss' or 'acc'")
         for name in ("train_acc_threshold", "acc_threshold"):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and 0 < v <= 1):
-                raise bad_value(name, v, "an accuracy in (0, 1]")
-        if self.grok_on == "loss":
-            if self.theta_test is None:
-                raise bad_value("theta_test", None, "a loss threshold > 0 when grok_on='loss'")
-            if not (np.isfinite(self.theta_test) and self.theta_test > 0):
-                raise bad_value("theta_test", self.theta_test, "a finite loss threshold > 0")
+            check_real(name, getattr(self, name), low=0.0, low_open=True, high=1.0,
+                       expected="an accuracy in (0, 1]")
+        if self.grok_on == "loss" and self.theta_test is None:
+            raise bad_value("theta_test", None, "a loss threshold > 0 when grok_on='loss'")
+        if self.theta_test is not None:
+            check_real("theta_test", self.theta_test, low=0.0, low_open=True,
+                       expected="a finite loss threshold > 0, or None")
 
 
 @dataclass(frozen=True)
@@ -75,29 +75,26 @@ class SolverOptions:
     parallel: bool = True
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
         for name in ("rtol", "atol", "t_first", "step_cap"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise bad_value(name, v, "a finite number > 0")
+            check_real(name, getattr(self, name), low=0.0, low_open=True)
         for name in ("stationary_rtol", "stationary_atol"):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v >= 0):
-                raise bad_value(name, v, "a finite number >= 0")
-        if self.t_max is not None and not (np.isfinite(self.t_max)
-                                           and self.t_max > self.t_first):
-            raise bad_value("t_max", self.t_max,
-                            f"a finite time > t_first = {self.t_first:g} (the first "
-                            f"log-spaced output time, in optimiser steps), or None for auto")
+            check_real(name, getattr(self, name), low=0.0)
+        if self.t_max is not None:
+            check_real("t_max", self.t_max, low=self.t_first, low_open=True, expected=(
+                f"a finite time > t_first = {self.t_first:g} (the first log-spaced output "
+                "time, in optimiser steps), or None for auto"))
         # upper bounds: int64 option slots; n_times, max_record are allocated per path;
         # record_sub points are computed per step
         for name, lo, hi in (("n_times", 2, 10**6), ("max_steps", 1, 2**62),
                              ("record_sub", 0, 1000), ("max_record", 2, 10**7)):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and lo <= v <= hi):
-                raise bad_value(name, v, f"an integer in [{lo}, {hi:.3g}]")
-        if self.fixed_step is not None and not (np.isfinite(self.fixed_step)
-                                                and self.fixed_step > 0):
-            raise bad_value("fixed_step", self.fixed_step, "a finite step > 0 or None")
+            check_int(name, getattr(self, name), lo, hi,
+                      expected=f"an integer in [{lo}, {hi:.3g}]")
+        if self.fixed_step is not None:
+            check_real("fixed_step", self.fixed_step, low=0.0, low_open=True,
+                       expected="a finite step > 0 or None")
+        check_bool("stop_at_grok", self.stop_at_grok)
+        check_bool("parallel", self.parallel)
 
 
 @dataclass(frozen=True)
@@ -111,9 +108,9 @@ class InterpolantOptions:
     derivatives: str = "pchip"
 
     def __post_init__(self) -> None:
-        if self.transform not in TRANSFORMS:
-            raise bad_value("transform", self.transform, f"one of {list(TRANSFORMS)}")
-        if self.derivatives not in DERIVATIVES:
-            raise bad_value("derivatives", self.derivatives, f"one of {list(DERIVATIVES)}")
-        if not (np.isfinite(self.smoothing) and self.smoothing >= 0):
-            raise bad_value("smoothing", self.smoothing, "a finite number >= 0")
+        plain_fields(self)  # numpy scalars as Python ones
+        check_choice("transform", self.transform, TRANSFORMS)
+        check_choice("derivatives", self.derivatives, DERIVATIVES)
+        check_real("smoothing", self.smoothing, low=0.0)
+        check_bool("monotone", self.monotone)
+

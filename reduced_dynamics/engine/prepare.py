@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int, check_type
 from reduced_dynamics.engine.interpolant import Interpolant, build_interpolant
 from reduced_dynamics.engine.options import InterpolantOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
@@ -65,6 +66,13 @@ def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandsc
 
     A `PreparedLandscape` is returned as it is unless other ``options`` are given.
     ``source``: the name shown for a Dataset (default ``<Dataset>``; a path names itself)."""
+    check_type("options", options, InterpolantOptions, "an InterpolantOptions or None",
+               optional=True)
+    if n_train is not None:
+        check_int("n_train", n_train, 1, expected="a training-set size (an integer >= 1) "
+                  "or None")
+    check_type("source", source, str, "a str (the name shown in messages) or None",
+               optional=True)
     parameters: dict = {}
     if isinstance(landscape, PreparedLandscape):
         have = landscape.parameters.get("n_train")

@@ -21,6 +21,7 @@ from typing import NoReturn
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_path, check_type
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.atomic import write_atomic
 from reduced_dynamics.io.schema import (
@@ -163,12 +164,15 @@ def _n_train_problem(ds: xr.Dataset) -> str | None:
 
 def open_landscape(path: str | os.PathLike) -> xr.Dataset:
     """Open and check a landscape file; the one entry point for reading landscapes."""
+    check_path("path", path, "landscape file")
     ds = read_dataset(path, "landscape")
     return check_landscape(ds, path)
 
 
 def save_landscape(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Check ``ds`` as a landscape and write it atomically to ``path``."""
+    check_type("ds", ds, xr.Dataset, "an xarray.Dataset (a landscape)")
+    check_path("path", path, "landscape file to write")
     ds = ds.copy()
     ds.attrs[FILE_KIND_ATTR] = "landscape"
     check_landscape(ds, path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_path
 from reduced_dynamics.errors import FileCheckError
 from reduced_dynamics.io.atomic import write_atomic
 from reduced_dynamics.io.schema import (
@@ -66,6 +67,7 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
 
 def open_trajectories(path: str | os.PathLike) -> xr.Dataset:
     """Open and check a trajectory file; the one entry point for reading them."""
+    check_path("path", path, "trajectory file")
     return check_trajectories(read_dataset(path, "trajectory"), path)
 
 

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.config import MAX_SEEDS, ProbeConfig, check_norms, check_seeds
+from reduced_dynamics.checks import (
+    MAX_SEEDS,
+    check_ints,
+    check_norms,
+    check_reals,
+    check_seeds,
+    check_sweep_options,
+    check_type,
+)
+from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
@@ -46,20 +55,28 @@ class ProbeGrid:
     n_train: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        w, m = np.asarray(self.w, float), np.asarray(self.m, float)
-        if (w.size == 0 or not np.all(np.isfinite(w)) or np.any(w <= 0)
-                or np.any(np.diff(w) <= 0)):
+        # every axis a sequence of numbers (stored as a tuple), then its values
+        w = check_reals("w", self.w, expected="a non-empty sequence of finite, increasing "
+                        "norms > 0")
+        m = check_reals("m", self.m, expected="a non-empty sequence of increasing values "
+                        "within [0, 1] ((0.0,) without m)")
+        seeds = check_ints("seeds", self.seeds, None, expected="a non-empty sequence of "
+                           "distinct integers (init seeds)")
+        object.__setattr__(self, "w", w)
+        object.__setattr__(self, "m", m)
+        object.__setattr__(self, "seeds", seeds)
+        if min(w) <= 0 or np.any(np.diff(np.asarray(w, float)) <= 0):
             raise InputError(f"`w` must be finite, increasing and > 0, got {list(self.w)}")
-        if (m.size == 0 or not np.all(np.isfinite(m)) or np.any(np.diff(m) <= 0)
-                or m.min() < 0 or m.max() > 1):
+        if min(m) < 0 or max(m) > 1 or np.any(np.diff(np.asarray(m, float)) <= 0):
             raise InputError(f"`m` must be increasing within [0, 1], got {list(self.m)}")
-        if len(self.seeds) == 0 or len(set(self.seeds)) != len(self.seeds):
+        if len(set(seeds)) != len(seeds):
             raise InputError(f"`seeds` must be distinct integers, got {list(self.seeds)}")
         check_seeds("seeds", self.seeds)
         if self.n_train is not None:
-            n = np.asarray(self.n_train)
-            if (n.size == 0 or not np.issubdtype(n.dtype, np.integer) or n.min() < 1
-                    or np.any(np.diff(n) <= 0)):
+            n = check_ints("n_train", self.n_train, 1, expected="increasing integers >= 1 "
+                           "(training-set sizes), or None")
+            object.__setattr__(self, "n_train", n)
+            if np.any(np.diff(n) <= 0):
                 raise InputError(f"`n_train` must be increasing integers >= 1, got "
                                  f"{list(self.n_train)}")
 
@@ -208,6 +225,11 @@ def probe_landscape(
     from reduced_dynamics.executors import torch_threads
 
     entry = task_of(task)
+    check_type("probe", probe, ProbeConfig, "a ProbeConfig")
+    check_type("grid", grid, ProbeGrid, "a ProbeGrid (`ProbeGrid(w, m, seeds)`, "
+               "`ProbeGrid.no_m(w, seeds)`)")
+    check_sweep_options(output, resume=resume, progress=progress, history=history,
+                        overwrite=overwrite, executor=executor)
     if not entry.has_m_for(task) and tuple(grid.m) != (0.0,):
         raise InputError(f"task {entry.name!r} has no m coordinate: probe it on m = (0,) "
                          f"(ProbeGrid.no_m), got m = {list(grid.m)}")

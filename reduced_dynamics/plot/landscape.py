@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int, check_real
 from reduced_dynamics.errors import bad_value
 from reduced_dynamics.names import BOUNDARY_LOSS
 from reduced_dynamics.plot import panel_axes
@@ -49,6 +50,11 @@ def plot_landscape(ds: xr.Dataset | str | os.PathLike, *, boundary: float = BOUN
     """
     from reduced_dynamics.engine.parameters import n_train_values, select_n_train
 
+    check_real("boundary", boundary, low=0.0, low_open=True,
+               expected="a finite train loss > 0")
+    if n_train is not None:
+        check_int("n_train", n_train, None, expected="a training-set size of the landscape "
+                  "(an integer) or None")  # its value: one on the grid (`select_n_train`)
     ds = _opened_landscape(ds)
     values = n_train_values(ds)
     if values and (n_train is not None or "m" in ds.dims):
@@ -248,10 +254,18 @@ def status_counts(status: np.ndarray) -> str:
     return ", ".join(f"{n} x{c}" for n, c in zip(names, counts))
 
 
+def _check_report(report: object) -> None:
+    if not (isinstance(report, xr.Dataset) and "t_grok_measured" in report
+            and "gamma" in report):
+        raise bad_value("report", type(report).__name__, "the Dataset `validate` returns "
+                        "(one row per run: gamma, t_grok_measured, t_grok_predicted, ...)")
+
+
 def plot_t_grok_vs_gamma(report: xr.Dataset, *, ax: Any = None, fig: Any = None) -> Any:
     """Measured (points) and predicted (lines) t_grok and t_overfit against γ, log-log, from
     a `validate.validate` report; a predicted path that never groks draws nothing (text on
     the axes when none groks). Returns the Figure (``ax``: one Axes, ``fig``: a Figure)."""
+    _check_report(report)
     fig, (ax,), _ = panel_axes(1, "t_grok against gamma", ax=ax, fig=fig, width=5.5,
                                height=4)
     gamma = report["gamma"].values
@@ -291,6 +305,7 @@ def plot_validation_paths(report: xr.Dataset, landscape: xr.Dataset, *, fig: Any
     of each run (one panel; ``ax``: one Axes). Returns the Figure."""
     from matplotlib import colormaps
 
+    _check_report(report)
     landscape = _opened_landscape(landscape)
     w0 = float(landscape.attrs["w0"])
     if "m" not in landscape.dims:

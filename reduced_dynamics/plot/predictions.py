@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int
 from reduced_dynamics.engine.options import InterpolantOptions
 from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.engine.results import TIME_UNITS
@@ -194,6 +195,7 @@ def plot_path(landscape: Landscape, path: xr.Dataset, *, fig: Any = None, ax: An
     2 x 2; ``ax``: four Axes); returns the Figure. ``path``: the result of
     `analyze_path`; ``landscape``: what it was called with (a Dataset, a file path or a
     `PreparedLandscape`). A landscape without m gets `plot_path_1d`."""
+    check_int("n_grid", n_grid, 2)
     prep = _prepared(landscape, path)
     if not prep.has_m:
         return plot_path_1d(prep, path, fig=fig, ax=ax)
@@ -265,6 +267,7 @@ def plot_path_1d(landscape: Landscape, path: xr.Dataset, *, fig: Any = None, ax:
     along the path against t with alpha on its own axis, (c) the accuracies along the
     path with t_grok. Returns the Figure (``fig``: draw into this one; ``ax``: three Axes).
     ``path``: the result of `analyze_path`; ``landscape`` as for `plot_path`."""
+    check_int("n_grid", n_grid, 2)
     prep = _prepared(landscape, path)
     if prep.has_m:
         raise InputError(f"`landscape` {_short(prep)} has an m axis: `plot_path_1d` "
@@ -378,6 +381,9 @@ def plot_gamma(pred: xr.Dataset, *, ax: Any = None, fig: Any = None) -> Any:
     N). A path that never groks is drawn as a cross at the bottom ("no grok"), and the
     closed and geometric forms only where the path overfits and groks; when no path groks
     there is no fit and the axes say so, with the paths' statuses."""
+    if not (isinstance(pred, xr.Dataset) and "gamma" in pred.dims and "t_grok" in pred):
+        raise bad_value("pred", type(pred).__name__, "the Dataset `predict_grokking_times` "
+                        "returns (dim gamma, variables t_grok, t_overfit, ...)")
     fig, (ax,), _ = panel_axes(1, "t against gamma", ax=ax, fig=fig, width=6.4, height=4.8)
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.checks import check_int, check_type
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.errors import InputError, bad_value
 from reduced_dynamics.names import RunStatus
@@ -114,9 +115,14 @@ def plot_runs(runs: xr.Dataset | str | os.PathLike, *, by: str | None = None,
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
+    check_int("max_rows", max_rows, 1)
+    if by is not None:
+        check_type("by", by, str, "a setting's name (gamma, n_train, alpha0, m0, eta_d, "
+                   "eta_r, seed) or None")
+    if n_train is not None:
+        check_int("n_train", n_train, None, expected="a training-set size of the runs (an "
+                  "integer) or None")  # its value: one of the runs' (`_select_n_train`)
     ds = _select_n_train(_opened_runs(runs), n_train)
-    if not (isinstance(max_rows, (int, np.integer)) and max_rows >= 1):
-        raise bad_value("max_rows", max_rows, "an integer >= 1")
     colour = _colour_setting(ds, by)
     rows_by = [k for k in varying_settings(ds) if k not in (colour, "seed")]
     groups = _groups(ds, rows_by)

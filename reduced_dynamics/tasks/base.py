@@ -29,8 +29,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reduced_dynamics.checks import (
+    SEED_MAX,
+    check_bool,
+    check_ints,
+    check_numbers,
+    check_real,
+    check_seed,
+    check_str,
+    check_type,
+    plain_fields,
+)
 from reduced_dynamics.config import ProbeConfig, TrainConfig
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -266,14 +277,39 @@ class TaskEntry:
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
 
     def __post_init__(self) -> None:
-        for name, positive in (("alpha0", True), ("gammas", False)):
-            object.__setattr__(self, name, _floats(f"TaskEntry({self.name!r}).{name}",
-                                                   getattr(self, name), positive))
+        plain_fields(self)  # numpy scalars as Python ones
         if not isinstance(self.name, str) or not self.name or " " in self.name:
-            raise InputError(f"`TaskEntry.name` must be a non-empty word, got {self.name!r}")
-        if not self.presets:
-            raise InputError(f"`TaskEntry({self.name!r}).presets` must name at least one "
-                             "config")
+            raise InputError(f"`TaskEntry.name` must be a non-empty word, got {shown(self.name)}")
+        field = f"TaskEntry({self.name!r})."
+        for name, positive in (("alpha0", True), ("gammas", False)):
+            object.__setattr__(self, name, _floats(field + name, getattr(self, name),
+                                                   positive))
+        check_str(field + "description", self.description)
+        check_type(field + "config_type", self.config_type, type, "a class (the task's "
+                   "config dataclass)")
+        for name, kind in (("presets", None), ("probe_presets", ProbeConfig)):
+            table = getattr(self, name)
+            what = "ProbeConfig instances" if kind else "task configs"
+            if not (isinstance(table, Mapping) and table and all(isinstance(k, str) and (
+                    kind is None or isinstance(v, kind)) for k, v in table.items())):
+                raise InputError(f"`{field}{name}` must be a non-empty mapping of preset "
+                                 f"names to {what}, got {shown(table)}")
+        wrong = [k for k, v in self.presets.items() if not isinstance(v, self.config_type)]
+        if wrong:
+            raise InputError(f"`{field}presets` must hold configs of `{field}config_type` = "
+                             f"{shown(self.config_type)}, got {shown(self.presets[wrong[0]])} "
+                             f"for preset {wrong[0]!r}")
+        module, _, cls = (self.adapter if isinstance(self.adapter, str) else "").partition(":")
+        if not (module and cls and ":" not in cls):
+            raise InputError(f"`{field}adapter` must be 'module:Class' (the torch adapter), "
+                             f"got {shown(self.adapter)}")
+        check_bool(field + "has_m", self.has_m)
+        check_type(field + "train", self.train, TrainConfig, "a TrainConfig")
+        for name in ("probe_seeds", "train_seeds"):
+            object.__setattr__(self, name, check_ints(field + name, getattr(self, name), 0,
+                                                      SEED_MAX))
+        check_real(field + "m0", self.m0, low=0.0, high=1.0)
+        check_seed(field + "first_seed", self.first_seed)
         for key, config in self.presets.items():
             check_config_protocol(f"TaskEntry({self.name!r}).presets[{key!r}]", config,
                                   self.config_type)
@@ -327,20 +363,19 @@ class TaskEntry:
 
 def _floats(name: str, value: object, positive: bool) -> tuple[float, ...]:
     """A number or a sequence of numbers as a non-empty tuple of finite floats (> 0 where
-    ``positive``, else >= 0); a string (a CLI spec) is refused."""
+    ``positive``, else >= 0); a string (a CLI spec) or a bool is refused."""
     import numpy as np
 
+    check_numbers(name, value, "a number or a sequence of numbers")  # no str, no bool
     try:
-        if isinstance(value, str):
-            raise TypeError
         values = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # a ragged sequence
         raise InputError(f"`{name}` must be a number or a sequence of numbers, got "
-                         f"{value!r}") from None
+                         f"{shown(value)}") from None
     bad = [v for v in values if not (np.isfinite(v) and (v > 0 if positive else v >= 0))]
     if not values or bad:
         raise InputError(f"`{name}` must be numbers {'> 0' if positive else '>= 0'}, got "
-                         f"{value!r}")
+                         f"{shown(value)}")
     return tuple(float(v) for v in values)
 
 
@@ -388,8 +423,8 @@ def unregister(name: str) -> None:
 
 def get_task(name: str) -> TaskEntry:
     """The registered task ``name``; `InputError` listing the known tasks otherwise."""
-    if name not in REGISTRY:
-        raise InputError(f"`task` must be one of {list(REGISTRY)}, got {name!r}")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise InputError(f"`task` must be one of {list(REGISTRY)}, got {shown(name)}")
     return REGISTRY[name]
 
 
@@ -398,8 +433,10 @@ def task_of(config: Any) -> TaskEntry:
     config passed down carries its task (no search of the registry by type)."""
     entry = getattr(config, "task_entry", None)
     if not isinstance(entry, TaskEntry):
-        raise InputError(f"no registered task has config type {type(config).__name__}; "
-                         f"known tasks: {list(REGISTRY)}")
+        raise InputError(f"`task` must be the config of a registered task (e.g. "
+                         f"`get_task('toy-addition').preset()`), got {shown(config)}: no "
+                         f"registered task has config type {type(config).__name__}; known "
+                         f"tasks: {list(REGISTRY)}")
     return entry
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
@@ -86,18 +86,78 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, n, offset).reshape(shape)
 
 
+def check_dataset(name: str, value: object) -> str:
+    """``value``, a data set: ``digits``, ``fashion-mnist`` or ``idx:PATH`` (the files are
+    read, and checked, when the data is loaded: `raw_images`)."""
+    if not isinstance(value, str) or not (value in DATASETS[:2] or (
+            value.startswith("idx:") and len(value) > 4)):
+        raise InputError(f"`{name}` must be one of {list(DATASETS)}, got {shown(value)}")
+    return value
+
+
 def _idx_folder(folder: Path, hint: str) -> tuple[np.ndarray, ...]:
-    arrays = []
+    arrays, paths = [], []
     for stem in IDX_FILES.values():
         found = [p for p in (folder / stem, folder / f"{stem}.gz") if p.exists()]
         if not found:
             raise InputError(f"no {stem}[.gz] in {folder}; {hint}")
         arrays.append(read_idx(found[0]))
+        paths.append(found[0])
     x_tr, y_tr, x_te, y_te = arrays
+    for x, y, px, py in ((x_tr, y_tr, paths[0], paths[1]), (x_te, y_te, paths[2], paths[3])):
+        if x.ndim < 2:
+            raise InputError(f"{px}: an images file holds an array (images, rows[, "
+                             f"columns]), this one has shape {x.shape}")
+        if y.ndim != 1:
+            raise InputError(f"{py}: a labels file holds one label per image (a 1-D "
+                             f"array), this one has shape {y.shape}")
     if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
         raise InputError(f"IDX files in {folder} disagree: {len(x_tr)} training images but "
                          f"{len(y_tr)} labels, {len(x_te)} test images but {len(y_te)} labels")
+    check_image_data(x_tr, y_tr, x_te, y_te, paths)
     return x_tr, y_tr, x_te, y_te
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def check_image_data(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray,
+                     paths: list[Path]) -> None:
+    """Refuse data the images task cannot learn from, naming the file (``paths``: the
+    training images, training labels, test images and test labels): no images, test images
+    of another size than the training images, labels that are not class indices >= 0,
+    pixels that are NaN or inf, and training images that are all one value (their
+    standard deviation, which standardises the inputs, would be 0)."""
+    for x, path, what in ((x_tr, paths[0], "training"), (x_te, paths[2], "test")):
+        if len(x) == 0:
+            raise InputError(f"{path}: holds no {what} images (its shape is {x.shape}); "
+                             f"the images task needs {what} images")
+        if x.size == 0:
+            raise InputError(f"{path}: its images have no pixels (size {_size(x.shape[1:])})")
+    if x_te.shape[1:] != x_tr.shape[1:]:
+        raise InputError(f"{paths[2]}: the test images are {_size(x_te.shape[1:])} but the "
+                         f"training images ({paths[0].name}) are {_size(x_tr.shape[1:])}; "
+                         "both sets need images of one size")
+    for y, path in ((y_tr, paths[1]), (y_te, paths[3])):
+        bad = ~np.isfinite(y) | (y != np.round(y)) if y.dtype.kind == "f" else np.zeros(
+            y.shape, bool)
+        bad |= y < 0
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{path}: labels must be class indices (integers >= 0), got "
+                             f"{y[k].item()!r} for image {k}")
+    for x, path in ((x_tr, paths[0]), (x_te, paths[2])):
+        if x.dtype.kind == "f":
+            bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{path}: pixels must be finite numbers; image {k} holds "
+                                 f"NaN or inf ({int(bad.sum())} image(s) do)")
+    if x_tr.min() == x_tr.max():
+        raise InputError(f"{paths[0]}: every pixel of every training image is "
+                         f"{x_tr.flat[0].item()!r}: the inputs are standardised by the training "
+                         "images' standard deviation, which would be 0")
 
 
 def raw_images(dataset: str, *, test_size: int = 297, split_seed: int = 0
@@ -105,8 +165,9 @@ def raw_images(dataset: str, *, test_size: int = 297, split_seed: int = 0
     """Unstandardised ``(x_train, y_train, x_test, y_test)``, images as stored.
 
     ``test_size`` and ``split_seed`` split ``digits`` (which has no split of its own); the
-    IDX data sets keep theirs.
+    IDX data sets keep theirs. The IDX files are checked (`check_image_data`).
     """
+    check_dataset("dataset", dataset)
     if dataset == "digits":
         try:
             from sklearn.datasets import load_digits
@@ -124,14 +185,12 @@ def raw_images(dataset: str, *, test_size: int = 297, split_seed: int = 0
     if dataset == "fashion-mnist":
         return _idx_folder(FASHION_MNIST_DIR, "install Debian's package: apt-get install "
                            "dataset-fashion-mnist")
-    if dataset.startswith("idx:") and len(dataset) > 4:
-        folder = Path(dataset[4:]).expanduser()
-        if not folder.is_dir():
-            raise InputError(f"dataset {dataset!r}: {folder} is not a folder; give a folder "
-                             "with MNIST-format IDX files (" + ", ".join(IDX_FILES.values())
-                             + ", optionally .gz)")
-        return _idx_folder(folder, "give a folder with MNIST-format IDX files")
-    raise InputError(f"`dataset` must be one of {list(DATASETS)}, got {dataset!r}")
+    folder = Path(dataset[4:]).expanduser()  # idx:PATH
+    if not folder.is_dir():
+        raise InputError(f"dataset {dataset!r}: {folder} is not a folder; give a folder "
+                         "with MNIST-format IDX files (" + ", ".join(IDX_FILES.values())
+                         + ", optionally .gz)")
+    return _idx_folder(folder, "give a folder with MNIST-format IDX files")
 
 
 def load_images(dataset: str, *, test_size: int = 297, split_seed: int = 0,
@@ -152,6 +211,10 @@ def load_images(dataset: str, *, test_size: int = 297, split_seed: int = 0,
     x_tr = x_tr.reshape(len(x_tr), -1).astype(np.float64)
     x_te = x_te.reshape(len(x_te), -1).astype(np.float64)
     mu, sigma = x_tr.mean(), x_tr.std()
+    if not (np.isfinite(mu) and np.isfinite(sigma) and sigma > 0):
+        raise InputError(f"dataset {dataset!r}: the training images' pixels have mean "
+                         f"{mu:g} and standard deviation {sigma:g}; standardising them needs "
+                         "a finite mean and a finite standard deviation > 0")
     y_tr, y_te = y_tr.astype(np.int64), y_te.astype(np.int64)
     order = np.random.default_rng(subset_seed).permutation(len(y_tr))
     return ImageData((x_tr - mu) / sigma, y_tr, (x_te - mu) / sigma, y_te, order, shape,

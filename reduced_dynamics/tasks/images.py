@@ -19,10 +19,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reduced_dynamics.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_ints,
+    check_real,
+    check_seed,
+    check_str,
+    plain_fields,
+)
 from reduced_dynamics.config import ProbeConfig, TrainConfig
-from reduced_dynamics.errors import InputError
+from reduced_dynamics.errors import InputError, shown
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
+from reduced_dynamics.tasks.image_data import check_dataset
 
 LOSSES = ("mse", "ce")
 LOSS_NAMES = {"mse": LOSS_MSE, "ce": LOSS_CROSS_ENTROPY}  # `loss` -> as files name it
@@ -47,18 +58,24 @@ class ImagesConfig:
     grok_threshold: float = 0.9
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise InputError(f"`loss` must be one of {list(LOSSES)}, got {self.loss!r}")
-        if self.activation != "relu":
+        plain_fields(self)  # numpy scalars as Python ones
+        check_str("preset", self.preset)
+        check_dataset("dataset", self.dataset)
+        check_choice("loss", self.loss, LOSSES)
+        object.__setattr__(self, "hidden", check_ints(
+            "hidden", self.hidden, 1, expected="a non-empty sequence of layer widths, "
+            "integers >= 1 (e.g. (200, 200))"))
+        if not isinstance(self.activation, str) or self.activation != "relu":
             raise InputError(f"`activation` must be 'relu' (the paper's MLP), got "
-                             f"{self.activation!r}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise InputError(f"`hidden` must be widths >= 1, got {self.hidden}")
-        if self.n_train < 1:
-            raise InputError(f"`n_train` must be >= 1, got {self.n_train}")
-        if not 0 < self.grok_threshold <= 1:
-            raise InputError(f"`grok_threshold` must be a test accuracy in (0, 1], got "
-                             f"{self.grok_threshold}")
+                             f"{shown(self.activation)}")
+        check_int("n_train", self.n_train, 1)
+        check_int("test_size", self.test_size, 1)
+        if self.n_test is not None:  # None: every test image
+            check_int("n_test", self.n_test, 1)
+        check_seed("data_seed", self.data_seed)
+        check_bool("representation", self.representation)
+        check_real("grok_threshold", self.grok_threshold, low=0.0, low_open=True, high=1.0,
+                   expected="a test accuracy in (0, 1]")
 
     @property
     def positively_homogeneous(self) -> bool:

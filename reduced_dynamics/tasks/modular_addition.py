@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reduced_dynamics.checks import check_int, check_real, check_seed, check_str, plain_fields
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import LOSS_CROSS_ENTROPY
@@ -38,18 +39,20 @@ class ModularAdditionConfig:
     data_seed: int = 0  # the split (numpy default_rng)
 
     def __post_init__(self) -> None:
-        for name in ("p", "d_model", "n_heads", "d_head", "d_mlp"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise InputError(f"`{name}` must be an integer >= 1, got "
-                                 f"{getattr(self, name)!r}")
-        if self.p < 2:
-            raise InputError(f"`p` must be >= 2, got {self.p}")
+        plain_fields(self)  # numpy scalars as Python ones
+        check_str("preset", self.preset)
+        check_int("p", self.p, 2)
+        for name in ("d_model", "n_heads", "d_head", "d_mlp"):
+            check_int(name, getattr(self, name), 1)
+        check_real("train_fraction", self.train_fraction, low=0.0, low_open=True, high=1.0,
+                   high_open=True)
+        check_seed("data_seed", self.data_seed)
         n = self.n_train
         if not (0 < self.train_fraction < 1) or not 1 <= n < self.p ** 2:
             raise InputError(f"`train_fraction` must leave at least one training and one "
                              f"test pair of the {self.p ** 2}, i.e. lie in "
                              f"[{1 / self.p ** 2:.3g}, {1 - 1 / self.p ** 2:.4g}], got "
-                             f"{self.train_fraction}")
+                             f"{self.train_fraction!r}")
 
     @property
     def positively_homogeneous(self) -> bool:

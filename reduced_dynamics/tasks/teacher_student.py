@@ -18,6 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reduced_dynamics.checks import (
+    check_choice,
+    check_int,
+    check_ints,
+    check_real,
+    check_seed,
+    check_str,
+    plain_fields,
+)
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import HOMOGENEOUS_ACTIVATIONS, LOSS_MSE
@@ -42,16 +51,17 @@ class TeacherStudentConfig:
     threshold: float = 0.01  # correct: mean over outputs of the squared error < threshold
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
+        check_str("preset", self.preset)
         for name in ("d_in", "d_out", "n_train", "n_test"):
-            if getattr(self, name) < 1:
-                raise InputError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise InputError(f"`hidden` must be widths >= 1, got {self.hidden}")
-        if self.activation not in ACTIVATIONS:
-            raise InputError(f"`activation` must be one of {list(ACTIVATIONS)}, got "
-                             f"{self.activation!r}")
-        if not (np.isfinite(self.threshold) and self.threshold > 0):
-            raise InputError(f"`threshold` must be > 0, got {self.threshold}")
+            check_int(name, getattr(self, name), 1)
+        object.__setattr__(self, "hidden", check_ints(
+            "hidden", self.hidden, 1, expected="a non-empty sequence of layer widths, "
+            "integers >= 1 (e.g. (200, 200))"))
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_seed("teacher_seed", self.teacher_seed)
+        check_seed("data_seed", self.data_seed)
+        check_real("threshold", self.threshold, low=0.0, low_open=True)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reduced_dynamics.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_ints,
+    check_real,
+    check_seed,
+    check_str,
+    plain_fields,
+)
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import HOMOGENEOUS_ACTIVATIONS, LOSS_MSE
@@ -36,15 +46,22 @@ class ToyAdditionConfig:
     data_seed: int = 0  # targets, R_random and split
 
     def __post_init__(self) -> None:
+        plain_fields(self)  # numpy scalars as Python ones
+        check_str("preset", self.preset)
+        check_int("p", self.p, 2)
+        check_bool("modular", self.modular)
+        check_int("target_dim", self.target_dim, 1)
+        check_int("rep_dim", self.rep_dim, 1)
+        check_real("linear_noise", self.linear_noise, low=0.0)
+        object.__setattr__(self, "hidden", check_ints(
+            "hidden", self.hidden, 1, expected="a non-empty sequence of layer widths, "
+            "integers >= 1 (e.g. (200, 200))"))
+        check_choice("activation", self.activation, ("relu", "leaky_relu"))
+        check_real("negative_slope", self.negative_slope, low=0.0)
         n_pairs = self.p * (self.p + 1) // 2
-        if self.p < 2:
-            raise InputError(f"`p` must be >= 2, got {self.p}")
-        if not 1 <= self.n_train < n_pairs:
-            raise InputError(f"`n_train` must be in [1, {n_pairs - 1}] for p={self.p}, "
-                             f"got {self.n_train}")
-        if self.activation not in ("relu", "leaky_relu"):
-            raise InputError(f"`activation` must be 'relu' or 'leaky_relu', got "
-                             f"{self.activation!r}")
+        check_int("n_train", self.n_train, 1, n_pairs - 1,
+                  expected=f"an integer in [1, {n_pairs - 1}] for p={self.p}")
+        check_seed("data_seed", self.data_seed)
 
     @property
     def n_classes(self) -> int:

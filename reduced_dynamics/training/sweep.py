@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.config import RunSet, TrainConfig, check_int, check_norms
+from reduced_dynamics.checks import check_int, check_norms, check_sweep_options, check_type
+from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
 from reduced_dynamics.io.lock import check_output, output_lock
@@ -175,6 +176,12 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
     ``resume`` continues the checkpoint or the finished chunks of the same sweep only
     (`train_fingerprint`).
     """
+    task_of(task)  # a registered task's config
+    check_type("cfg", cfg, TrainConfig, "a TrainConfig")
+    check_type("runs", runs, RunSet, "a RunSet (e.g. `RunSet.sweep(gammas, seeds, alpha0s, "
+               "m0s)`)")
+    check_sweep_options(output, resume=resume, progress=progress, history=history,
+                        overwrite=overwrite, executor=executor)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size, 1)
     from reduced_dynamics.batching.devices import device_record, resolve_device
