@@ -34,8 +34,8 @@ import xarray as xr
 
 from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.executors import DaskExecutor, LocalExecutor, local_cluster
-from reduced_dynamics.landscape.probe import decoder_w0
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
+from reduced_dynamics.tasks.base import w0_of
 from reduced_dynamics.tasks.toy_addition import preset
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     from distributed import Client
 
     task = preset("paper")
-    w0 = decoder_w0(task, 0)
+    w0 = w0_of(task, 0)
     grid = ProbeGrid(tuple(w0 * np.geomspace(0.3, 30.0, args.w)),
                      tuple(np.linspace(0.0, 0.5, args.m)), (0,))
     probe = ProbeConfig(steps=args.steps, chunk_size=args.chunk_size)

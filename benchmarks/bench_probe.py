@@ -27,8 +27,10 @@ import torch
 from reduced_dynamics.batching.devices import device_name, resolve_device, synchronize
 from reduced_dynamics.batching.mlp_bmm import reference_mlp
 from reduced_dynamics.config import ProbeConfig
-from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0, probe_batch
+from reduced_dynamics.landscape.probe import probe_batch
+from reduced_dynamics.tasks.base import w0_of
 from reduced_dynamics.tasks.toy_addition import preset
+from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
 
 def loop_probe(task, w, m, steps, lr, device):
@@ -72,7 +74,7 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> floa
 
 def grid(task, members: int) -> tuple[np.ndarray, np.ndarray]:
     """``members`` grid points: alpha log-spaced over [0.1, 100], m uniform (seeded)."""
-    w = decoder_w0(task, 0) * np.geomspace(0.1, 100, members)
+    w = w0_of(task, 0) * np.geomspace(0.1, 100, members)
     return w, np.random.default_rng(0).uniform(0, 1, members)
 
 

@@ -20,8 +20,9 @@ import torch
 from reduced_dynamics.batching.devices import device_name, resolve_device, synchronize
 from reduced_dynamics.batching.mlp_bmm import reference_mlp
 from reduced_dynamics.config import RunSet, TrainConfig
-from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0
+from reduced_dynamics.tasks.base import w0_of
 from reduced_dynamics.tasks.toy_addition import preset
+from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 from reduced_dynamics.training.trainer import train_runs
 
 
@@ -34,7 +35,7 @@ def loop_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
         with torch.no_grad():
             norm = torch.sqrt(sum((p**2).sum() for p in model.parameters()))
             for p in model.parameters():
-                p.mul_(alpha0 * decoder_w0(task, seed) / norm)
+                p.mul_(alpha0 * w0_of(task, seed) / norm)
         rep = tt.representation(torch.tensor([m0]))[0].clone().requires_grad_(True)
         opt = torch.optim.AdamW([
             {"params": model.parameters(), "lr": cfg.eta_d, "weight_decay": gamma},

@@ -74,13 +74,13 @@ def landscape_marks(ls: xr.Dataset) -> dict[str, float]:
 
 
 def probe_again(out: Path) -> Path:
-    from reduced_dynamics.landscape.probe import decoder_w0
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
+    from reduced_dynamics.tasks.base import w0_of
 
     task = ENTRY.preset("paper")
     seeds = ENTRY.probe_seeds
     alpha = np.geomspace(0.1, 10.0, 41)
-    grid = ProbeGrid.no_m(alpha * decoder_w0(task, seeds[0]), seeds)
+    grid = ProbeGrid.no_m(alpha * w0_of(task, seeds[0]), seeds)
     path = out / "landscape.nc"
     probe_landscape(task, ENTRY.probe_preset("paper"), grid, path, resume=True,
                     history="examples/teacher_student_fig2.py --reprobe")

@@ -36,8 +36,8 @@ from reduced_dynamics.io.fingerprint import config_diff, describe_diff  # noqa: 
 from reduced_dynamics.io.landscape_file import save_landscape  # noqa: E402
 from reduced_dynamics.io.lock import check_output, lock_path, output_lock  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
-from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.tasks import REGISTRY  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ PROBE = ["probe", "toy-addition", "--alpha", "1,2", "--m", "0,0.5", "--steps", "
          "--chunk-size", "1", "--threads", "1", "-q"]
 PROBE_W = ["probe", "toy-addition", "--w", "1", "--m", "0", "--steps", "10", "--threads", "1",
            "-q"]
-W0 = decoder_w0(preset("paper"), 0)
+W0 = w0_of(preset("paper"), 0)
 
 
 @pytest.fixture(autouse=True)

@@ -29,8 +29,8 @@ from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
 from reduced_dynamics.io.schema import config_of  # noqa: E402
 from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
-from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import PROBE_PRESETS, preset  # noqa: E402
 from reduced_dynamics.training.sweep import run_training  # noqa: E402
 
@@ -43,7 +43,7 @@ CLI_GRID = ["--alpha", "0.5,3", "--m", "0,0.5", "--steps", "20", "--chunk-size",
 
 
 def _grid() -> ProbeGrid:
-    return ProbeGrid(tuple(decoder_w0(TASK, 0) * np.array(ALPHA)), M, (0,))
+    return ProbeGrid(tuple(w0_of(TASK, 0) * np.array(ALPHA)), M, (0,))
 
 
 @contextmanager
@@ -327,7 +327,7 @@ import sys, time
 import numpy as np
 from reduced_dynamics.landscape import sweep as probe_sweep
 from reduced_dynamics.executors import executor_for
-from reduced_dynamics.landscape.probe import decoder_w0
+from reduced_dynamics.tasks.base import w0_of
 import dataclasses
 from reduced_dynamics.tasks.toy_addition import PROBE_PRESETS
 from reduced_dynamics.tasks.toy_addition import preset
@@ -341,7 +341,7 @@ class StallingChunk(probe_sweep.ProbeChunk):
 
 probe_sweep.ProbeChunk = StallingChunk
 task = preset("paper")
-grid = probe_sweep.ProbeGrid(tuple(decoder_w0(task, 0) * np.array({alpha})), {m}, (0,))
+grid = probe_sweep.ProbeGrid(tuple(w0_of(task, 0) * np.array({alpha})), {m}, (0,))
 with executor_for(workers=2) as executor:
     probe = dataclasses.replace(PROBE_PRESETS["paper"], steps={steps}, chunk_size=1)
     probe_sweep.probe_landscape(task, probe, grid,

@@ -38,13 +38,13 @@ from reduced_dynamics.io.trajectory_file import (  # noqa: E402
     open_trajectories,
     save_trajectories,
 )
-from reduced_dynamics.landscape.probe import decoder_w0  # noqa: E402
 from reduced_dynamics.landscape.sweep import (  # noqa: E402
     ProbeGrid,
     probe_landscape,
     reduce_over_seeds,
 )
 from reduced_dynamics.names import RunStatus  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch  # noqa: E402
 from reduced_dynamics.training.sweep import run_training, trajectory_dataset  # noqa: E402
@@ -80,7 +80,7 @@ def _first_nonfinite_step_alone(gamma: float, seed: int, alpha0: float, m0: floa
     tt = ToyAdditionTorch(TASK, torch.float32)
     model = reference_mlp(TASK.layer_sizes, seed)
     with torch.no_grad():
-        scale = alpha0 * decoder_w0(TASK, seed) / torch.sqrt(
+        scale = alpha0 * w0_of(TASK, seed) / torch.sqrt(
             sum((p.double() ** 2).sum() for p in model.parameters()))
         for p in model.parameters():
             p.mul_(float(scale))
@@ -226,7 +226,7 @@ def test_chunked_training_marks_the_same_run(tmp_path):
 
 # ------------------------------------------------------------------------------ probe
 def _probe_grid(top_alpha: float) -> ProbeGrid:
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     return ProbeGrid(w=tuple(w0 * np.array([0.5, 1.0, 3.0, top_alpha])), m=(0.0, 0.5),
                      seeds=(0, 1))
 

@@ -114,13 +114,13 @@ def test_trajectory_files_name_the_loss_theta_and_every_coordinate(task_name, pr
 def test_probed_landscapes_name_the_loss_and_theta(task_name, tmp_path):
     pytest.importorskip("torch")
     from reduced_dynamics.config import ProbeConfig
-    from reduced_dynamics.landscape.probe import decoder_w0
     from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
+    from reduced_dynamics.tasks.base import w0_of
 
     entry = REGISTRY[task_name]
     task = (entry.preset("paper") if task_name == "toy-addition" else
             entry.preset("cpu", p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32))
-    w0 = decoder_w0(task, 0)
+    w0 = w0_of(task, 0)
     grid = (ProbeGrid((w0,), (0.0,), (0,)) if entry.has_m_for(task)
             else ProbeGrid.no_m((w0,), (0,)))
     ds = probe_landscape(task, ProbeConfig(steps=10), grid, tmp_path / "l.nc", progress=False)

@@ -211,3 +211,18 @@ def test_configuration_modules_are_leaves():
     for name in ("config.py", "checks.py"):
         ours = {m for m in _imports(root / name) if m.startswith("reduced_dynamics")}
         assert {m.rpartition(".")[0] if m not in allowed else m for m in ours} <= allowed, ours
+
+
+def test_pipeline_steps_do_not_reach_into_each_other():
+    """The trainer takes w0 from the task, not from the probe; the probe and the trainer
+    know tasks only through the registry and `TorchTask`, never a concrete task module."""
+    root = Path(rd.__file__).parent
+    concrete = tuple(f"reduced_dynamics.tasks.{p.stem}" for p in (root / "tasks").glob("*.py")
+                     if p.stem not in ("__init__", "base"))
+    for folder, banned in (("training", ("reduced_dynamics.landscape", *concrete)),
+                           ("landscape", ("reduced_dynamics.training", *concrete)),
+                           ("batching", ("reduced_dynamics.landscape",
+                                         "reduced_dynamics.training", *concrete))):
+        for path in sorted((root / folder).glob("*.py")):
+            bad = sorted(m for m in _imports(path) if m.startswith(banned))
+            assert not bad, f"{folder}/{path.name} imports {bad}"

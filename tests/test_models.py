@@ -34,10 +34,11 @@ from reduced_dynamics.config import (  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.schema import config_of  # noqa: E402
-from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
+from reduced_dynamics.landscape.probe import probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.models.lstm import LSTMClassifier  # noqa: E402
 from reduced_dynamics.tasks import teacher_student, torch_task, toy_addition  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.testing import sequence_task  # noqa: E402
 from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 
@@ -76,7 +77,7 @@ def test_module_init_is_seeded_forked_and_w0_is_cached():
         assert torch.equal(p, q)
     direct = float(torch.sqrt(sum((p.detach().double() ** 2).sum() for p in a.parameters())))
     assert tt.w0(3) == pytest.approx(direct, rel=1e-14)
-    assert 3 in tt._w0 and decoder_w0(TOY, 3) == tt.w0(3)
+    assert 3 in tt._w0 and w0_of(TOY, 3) == tt.w0(3)
 
 
 def test_theta_is_a_subset_of_the_parameters(seq_task):
@@ -162,7 +163,7 @@ def test_lstm_task_probe_stays_on_the_sphere_and_keeps_the_embedding(seq_task):
 
 def test_lstm_task_batched_probe_equals_probing_alone(seq_task):
     probe = ProbeConfig(steps=12, lr=1e-2, dtype="float64")
-    w0 = decoder_w0(SEQ, 0)
+    w0 = w0_of(SEQ, 0)
     w, seeds = w0 * np.array([0.7, 2.0]), np.array([0, 1])
     together = probe_batch(SEQ, probe, w, None, seeds)
     for b in range(2):
@@ -210,7 +211,7 @@ def test_lstm_task_constrained_training_equals_one_module_alone(seq_task):
                       constrain_norm=True)
     runs = RunSet(gamma=(0.0,) * 3, seed=(0, 1, 2), alpha0=(1.0, 2.0, 0.5), m0=(0.0,) * 3)
     logs = train_runs(SEQ, cfg, runs)
-    w0 = np.array([decoder_w0(SEQ, s) for s in runs.seed])
+    w0 = np.array([w0_of(SEQ, s) for s in runs.seed])
     target = np.broadcast_to((np.array(runs.alpha0) * w0)[:, None], logs["w"].shape)
     np.testing.assert_allclose(logs["w"], target, rtol=1e-5)
     for b in range(3):
@@ -264,7 +265,7 @@ def test_subsets_are_nested_and_minibatches_cover_each_epoch():
 
 def test_probe_with_n_train_equals_probing_each_size_alone():
     probe = ProbeConfig(steps=15, dtype="float64")
-    w = decoder_w0(TS, 1) * np.array([0.5, 0.5, 2.0])
+    w = w0_of(TS, 1) * np.array([0.5, 0.5, 2.0])
     seeds, n = np.array([1, 1, 2]), np.array([20, 100, 60])
     together = probe_batch(TS, probe, w, None, seeds, n_train=n)
     for b in range(3):
@@ -278,7 +279,7 @@ def test_probe_with_n_train_equals_probing_each_size_alone():
 
 
 def test_w_n_train_landscape_file(tmp_path):
-    grid = ProbeGrid.no_m(decoder_w0(TS, 1) * np.array([0.5, 2.0]), seeds=(1, 2),
+    grid = ProbeGrid.no_m(w0_of(TS, 1) * np.array([0.5, 2.0]), seeds=(1, 2),
                           n_train=(10, 100))
     ds = probe_landscape(TS, ProbeConfig(steps=10, chunk_size=3), grid, tmp_path / "n.nc",
                          progress=False)
@@ -302,7 +303,7 @@ def test_vmap_path_gives_the_bmm_numbers():
     """The generic path (functional_call + vmap of nn.Linear) and the hand-written bmm path
     agree to float64 rounding, probe and training."""
     probe = ProbeConfig(steps=30, dtype="float64", lr=3e-3)
-    w = decoder_w0(TOY, 0) * np.array([0.5, 3.0, 10.0])
+    w = w0_of(TOY, 0) * np.array([0.5, 3.0, 10.0])
     m, seeds = np.array([0.0, 0.2, 0.7]), np.array([0, 1, 2])
     bmm = probe_batch(TOY, probe, w, m, seeds, path="bmm")
     vm = probe_batch(TOY, probe, w, m, seeds, path="vmap")
@@ -320,8 +321,8 @@ def test_vmap_path_gives_the_bmm_numbers():
 def test_fast_path_reproduces_the_pre_redesign_numbers(dtype, rtol):
     """The bmm path of the new code against numbers computed by the old code
     (tests/_pre_redesign.py says how)."""
-    assert decoder_w0(TOY, 0) == pytest.approx(OLD["toy_w0"], rel=1e-14)
-    assert decoder_w0(TS, 1) == pytest.approx(OLD["ts_w0"], rel=1e-14)
+    assert w0_of(TOY, 0) == pytest.approx(OLD["toy_w0"], rel=1e-14)
+    assert w0_of(TS, 1) == pytest.approx(OLD["ts_w0"], rel=1e-14)
     w = OLD["toy_w0"] * np.array([0.5, 2.0, 8.0, 30.0])
     m, seeds = np.array([0.0, 0.1, 0.5, 0.9]), np.array([0, 1, 0, 1])
     got = probe_batch(TOY, ProbeConfig(steps=40, dtype=dtype), w, m, seeds)
@@ -355,7 +356,7 @@ def test_fast_path_reproduces_the_pre_redesign_numbers(dtype, rtol):
 
 def test_device_code_path_on_cpu(tmp_path):
     """device= goes through the same code as cuda would (tensors moved, numpy back)."""
-    w = decoder_w0(TOY, 0) * np.array([1.0, 2.0])
+    w = w0_of(TOY, 0) * np.array([1.0, 2.0])
     out = probe_batch(TOY, ProbeConfig(steps=10), w, np.array([0.0, 0.3]), np.zeros(2, int),
                       device=torch.device("cpu"))
     assert all(isinstance(v, np.ndarray) for v in out.values())
@@ -389,7 +390,7 @@ def test_cli_device_and_constrain_norm(tmp_path, capsys):
     with xr.open_dataset(out) as ds:
         assert ds["gamma"].values.tolist() == [0.0]  # the default gamma becomes 0
         w = ds["w"].values
-        np.testing.assert_allclose(w, np.full(w.shape, 2.0 * decoder_w0(TS, 1)), rtol=1e-5)
+        np.testing.assert_allclose(w, np.full(w.shape, 2.0 * w0_of(TS, 1)), rtol=1e-5)
         config = json.loads(ds.attrs["config_json"])
     assert config["train"]["constrain_norm"] is True and config["device"] == "cpu"
 

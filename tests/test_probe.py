@@ -15,8 +15,9 @@ from reduced_dynamics.batching.stacking import project_, sq_norm  # noqa: E402
 from reduced_dynamics.config import ProbeConfig  # noqa: E402
 from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import ChunkPlan, PartStore  # noqa: E402
-from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
+from reduced_dynamics.landscape.probe import probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import make_data, preset  # noqa: E402
 
 TASK = preset("paper")
@@ -28,13 +29,13 @@ def test_w0_counts_every_parameter_once():
     layers = [torch.nn.Linear(a, b) for a, b in pairwise(TASK.layer_sizes)]
     direct = torch.sqrt(sum((p.detach().double() ** 2).sum() for layer in layers
                             for p in layer.parameters()))
-    assert decoder_w0(TASK, 0) == pytest.approx(float(direct), rel=1e-12)
+    assert w0_of(TASK, 0) == pytest.approx(float(direct), rel=1e-12)
     assert sum(p.numel() for p in params) == 1 * 200 + 200 + 200 * 200 + 200 + 200 * 30 + 30
 
 
 def test_projection_keeps_every_member_on_its_sphere():
     """Every member ends on ||theta|| = w to 1e-5 relative, for norms over three decades."""
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     w = w0 * np.array([0.1, 1.0, 10.0, 100.0])
     seeds = np.array([0, 1, 0, 1])
     params = bm.stack([bm.default_init(TASK.layer_sizes, int(s)) for s in seeds], torch.float32)
@@ -54,7 +55,7 @@ def test_projection_keeps_every_member_on_its_sphere():
 
 def test_batched_probe_equals_probing_alone():
     probe = ProbeConfig(steps=60, dtype="float64")
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     w = w0 * np.array([0.5, 2.0, 8.0])
     m = np.array([0.0, 0.3, 0.9])
     seeds = np.array([0, 1, 2])
@@ -68,11 +69,12 @@ def test_batched_probe_equals_probing_alone():
 
 def test_envelope_derivatives_match_finite_differences():
     """dtrain_dw = theta_hat . grad l (radial) and dtrain_dm = dl/dm at fixed theta."""
-    from reduced_dynamics.landscape.probe import ToyAdditionTorch, _measure
+    from reduced_dynamics.landscape.probe import _measure
+    from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
     dt = torch.float64
     tt = ToyAdditionTorch(TASK, dt)
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     params = bm.stack([bm.default_init(TASK.layer_sizes, 0)], dt)
     project_(params, torch.tensor([2.0 * w0], dtype=dt))
     m = torch.tensor([0.4], dtype=dt)
@@ -96,7 +98,7 @@ def test_envelope_derivatives_match_finite_differences():
 @pytest.fixture(scope="module")
 def small_probe():
     """A small real probe: 4 norms x 2 messiness values, 600 steps."""
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     alpha = np.array([0.2, 0.5, 1.5, 4.0])
     m = np.array([0.0, 0.6])
     w_grid = np.repeat(alpha * w0, 2)
@@ -130,7 +132,7 @@ def test_data_split_is_seeded_and_complete():
 
 
 def _grid():
-    w0 = decoder_w0(TASK, 0)
+    w0 = w0_of(TASK, 0)
     return ProbeGrid(w=tuple(w0 * np.array([0.5, 1.0, 3.0])), m=(0.0, 0.5), seeds=(0, 1))
 
 

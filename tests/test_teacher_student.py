@@ -20,9 +20,10 @@ from reduced_dynamics.engine.predict import integrate  # noqa: E402
 from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.landscape_file import landscape_dataset, open_landscape  # noqa: E402
 from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
-from reduced_dynamics.landscape.probe import decoder_w0, probe_batch  # noqa: E402
+from reduced_dynamics.landscape.probe import probe_batch  # noqa: E402
 from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape  # noqa: E402
 from reduced_dynamics.tasks import TASKS, get_task, task_of, torch_task  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.teacher_student import (  # noqa: E402
     TeacherStudentConfig,
     make_inputs,
@@ -80,7 +81,7 @@ def test_student_seed_may_not_be_the_teacher_seed():
     tt = torch_task(TASK, torch.float32)
     with pytest.raises(InputError, match="teacher's seed"):
         tt.init_params(0)
-    assert decoder_w0(TASK, 1) == pytest.approx(float(torch.sqrt(sum(
+    assert w0_of(TASK, 1) == pytest.approx(float(torch.sqrt(sum(
         (p.detach() ** 2).sum() for p in _sequential(1).parameters()))), rel=1e-12)
 
 
@@ -97,7 +98,7 @@ def test_batched_student_equals_adamw_alone():
         with torch.no_grad():
             norm = torch.sqrt(sum((p**2).sum() for p in model.parameters()))
             for p in model.parameters():
-                p.mul_(runs.alpha0[b] * decoder_w0(TASK, runs.seed[b]) / norm)
+                p.mul_(runs.alpha0[b] * w0_of(TASK, runs.seed[b]) / norm)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.eta_d, weight_decay=runs.gamma[b])
         for _ in range(steps):
             opt.zero_grad()
@@ -121,7 +122,7 @@ def test_runs_refuse_a_messiness():
 
 def test_small_1d_probe_shows_the_L():
     """300 projected Adam steps: the training loss falls with alpha, on the sphere."""
-    w0 = decoder_w0(TASK, 1)
+    w0 = w0_of(TASK, 1)
     alpha = np.array([0.1, 0.3, 1.0])
     out = probe_batch(TASK, ProbeConfig(steps=300, lr=1e-3), alpha * w0, None,
                       np.ones(3, int))
@@ -132,7 +133,7 @@ def test_small_1d_probe_shows_the_L():
 
 
 def test_1d_landscape_file_round_trip(tmp_path):
-    w0 = decoder_w0(TASK, 1)
+    w0 = w0_of(TASK, 1)
     grid = ProbeGrid.no_m(w0 * np.array([0.3, 1.0, 3.0]), seeds=(1, 2))
     ds = probe_landscape(TASK, ProbeConfig(steps=20, chunk_size=4), grid, tmp_path / "l.nc",
                          progress=False)

@@ -11,8 +11,9 @@ torch = pytest.importorskip("torch")
 from reduced_dynamics.batching.mlp_bmm import reference_mlp  # noqa: E402
 from reduced_dynamics.config import RunSet, TrainConfig  # noqa: E402
 from reduced_dynamics.io.trajectory_file import open_trajectories  # noqa: E402
-from reduced_dynamics.landscape.probe import ToyAdditionTorch, decoder_w0  # noqa: E402
+from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
+from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch  # noqa: E402
 from reduced_dynamics.training.sweep import run_training  # noqa: E402
 from reduced_dynamics.training.trainer import project_on_line, train_runs  # noqa: E402
 
@@ -24,7 +25,7 @@ def _alone_with_adamw(gamma, seed, alpha0, m0, cfg, steps):
     tt = ToyAdditionTorch(TASK, torch.float64)
     model = reference_mlp(TASK.layer_sizes, seed).double()
     with torch.no_grad():
-        scale = alpha0 * decoder_w0(TASK, seed) / torch.sqrt(
+        scale = alpha0 * w0_of(TASK, seed) / torch.sqrt(
             sum((p**2).sum() for p in model.parameters()))
         for p in model.parameters():
             p.mul_(scale)

@@ -44,9 +44,9 @@ def _probe(args: argparse.Namespace) -> int:
         w = parse_grid("--w", args.w)
         check_norms("--w", w, probe.dtype)
     else:
-        from reduced_dynamics.landscape.probe import decoder_w0
+        from reduced_dynamics.tasks.base import w0_of
 
-        alpha, w0 = parse_grid("--alpha", args.alpha), decoder_w0(task, seeds[0])
+        alpha, w0 = parse_grid("--alpha", args.alpha), w0_of(task, seeds[0])
         check_norms("--alpha", alpha, probe.dtype, scale=w0)
         w = alpha * w0
     n_train = None if args.n_train is None else _sizes("--n-train", args.n_train)

@@ -37,9 +37,8 @@ from reduced_dynamics.batching.step import optimizer_step
 from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
-from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch
 
-__all__ = ["RESULT_VARS", "ToyAdditionTorch", "decoder_w0", "probe_batch", "result_vars"]
+__all__ = ["RESULT_VARS", "probe_batch", "result_vars"]
 
 RESULT_VARS = PROBE_VARS
 
@@ -47,21 +46,6 @@ RESULT_VARS = PROBE_VARS
 def result_vars(has_m: bool) -> tuple[str, ...]:
     """What `probe_batch` returns: RESULT_VARS, without ``dtrain_dm`` for a task without m."""
     return RESULT_VARS if has_m else tuple(v for v in RESULT_VARS if v != "dtrain_dm")
-
-
-@functools.lru_cache(maxsize=16)
-def _w0_task(config) -> TorchTask:
-    return torch_task(config, torch.float64)
-
-
-def decoder_w0(config, seed: int) -> float:
-    """``||theta||`` (decoder, student, ...) at PyTorch's default init for ``seed``:
-    `TorchTask.w0` of the task's adapter, computed once per (config, seed)."""
-    try:
-        task = _w0_task(config)
-    except TypeError:  # an unhashable config: no cache
-        task = torch_task(config, torch.float64)
-    return task.w0(int(seed))
 
 
 def probe_batch(

@@ -251,7 +251,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
                   executor: Executor | None, device: dict[str, str]) -> xr.Dataset:
     import torch
 
-    from reduced_dynamics.landscape.probe import decoder_w0
+    from reduced_dynamics.tasks.base import w0_of
 
     entry = task_of(task)
     has_m = entry.has_m_for(task)
@@ -280,7 +280,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
             reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
-    w0 = decoder_w0(task, grid.seeds[0])
+    w0 = w0_of(task, grid.seeds[0])
     from reduced_dynamics.executors import torch_threads
 
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),

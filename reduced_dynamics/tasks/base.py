@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -444,3 +445,22 @@ def torch_task(config: Any, dtype: torch.dtype | None = None,
                device: str | torch.device = "cpu") -> TorchTask:
     """The torch adapter of a task config (imports torch)."""
     return task_of(config).torch_task(config, dtype, device)
+
+
+@functools.lru_cache(maxsize=16)
+def _w0_adapter(config: Any) -> TorchTask:
+    import torch
+
+    return torch_task(config, torch.float64)
+
+
+def w0_of(config: Any, seed: int) -> float:
+    """w0 = ||θ|| at PyTorch's default init for ``seed`` (`TorchTask.w0` of the task's
+    adapter, in float64), computed once per (config, seed)."""
+    try:
+        task = _w0_adapter(config)
+    except TypeError:  # an unhashable config: no cache
+        import torch
+
+        task = torch_task(config, torch.float64)
+    return task.w0(int(seed))

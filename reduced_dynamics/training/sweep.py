@@ -64,7 +64,7 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     """
     import torch
 
-    from reduced_dynamics.landscape.probe import decoder_w0
+    from reduced_dynamics.tasks.base import w0_of
 
     entry = task_of(task)
     has_m = entry.has_m_for(task)
@@ -109,7 +109,7 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
     config.update(device)
     attrs = provenance_attrs("trajectory", title=f"full training runs of {entry.name} "
                              f"({task.preset})", task=entry.name, preset=task.preset,
-                             config=config, w0=decoder_w0(task, runs.seed[0]),
+                             config=config, w0=w0_of(task, runs.seed[0]),
                              history=history, torch_version=torch.__version__)
     value, on = task_grok_threshold(task)
     if "t_grok" in data_vars:  # the trainer timed it at the task's threshold
@@ -146,11 +146,11 @@ def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     """What the configs cannot check alone: eta gamma < 1 (`TrainConfig.check_decay`),
     gamma = 0 with constrain_norm (`TrainConfig.check_runs`), a finite squared norm
     (alpha0 w0)^2 in the run's dtype, m0 = 0 without m."""
-    from reduced_dynamics.landscape.probe import decoder_w0
+    from reduced_dynamics.tasks.base import w0_of
 
     cfg.check_decay(runs)
     cfg.check_runs(runs)
-    w0 = max(decoder_w0(task, s) for s in set(runs.seed))
+    w0 = max(w0_of(task, s) for s in set(runs.seed))
     check_norms("alpha0", runs.alpha0, cfg.dtype, scale=w0)
     if not task_of(task).has_m_for(task) and any(m != 0 for m in runs.m0):
         raise InputError(f"task {task_of(task).name!r} has no representation coordinate: "
