@@ -97,10 +97,10 @@ def exponent_lines(gamma: np.ndarray, t: np.ndarray, seed: np.ndarray,
 
 def save(fig, log: list[str], folder: Path, name: str) -> None:
     """``folder/name.png`` (the figure) and ``folder/name.txt`` (the printed numbers)."""
-    from reduced_dynamics.io.atomic import write_figure
+    from reduced_dynamics.io.atomic import write_figure, write_text
 
     write_figure(fig, folder / f"{name}.png")
-    (folder / f"{name}.txt").write_text("\n".join(log) + "\n")
+    write_text("\n".join(log) + "\n", folder / f"{name}.txt")
     print(f"wrote {folder / name}.png and .txt")
 
 

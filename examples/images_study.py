@@ -28,7 +28,7 @@ from _study import curves, delay_line, exponent_lines, find, report, say, study_
 from matplotlib.ticker import NullLocator
 
 from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
-from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.atomic import write_figure, write_text
 from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
@@ -126,7 +126,7 @@ def figures(out: Path, folder: Path) -> None:
     fig = new_figure(11, 4)
     say(representation(fig.subplots(1, 2), rep, toy), log)
     write_figure(fig, folder / "images_representation.png")
-    (folder / "images_numbers.txt").write_text("\n".join(log) + "\n")
+    write_text("\n".join(log) + "\n", folder / "images_numbers.txt")
     print(f"wrote the figures and images_numbers.txt into {folder}")
 
 

@@ -29,7 +29,7 @@ import xarray as xr
 
 from reduced_dynamics.config import RunSet
 from reduced_dynamics.engine.fits import fit_exponent
-from reduced_dynamics.io.atomic import write_figure
+from reduced_dynamics.io.atomic import write_figure, write_text
 from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.resources import landscape_path
 from reduced_dynamics.io.trajectory_file import open_trajectories
@@ -287,7 +287,7 @@ def main() -> None:
                             "max_test_acc": float(np.nanmax(big0["test_acc"].values[0]))},
         "timings_s": timings,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text(json.dumps(summary, indent=1), out / "summary.json")
     print(json.dumps(summary, indent=1))
 
 

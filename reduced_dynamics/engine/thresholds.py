@@ -33,8 +33,10 @@ def task_grok_threshold(task: object) -> tuple[float, str]:
 
 def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
     """(threshold, on, where it came from) of the task recorded in a file's
-    ``config_json`` (a landscape or a trajectory file)."""
-    task = task_config_of(ds)
+    ``config_json`` (a landscape or a trajectory file): its ``task.grok_threshold``, else
+    test accuracy 0.95 when it stores none. A stored threshold that is not usable (NaN,
+    <= 0, > 1 on accuracy, not a number) is refused (`FileCheckError`), never replaced."""
+    task = task_config_of(ds)  # refuses a stored threshold it cannot use
     own = _own_threshold(task) if task is not None else None
     if own is not None:
         return *own, "the file's config_json task.grok_threshold"

@@ -8,7 +8,7 @@ sweep), `fingerprint` (what ``--resume`` compares), `lock` (one writer per outpu
 `resources` (the shipped landscapes). The names below are importable from here.
 """
 
-from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure
+from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure, write_text
 from reduced_dynamics.io.landscape_file import (
     check_landscape,
     landscape_dataset,
@@ -51,4 +51,5 @@ __all__ = [
     "write_atomic",
     "write_csv",
     "write_figure",
+    "write_text",
 ]

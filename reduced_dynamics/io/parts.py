@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
-from reduced_dynamics.io.atomic import write_atomic
+from reduced_dynamics.io.atomic import write_atomic, write_text
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.io.schema import read_dataset
 
@@ -83,13 +83,11 @@ class PartStore:
                          self.folder)
             return
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = manifest.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.fingerprint, sort_keys=True, indent=1))
-            tmp.replace(manifest)
-        except OSError as exc:
-            raise WriteError(f"could not create {self.folder}: {exc.strerror or exc}; "
-                             "nothing was computed") from exc
+            write_text(json.dumps(self.fingerprint, sort_keys=True, indent=1), manifest,
+                       what="sweep record")
+        except WriteError as exc:
+            raise WriteError(f"could not create {self.folder}: {exc}; nothing was computed: "
+                             "free space (or fix permissions) and rerun") from exc
 
     def discard_if_empty(self) -> None:
         """Remove the folder if it holds no finished chunk (a sweep that failed or was
@@ -114,7 +112,13 @@ class PartStore:
             data[k] = (("member", *(f"{k}_dim{i}" for i in range(1, v.ndim))), v)
         ds = xr.Dataset(data, coords={"member": members})
         ds.attrs["chunk"] = chunk
-        write_atomic(ds, self.part_path(chunk))
+        try:
+            write_atomic(ds, self.part_path(chunk))
+        except WriteError as exc:
+            kept = len(self.done())
+            raise WriteError(f"{exc}; the {kept} finished chunk(s) are kept in {self.folder}: "
+                             "free space (or fix permissions) and rerun with --resume to "
+                             "finish") from exc
 
     def read_all(self, plan: ChunkPlan) -> dict[str, np.ndarray]:
         """All members' results in member order; every chunk must be present."""

@@ -92,13 +92,40 @@ def read_dataset(path: str | os.PathLike, kind: str) -> xr.Dataset:
     if os.path.isdir(path):
         raise FileCheckError(f"{kind} file {path} is a folder, not a netCDF file")
     try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            return ds.load()
+        ds = xr.open_dataset(path, engine="netcdf4")
     except Exception as exc:  # netCDF4/HDF5 raise many types for a bad file
         raise FileCheckError(
             f"{kind} file {path} could not be read as netCDF ({type(exc).__name__}: {exc}); "
             "is it a file written by reduced-dynamics?"
         ) from None
+    try:
+        with ds:
+            return ds.load()
+    except Exception as exc:  # the header read, a chunk did not: damaged data
+        raise FileCheckError(
+            f"{kind} file {path} is damaged: its data could not be read "
+            f"({type(exc).__name__}: {exc}){_checksum_note(path)}; restore it from a copy "
+            "or compute it again"
+        ) from None
+
+
+def _checksum_note(path: Path) -> str:
+    """``, a Fletcher-32 checksum of `w` fails`` where the variable that cannot be read
+    carries one (files of this package do, `io.atomic.CHECKSUM_ENCODING`)."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as nc:
+            for name, var in nc.variables.items():
+                try:
+                    var[...]
+                except Exception:
+                    checked = (var.filters() or {}).get("fletcher32")
+                    return (f", the Fletcher-32 checksum of variable `{name}` fails" if checked
+                            else f", variable `{name}` (without a checksum) is unreadable")
+    except Exception:  # pragma: no cover - it opened a moment ago
+        return ""
+    return ""
 
 
 def _coordinate_problem(ds: xr.Dataset, name: str) -> str | None:
@@ -148,10 +175,9 @@ def check_common(
         if attr not in ds.attrs:
             fail(f"global attribute `{attr}` is missing")
     if "config_json" in ds.attrs:
-        try:
-            json.loads(ds.attrs["config_json"])
-        except (TypeError, ValueError) as exc:
-            fail(f"attribute `config_json` is not valid JSON ({exc})")
+        problem = _config_problem(ds.attrs["config_json"])
+        if problem:
+            fail(problem)
 
 
 def check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, ...]
@@ -186,19 +212,60 @@ def check_status(ds: xr.Dataset, fail: Callable[[str], None], dims: tuple[str, .
     return diverged
 
 
+def _config_problem(text: object) -> str | None:
+    """What is wrong with a ``config_json`` attribute, or None: it must be a JSON object,
+    its ``task`` (if any) an object, and a stored grokking threshold usable
+    (`grok_threshold_problem`)."""
+    try:
+        config = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        return f"attribute `config_json` is not valid JSON ({exc})"
+    if not isinstance(config, dict):
+        return (f"attribute `config_json` must be a JSON object ({{...}}), got a "
+                f"{type(config).__name__}: {str(text)[:60]!r}")
+    task = config.get("task")
+    if task is None:
+        return None
+    if not isinstance(task, dict):
+        return f"`task` in attribute `config_json` must be a JSON object, got {task!r:.60}"
+    return grok_threshold_problem(task)
+
+
+def grok_threshold_problem(task: dict) -> str | None:
+    """What is wrong with the ``grok_threshold`` (and ``grok_on``) a stored task config
+    holds, or None (none stored is fine). A threshold on test accuracy must be a number in
+    (0, 1]; on test loss (``grok_on`` "loss") a finite number > 0."""
+    on = task.get("grok_on")
+    if on is not None and on not in ("acc", "loss"):
+        return f"`task.grok_on` in attribute `config_json` must be 'acc' or 'loss', got {on!r}"
+    value = task.get("grok_threshold")
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(
+        value) and value > 0 and (on == "loss" or value <= 1)
+    if ok:
+        return None
+    want = ("a finite test loss > 0" if on == "loss"
+            else "a test accuracy in (0, 1] (e.g. 0.9)")
+    return f"`task.grok_threshold` in attribute `config_json` must be {want}, got {value!r}"
+
+
 def config_of(ds: xr.Dataset) -> dict:
     """The task and probe configuration stored in ``config_json``."""
     return json.loads(ds.attrs["config_json"])
 
 
 def task_config_of(ds: xr.Dataset) -> dict | None:
-    """The task config inside ``config_json``; None when the file records none (or the
-    attribute is not JSON, as in a file not written by reduced-dynamics)."""
-    try:
-        config = json.loads(ds.attrs.get("config_json", "{}"))
-    except (TypeError, ValueError):
-        return None
-    task = config.get("task") if isinstance(config, dict) else None
+    """The task config inside ``config_json``; None when the file records none.
+    `FileCheckError` naming the file when ``config_json`` is not a JSON object, its
+    ``task`` not an object, or its grokking threshold not usable (`_config_problem`):
+    nothing is substituted for what a file stores."""
+    text = ds.attrs.get("config_json", "{}")
+    problem = _config_problem(text)
+    if problem:
+        source = ds.encoding.get("source", "<memory>")
+        raise FileCheckError(f"file {source}: {problem}")
+    task = json.loads(text).get("task")
     return task if isinstance(task, dict) else None
 
 

@@ -40,8 +40,9 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
             fail(f"per-run coordinate `{name}` (dim run) is missing")
         if not np.all(np.isfinite(ds[name].values.astype(float))):
             fail(f"per-run coordinate `{name}` contains NaN or inf")
-    if np.any(ds["gamma"].values < 0):
-        fail("coordinate `gamma` must be >= 0")
+    for name in ("gamma", "alpha0"):
+        if np.any(ds[name].values < 0):
+            fail(f"coordinate `{name}` must be >= 0, got {ds[name].values.min():g}")
     if np.any(ds["step"].values < 0):
         fail("coordinate `step` must be >= 0")
     for var in TRAJECTORY_VARS:
@@ -62,6 +63,12 @@ def check_trajectories(ds: xr.Dataset, path: str | os.PathLike = "<memory>") -> 
             fail(f"variable `{var}` is NaN or inf at run {r}, step {int(ds['step'][k])} "
                  "(every step of a finished run is logged, up to its `diverged_step` if "
                  "its `status` is diverged)")
+    with np.errstate(invalid="ignore"):
+        negative = ds["w"].values < 0
+    if negative.any():  # a norm, never negative (NaN after divergence is allowed above)
+        r, k = np.argwhere(negative)[0]
+        fail(f"variable `w` (a norm) must be >= 0, got {ds['w'].values[r, k]:g} at run {r}, "
+             f"step {int(ds['step'][k])}")
     return ds
 
 

@@ -252,7 +252,7 @@ def _train_one_model(task, cfg: TrainConfig, runs: RunSet, output: Path, ckpt: P
         save_trajectories(ds, output)
     except WriteError as exc:  # the checkpoint is at step == steps: resume only writes
         raise WriteError(f"{exc}; the training is kept in {ckpt}: free space (or fix "
-                         "permissions) and rerun with --resume to write it") from exc
+                         "permissions) and rerun with --resume to finish from it") from exc
     ckpt.unlink(missing_ok=True)
     return ds
 

@@ -21,7 +21,6 @@ it; it is returned with ``status`` diverged, its ``diverged_step``, and NaN logs
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +37,7 @@ from reduced_dynamics.batching.step import optimizer_step
 from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.engine.thresholds import first_crossing, grok_times, task_grok_threshold
 from reduced_dynamics.errors import FileCheckError, InputError, WriteError
+from reduced_dynamics.io.atomic import atomic_path, needed_bytes
 from reduced_dynamics.io.fingerprint import check_resume
 from reduced_dynamics.names import ACC_THRESHOLD, LOGGED_VARS
 from reduced_dynamics.tasks import torch_task
@@ -288,14 +288,11 @@ def _load_checkpoint(path: Path, device: torch.device | None = None) -> dict:
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
-    """Write atomically; a failure raises `WriteError` and keeps the previous checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write atomically (`io.atomic.atomic_path`: no temporary file is left behind); a
+    failure raises `WriteError` and keeps the previous checkpoint."""
     try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise WriteError(f"could not write the checkpoint {path}: {exc.strerror or exc}; the "
-                         "previous checkpoint (if any) is intact: free space (or fix "
-                         "permissions) and rerun with --resume") from exc
+        with atomic_path(path, needed=needed_bytes(payload), what="checkpoint") as tmp:
+            torch.save(payload, tmp)
+    except WriteError as exc:
+        raise WriteError(f"{exc}; free space (or fix permissions) and rerun with --resume "
+                         "to continue from the last checkpoint") from exc
