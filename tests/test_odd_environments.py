@@ -22,7 +22,7 @@ from reduced_dynamics.testing.synthetic import synthetic_landscape
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path, argv):
     path = save_landscape(synthetic_landscape(), tmp_path / "l.nc")
     cmd = [sys.executable, "-m", "reduced_dynamics", *(a.format(l=path) for a in argv)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     proc.stdout.close()  # the reader is gone before the command writes (`| head -0`)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
@@ -32,7 +32,7 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path, argv):
 def test_output_into_head_keeps_its_first_lines(tmp_path):
     path = save_landscape(synthetic_landscape(), tmp_path / "l.nc")
     out = subprocess.run(f"{sys.executable} -m reduced_dynamics info {path} --json | head -2",
-                         shell=True, capture_output=True, text=True, timeout=120)
+                         shell=True, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.splitlines()[0] == "{" and len(out.stdout.splitlines()) == 2
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
 

@@ -240,7 +240,7 @@ def probe_landscape(
     from reduced_dynamics.batching.data import check_batch_size
     from reduced_dynamics.tasks.base import adapter_of
 
-    check_batch_size("batch_size", probe.batch_size, adapter_of(task), grid.n_train)
+    check_batch_size("batch_size", probe.batch_size, adapter_of(task))  # the CLI: --n-train's too
     dev = device_record(resolve_device(device))
     if finished_output(output, "landscape", resume=resume) and not overwrite:
         from reduced_dynamics.io.landscape_file import open_landscape

@@ -147,7 +147,7 @@ def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     gamma = 0 with constrain_norm (`TrainConfig.check_runs`), a finite squared norm
     (alpha0 w0)^2 in the run's dtype, m0 = 0 without m; on a task without a representation
     (`tasks.base.has_representation`) no per-run eta_r and no wd_representation (both would
-    be recorded and ignored); a batch size at most the largest training set."""
+    be recorded and ignored); a batch size at most the task's training set."""
     from reduced_dynamics.batching.data import check_batch_size
     from reduced_dynamics.tasks.base import adapter_of, has_representation, w0_of
 
@@ -159,7 +159,7 @@ def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
                 raise InputError(f"`{field}` has no effect on task {name!r} ({task.preset}): "
                                  "it has no representation (no m coordinate, every parameter "
                                  "in theta); drop it")
-    check_batch_size("batch_size", cfg.batch_size, adapter_of(task), runs.n_train)
+    check_batch_size("batch_size", cfg.batch_size, adapter_of(task))  # the CLI: --n-train's too
 
     cfg.check_decay(runs)
     cfg.check_runs(runs)
