@@ -82,6 +82,31 @@ def path_distance(t_meas: np.ndarray, lnw_meas: np.ndarray, m_meas: np.ndarray,
     return float(np.sqrt(d2.mean())) if d2.size else float("nan")
 
 
+def _runs_of_size(runs: xr.Dataset, n_train: int | None) -> xr.Dataset:
+    """The runs of training-set size ``n_train`` (all of them for None). Runs that carry
+    their own sizes (a per-run ``n_train`` coordinate, or task.n_train in config_json)
+    refuse an ``n_train`` that is none of them: it would be ignored or contradict them."""
+    if n_train is None:
+        return runs
+    if "n_train" in runs.coords:
+        sizes = sorted({int(v) for v in np.atleast_1d(runs["n_train"].values)})
+        if n_train not in sizes:
+            raise InputError(f"`n_train` (CLI --n-train) = {n_train}: the runs carry their own "
+                             f"training-set sizes {sizes}; name one of them to validate only "
+                             "the runs of that size, or drop it to validate every run")
+        return runs.isel(run=np.flatnonzero(
+            np.broadcast_to(runs["n_train"].values, (runs.sizes["run"],)) == n_train))
+    try:
+        own = config_of(runs).get("task", {}).get("n_train")
+    except (KeyError, ValueError, TypeError, AttributeError):
+        own = None
+    if own is not None and int(own) != n_train:
+        raise InputError(f"`n_train` (CLI --n-train) = {n_train}: the runs were trained on "
+                         f"{int(own)} examples (task.n_train in their config_json); drop it, "
+                         f"or give {int(own)}")
+    return runs
+
+
 def _runs_n_train(runs: xr.Dataset, n_train: int | None, values: list[int],
                   source: str) -> np.ndarray:
     """The training-set size of each run, for a landscape with n_train ``values``."""
@@ -142,10 +167,11 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     landscape's task threshold (`engine.thresholds`), measured and predicted alike.
 
     ``n_train``: the runs' training-set size on a landscape with that axis, when the runs
-    do not record it (see the module docstring). A run whose ``status`` is diverged is not
-    predicted nor compared: its row has status ``diverged`` and NaN predictions, and it is
-    left out of the exponent fits. Refuses a landscape and runs of different tasks or task
-    configs (`check_comparable`).
+    do not record it (see the module docstring); on runs with a per-run ``n_train``, one of
+    their sizes: only the runs of that size are validated (any other value is refused). A
+    run whose ``status`` is diverged is not predicted nor compared: its row has status
+    ``diverged`` and NaN predictions, and it is left out of the exponent fits. Refuses a
+    landscape and runs of different tasks or task configs (`check_comparable`).
     """
     check_type("landscape", landscape, (xr.Dataset, str, os.PathLike, PreparedLandscape),
                "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
@@ -161,7 +187,8 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     else:
         source = "<Dataset>" if isinstance(landscape, xr.Dataset) else str(landscape)
         full = landscape if isinstance(landscape, xr.Dataset) else open_landscape(landscape)
-    ds = runs if isinstance(runs, xr.Dataset) else open_trajectories(runs)
+    ds = _runs_of_size(runs if isinstance(runs, xr.Dataset) else open_trajectories(runs),
+                       n_train)
     check_comparable(full, ds)
     threshold, grok_on, threshold_source = grok_threshold_of(full)
     events = events_for(threshold, grok_on)

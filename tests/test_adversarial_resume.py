@@ -453,8 +453,12 @@ def test_existing_file_of_another_kind_needs_overwrite(tmp_path, capsys, argv, k
         assert run(_with(argv, "--overwrite"), target, capsys)[0] == 0
         with xr.open_dataset(target) as ds:
             assert ds.attrs["reduced_dynamics_file"] == kind
-    # a file of the same kind is simply replaced (atomically, at the end)
-    assert run(argv, text, capsys)[0] == 0
+    # a file of the same kind is refused too (issue 18), and replaced only with --overwrite
+    before = text.read_bytes()
+    rc, err = run(argv, text, capsys)
+    assert rc == 2 and f"exists (it is a {kind} file of task" in err
+    assert text.read_bytes() == before
+    assert run(_with(argv, "--overwrite"), text, capsys)[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "other.nc"]
 
 

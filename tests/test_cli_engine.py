@@ -126,3 +126,21 @@ def test_lazy_imports_and_one_entry_point(landscape):
     assert proc.stdout.split() == ["False", "False"], proc.stderr
     assert not hasattr(cli_engine, "main")
     assert main(["predict", landscape, "--gamma=-1"]) == 2
+
+
+def test_no_closed_or_geometric_form_for_a_path_not_overfit_at_C(landscape, capsys):
+    """Issue 18 item 8: from alpha 1.5 (region I) the path has not overfit where its fast
+    phase ends (C): the forms, durations from an overfit C down to the boundary, do not
+    apply. They are a dash in the table and null in --json, not 0; a start in region II
+    keeps its forms."""
+    argv = ["predict", landscape, "--gamma", "1e-5", "--start", "1.5,0.05"]
+    assert run(argv) == 0
+    row = capsys.readouterr().out.splitlines()[3].split()
+    assert row[0] == "1e-05" and row[4:7] == ["-", "-", "ok"]
+    assert run([*argv, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)["rows"][0]
+    assert res["t_closed"] is None and res["t_geometric"] is None
+    assert res["t_overfit"] > 0 and res["t_grok"] > 0 and res["status"] == "ok"
+    assert run(["predict", landscape, "--gamma", "1e-5", "--start", "30,0.15", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)["rows"][0]
+    assert res["t_closed"] > 0 and res["t_geometric"] > 0

@@ -185,7 +185,7 @@ def test_plot_on_a_full_disk_keeps_the_previous_figure(tmp_path, capsys, monkeyp
     out.write_bytes(b"previous")
     with monkeypatch.context() as mp:
         failed = disk_full(mp, Figure, "savefig", lambda a: a[1], lambda p, n: True)
-        rc, err = run(["plot", str(LANDSCAPE), "-o", str(out)], capsys)
+        rc, err = run(["plot", str(LANDSCAPE), "-o", str(out), "--overwrite"], capsys)
     assert len(failed) == 1
     assert_write_error(rc, err, str(out), "the previous file is intact")
     assert out.read_bytes() == b"previous"

@@ -296,7 +296,7 @@ def test_cli_path_on_one_n_train(nt_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "n_train = 316, gamma = 0.001: status ok" in text and " m=" not in text
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["path", nt_file, "--gamma", "1e-3", "-o", str(out)]) == 2
+    assert main(["path", nt_file, "--gamma", "1e-3", "-o", str(out), "--overwrite"]) == 2
     assert "choose one with `--n-train`" in capsys.readouterr().err
 
 

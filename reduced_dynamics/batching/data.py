@@ -134,3 +134,19 @@ class MemberData:
         step = n if self.batch_size is None else self.batch_size
         for start in range(0, n, step):
             yield self._chunk(split, start, min(n, start + step))
+
+
+def check_batch_size(name: str, batch_size: int | None, task: TorchTask,
+                     n_train: object = None) -> None:
+    """Refuse a minibatch larger than the largest training set of a sweep (every step would
+    be padded to ``batch_size`` examples, most of them with weight 0): ``n_train`` the
+    sweep's sizes (None: the task's whole training set)."""
+    if batch_size is None:
+        return
+    n_max = (task.n_examples("train") if n_train is None
+             else int(np.max(np.asarray(n_train))))
+    if batch_size > n_max:
+        which = "of this task" if n_train is None else "of the sweep's n_train"
+        raise InputError(f"`{name}` must be at most the training-set size ({n_max} examples "
+                         f"{which}), got {batch_size}; give a smaller one, or drop it for "
+                         "full batch")

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from reduced_dynamics.cli.format import dumps, number, plain
-from reduced_dynamics.cli.output import figure_output, save_figure
+from reduced_dynamics.cli.output import add_overwrite, figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
 from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.parameters import (
@@ -343,7 +343,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     landscape without m: the loss curves over alpha, and alpha and the losses over t)."""
     from reduced_dynamics.plot.predictions import plot_path, plot_path_1d
 
-    out, note = figure_output("--output", args.output)
+    out, note = figure_output("--output", args.output, overwrite=args.overwrite)
     prep = _one_landscape(args, "path")
     eta_d, eta_r = _etas(args)
     gamma = None if args.gamma is None else _rate("--gamma", args.gamma, positive=False)
@@ -391,7 +391,7 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     """Figure of t_grok (and the closed/geometric forms) against γ, log-log, with the fit."""
     from reduced_dynamics.plot.predictions import plot_gamma
 
-    out, note = figure_output("--output", args.output)
+    out, note = figure_output("--output", args.output, overwrite=args.overwrite)
     prep = _one_landscape(args, "gamma-plot")
     eta_d, eta_r = _etas(args)
     events, solver = _options(args, prep.dataset)
@@ -443,6 +443,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="weight decay >= 0 (default: the 4th value of predict's default list, "
                         f"{help_defaults['path_gamma']})")
     p.add_argument("-o", "--output", required=True, help=figure_help)
+    add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print the path's events and points "
                    "A-E as JSON (the figure is written too)")
     p.set_defaults(func=cmd_path)
@@ -454,4 +455,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(p, help_defaults)
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("-o", "--output", required=True, help=figure_help)
+    add_overwrite(p)
     p.set_defaults(func=cmd_gamma_plot)

@@ -26,7 +26,7 @@ def _validate(args: argparse.Namespace) -> int:
     )
 
     check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
-                 folder=True)
+                 folder=True, overwrite=args.overwrite)
     landscape = open_landscape(args.landscape)
     report = validate(landscape, args.runs, n_train=args.n_train, start=args.start)
     report.attrs["landscape"] = args.landscape  # the file, not "<Dataset>"
@@ -66,7 +66,8 @@ def _plot(args: argparse.Namespace) -> int:
     from reduced_dynamics.io.schema import FILE_KIND_ATTR, read_dataset
     from reduced_dynamics.io.trajectory_file import check_trajectories
 
-    out, note = figure_output("--output", args.output, inputs=(args.file,))
+    out, note = figure_output("--output", args.output, inputs=(args.file,),
+                              overwrite=args.overwrite)
     ds = read_dataset(args.file, "landscape")  # the kind named when it cannot be read
     if ds.attrs.get(FILE_KIND_ATTR) == "trajectory":
         from reduced_dynamics.plot.runs import MAX_ROWS, plot_runs
@@ -95,12 +96,17 @@ def _plot(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``validate``, ``info`` and ``plot`` to ``sub``."""
+    from reduced_dynamics.cli.output import add_overwrite
+
     p = sub.add_parser("validate", help="compare predictions with full training runs")
     p.add_argument("landscape", help="landscape file (.nc)")
     p.add_argument("runs", help="trajectory file from `reduced-dynamics train`")
     p.add_argument("-o", "--output", required=True, help="report folder")
+    add_overwrite(p, "report (the folder's validation.csv, validation.nc and figures; a "
+                  "folder holding one of the inputs is refused too)")
     p.add_argument("--n-train", type=int, metavar="N", help="training-set size of the runs, "
-                   "on a landscape with an n_train axis (default: the runs' own)")
+                   "on a landscape with an n_train axis (default: the runs' own); on runs "
+                   "that carry their own sizes, one of them: validate only those runs")
     p.add_argument("--start", choices=("init", "peak"), default="init",
                    help="where each prediction starts: the run's initial alpha0 (default), "
                    "or its measured w at the logged step where w peaks, for runs whose "
@@ -131,6 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "`train`)")
     p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
                    "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
+    add_overwrite(p)
     p.add_argument("--boundary", type=float, default=None,
                    help=f"landscapes: train-loss contour to draw (default {BOUNDARY_LOSS})")
     p.add_argument("--n-train", type=int, metavar="N", help="landscapes with an n_train axis: "

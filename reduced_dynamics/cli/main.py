@@ -39,6 +39,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit status.
+
+    Output piped into a reader that stops early (``| head``) ends the command quietly with
+    status 141 (128 + SIGPIPE), as a command killed by SIGPIPE ends in a shell, so that
+    ``set -o pipefail`` sees it stopped early; files it writes are written atomically, so
+    one it had not finished is not left half-written."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # buffered output reaches the pipe here, not at interpreter exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit finds no broken pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (a test's StringIO)
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import warnings
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -53,10 +83,15 @@ def _run(args: argparse.Namespace) -> int:
     """Run the parsed command: bad input is one ``error:`` line and status 2."""
     try:
         if args.command in TORCH_COMMANDS:
-            from reduced_dynamics.io.lock import check_output
+            from reduced_dynamics.io.lock import check_output, finished_output
 
+            kind = TORCH_COMMANDS[args.command]
+            if finished_output(args.output, kind, resume=args.resume) and not args.overwrite:
+                print(f"{args.output} is a finished {kind} file with no parts or checkpoint "
+                      "left: nothing to resume (add --overwrite to compute it again)")
+                return 0
             # before any probing or training (and before torch is needed)
-            check_output(args.output, TORCH_COMMANDS[args.command], overwrite=args.overwrite,
+            check_output(args.output, kind, overwrite=args.overwrite, resume=args.resume,
                          option="--output")
             require_torch(args.command)
         _terminate_as_interrupt()  # from here on SIGTERM ends the command like Ctrl-C

@@ -58,6 +58,7 @@ def _probe(args: argparse.Namespace) -> int:
             raise InputError(f"task {entry.name!r} has no m coordinate (its landscape is "
                              f"1-D in w); drop `--m`, got {args.m!r}")
         grid = ProbeGrid.no_m(w, seeds, n_train)
+    _check_batch_size(args, task, n_train)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
         ds = probe_landscape(task, probe, grid, args.output, resume=args.resume,
@@ -106,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
     from reduced_dynamics.training.sweep import check_runs, run_training
 
     entry, task = _task_and_resources(args)
+    _check_representation_options(args, entry, task)
     # --eta-d / --eta-r: one rate sets the config's; a list makes a grid of runs (per-run
     # rates in one batched model, SPEC §13)
     eta_ds, eta_rs = (None if v is None else parse_list(o, v, minimum=0.0).tolist()
@@ -145,6 +147,7 @@ def _train(args: argparse.Namespace) -> int:
                         eta_rs=eta_rs if eta_rs and len(eta_rs) > 1 else None)
     if args.chunk_size is not None:
         check_int("--chunk-size", args.chunk_size, 1)
+    _check_batch_size(args, task, runs.n_train)
     check_runs(task, cfg, runs)
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     with output_lock(args.output), executor_for(args.scheduler, args.workers) as executor:
@@ -156,6 +159,28 @@ def _train(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {len(runs)} runs x {cfg.steps} steps; {grokked} grokked"
           f"{_diverged_note(ds, 'run')}")
     return 0
+
+
+def _check_representation_options(args: argparse.Namespace, entry, task) -> None:
+    """--eta-r and --wd-representation act on a representation: refused on a task without
+    one (they would be recorded in the file and ignored)."""
+    from reduced_dynamics.tasks.base import has_representation
+
+    given = [o for o, v in (("--eta-r", args.eta_r), ("--wd-representation",
+                                                      args.wd_representation or None))
+             if v is not None]
+    if given and not has_representation(task):
+        raise InputError(f"`{given[0]}` has no effect on task {entry.name!r} (preset "
+                         f"{task.preset!r}): it has no representation (no m coordinate, "
+                         f"every parameter in theta); drop {' and '.join(given)}")
+
+
+def _check_batch_size(args: argparse.Namespace, task, n_train) -> None:
+    """--batch-size at most the largest training set of the sweep (before any work)."""
+    from reduced_dynamics.batching.data import check_batch_size
+    from reduced_dynamics.tasks.base import adapter_of
+
+    check_batch_size("--batch-size", args.batch_size, adapter_of(task), n_train)
 
 
 def _diverged_note(ds, what: str) -> str:
@@ -266,7 +291,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="reuse finished chunks of a killed run "
                    "(refused if any setting differs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
-                   "that is not a landscape")
+                   "(without it an existing file is refused)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice); use 1 "
                    "when other jobs share the cores")
     _cluster_options(p)
@@ -321,7 +346,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "from the finished chunks of a chunked run; refused if any setting "
                    "differs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file "
-                   "that is not a trajectory file")
+                   "(without it an existing file is refused)")
     p.add_argument("--chunk-size", type=int, help="runs per batched model, each chunk saved "
                    "when done (default: all runs in one checkpointed model; with --workers/"
                    "--scheduler one chunk per worker thread)")

@@ -90,10 +90,13 @@ def contour_u(interp: Interpolant, m: float, u_from: float, theta: float,
 def closed_and_geometric(interp: Interpolant, u_c: float, m_c: float, m_e: float,
                          eta_d: float, gamma: float, theta: float) -> dict[str, float]:
     """w_c, t_closed, L, h, θ (radians) and t_geometric (module docstring) from C = (u_c,
-    m_c) and the m of E (E' is the contour point at m_E)."""
+    m_c) and the m of E (E' is the contour point at m_E); all NaN where the path has not
+    overfit at C (l̃_train(C) ≥ θ: nothing to decay from, not a duration of 0)."""
     nan = float("nan")
     v = eta_d * gamma
     u_d = contour_u(interp, m_c, u_c, theta)
+    if u_d >= u_c:  # l~_train(C) >= theta: the path has not overfit at C, no form applies
+        u_d = nan
     out = {"w_c": math.exp(u_d) if np.isfinite(u_d) else nan, "t_closed": nan, "L": nan,
            "h": nan, "theta": nan, "t_geometric": nan}
     if not np.isfinite(u_d) or v <= 0:

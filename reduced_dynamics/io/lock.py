@@ -2,7 +2,7 @@
 
 `check_output` refuses, before anything is computed, an output whose folder is missing or
 not writable, whose path goes through a file, that is an input of the command, a folder,
-or an existing file of another kind (unless ``overwrite``); every command's output paths
+or an existing file (unless ``overwrite``); every command's output paths
 (files, figures, report folders) pass it. `output_lock` then holds ``<output>.lock`` while
 a command writes ``<output>`` (and its ``.parts``/``.ckpt``): the file is created with
 ``O_CREAT | O_EXCL`` and holds the writer's pid, host and start time, so a second command
@@ -58,20 +58,68 @@ def _nearest_existing(path: Path) -> Path:
     return path if str(path) else Path(".")
 
 
+REPORT_FILES = ("validation.csv", "validation.nc", "t_grok_vs_gamma.png", "paths.png")
+OVERWRITE_HINT = "add --overwrite (overwrite=True in Python) to replace it"
+
+
+def _describe(path: Path, found: str | None, task: bool = False) -> str:
+    """What an existing file of `file_kind` ``found`` is, for a message: "a landscape file
+    of task 'toy-addition'", "a netCDF file not written by reduced-dynamics", "not a netCDF
+    file"."""
+    if found is None:
+        return "not a netCDF file"
+    if not found:
+        return "a netCDF file not written by reduced-dynamics"
+    name = _task_of(path) if task else ""
+    return f"a {found} file" + (f" of task {name!r}" if name else "")
+
+
+def _task_of(path: Path) -> str:
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return str(ds.attrs.get("task", ""))
+    except Exception:  # as in file_kind
+        return ""
+
+
+def unfinished_work(output: str | os.PathLike) -> bool:
+    """Whether an earlier command left work to resume beside ``output``: finished chunks in
+    ``<output>.parts`` or a checkpoint ``<output>.ckpt``."""
+    out = Path(output)
+    parts = out.with_name(out.name + ".parts")
+    return (out.with_name(out.name + ".ckpt").exists()
+            or (parts.is_dir() and any(parts.glob("chunk_*.nc"))))
+
+
+def finished_output(output: str | os.PathLike, kind: str, *, resume: bool) -> bool:
+    """True for ``--resume`` onto a finished file: ``output`` is a ``kind`` file and no
+    parts or checkpoint are left beside it, so there is nothing to resume (the caller says
+    so instead of recomputing it)."""
+    return (bool(resume) and os.path.isfile(output) and not unfinished_work(output)
+            and file_kind(output) == kind)
+
+
 def check_output(output: str | os.PathLike, kind: str | None, *,
                  inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
-                 option: str = "-o", folder: bool = False) -> Path:
+                 option: str = "-o", folder: bool = False, resume: bool = False,
+                 contents: Iterable[str] = REPORT_FILES) -> Path:
     """Refuse an output path that cannot or should not be written; returns it as a Path.
 
     The one check of every output path (probe and train files, figures, report folders),
-    run before any work. ``kind``: the file kind the command writes ("landscape",
-    "trajectory"; None for a figure or CSV); an existing file of that kind is replaced
-    (atomically, at the end), one of any other kind only with ``overwrite``. ``inputs``:
-    files the command reads, which it must not overwrite. The output's folder must exist
-    and be writable, and no part of the path may be a file. ``folder=True``: ``output`` is
-    itself a folder (a report folder) that is created, with any missing parents, when
-    written (as ``mkdir -p``); then the nearest existing folder on the way must be
-    writable, and ``output`` must not be an existing file. ``option`` names the argument in
+    run before any work. An existing output file is never replaced without ``overwrite``
+    (whatever it holds); with ``resume``, an existing ``kind`` file ("landscape",
+    "trajectory"; None for a figure or CSV) is accepted when an earlier command left
+    parts or a checkpoint to finish beside it (`unfinished_work`; a finished one is the
+    caller's to report, `finished_output`). ``inputs``: files the command reads, which it
+    never overwrites, not even with ``overwrite``. The output's folder must exist and be
+    writable, no part of the path may be a file, and a name ending in "/" names a folder.
+    ``folder=True``: ``output`` is itself a folder (a report folder) that is created,
+    with any missing parents, when written (as ``mkdir -p``); then the nearest existing
+    folder on the way must be writable, ``output`` must not be an existing file, and it
+    must not already hold one of the ``contents`` it is written (earlier report files)
+    or one of the ``inputs``, unless ``overwrite``. ``option`` names the argument in
     messages.
     """
     text = os.fspath(output)
@@ -79,6 +127,9 @@ def check_output(output: str | os.PathLike, kind: str | None, *,
     if not text.strip() or out.name in ("", ".", ".."):
         what = "a folder" if folder else "a file"
         raise InputError(f"`{option}` must name {what}, got {text!r}")
+    if not folder and text.endswith(("/", os.sep)):
+        raise InputError(f"`{option}` {text!r} ends in '/', so it names a folder; give a "
+                         f"file name, e.g. {str(out / ('out' + (out.suffix or '.nc')))!r}")
     if folder:
         if os.path.exists(out) and not os.path.isdir(out):
             raise InputError(f"`{option}` {text!r} is an existing file; the report goes into "
@@ -97,24 +148,57 @@ def check_output(output: str | os.PathLike, kind: str | None, *,
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"`{option}` {text!r}: the folder {str(existing)!r} is not writable; "
                          "choose a path in a folder you can write to")
+    targets = [out / name for name in contents] if folder else [out]
+    for source in inputs:
+        for target in targets:
+            if _same_file(source, target):
+                where = f"{text!r} is" if target == out else f"{text!r}: {str(target)!r} is"
+                raise InputError(f"`{option}` {where} the input file {str(source)!r}; write "
+                                 "the output to another path")
+    if folder:
+        if not overwrite and os.path.isdir(out):
+            _check_report_folder(out, text, option, inputs, contents)
+    elif os.path.exists(out) and not overwrite:
+        if not (resume and kind is not None and file_kind(out) == kind
+                and unfinished_work(out)):
+            found = file_kind(out) if kind is not None else None
+            what = ("exists" if kind is None else
+                    f"exists and is not a {kind} file (it is {_describe(out, found)})"
+                    if found != kind else f"exists (it is {_describe(out, found, task=True)})")
+            raise InputError(f"`{option}` {text!r} {what}; choose another path, or "
+                             f"{OVERWRITE_HINT}")
+    lock = lock_path(out)
+    if not folder and (os.path.isdir(lock) or (os.path.lexists(lock)
+                                               and not os.path.isfile(lock))):
+        raise InputError(f"`{option}` {text!r}: its lock path {str(lock)!r} is a folder or "
+                         "not a regular file; move it away or choose another output path")
+    return out
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_report_folder(out: Path, text: str, option: str,
+                         inputs: Iterable[str | os.PathLike], contents: Iterable[str]) -> None:
+    """Refuse a report folder that holds earlier report files or one of the inputs."""
+    earlier = [name for name in contents if os.path.lexists(out / name)]
+    if earlier:
+        raise InputError(f"`{option}` {text!r} already holds report files "
+                         f"({', '.join(earlier)}); choose another folder, or add "
+                         "--overwrite (overwrite=True in Python) to replace them")
     for source in inputs:
         try:
-            same = (os.path.exists(out) and os.path.exists(source)
-                    and os.path.samefile(source, out))
+            inside = Path(source).resolve().parent == out.resolve()
         except OSError:
-            same = False
-        if same:
-            raise InputError(f"`{option}` {text!r} is the input file {str(source)!r}; write "
-                             "the output to another path")
-    if os.path.exists(out) and kind is not None and not overwrite:
-        found = file_kind(out)
-        if found != kind:
-            what = ("not a netCDF file" if found is None else f"a {found} file" if found
-                    else "a netCDF file not written by reduced-dynamics")
-            raise InputError(f"`{option}` {text!r} exists and is not a {kind} file (it "
-                             f"is {what}); choose another path, or add --overwrite to "
-                             "replace it")
-    return out
+            inside = False
+        if inside:
+            raise InputError(f"`{option}` {text!r} holds the input file {str(source)!r}; "
+                             "write the report to another folder, or add --overwrite to "
+                             "write it beside its input")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -165,6 +249,10 @@ def _create(path: Path) -> tuple[int, int]:
 
 def _acquire(path: Path, output: Path) -> tuple[int, int]:
     for _ in range(3):
+        if os.path.isdir(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+            raise InputError(f"`-o` {str(output)!r}: its lock path {str(path)!r} is a folder "
+                             "or not a regular file; move it away or choose another output "
+                             "path")
         try:
             return _create(path)
         except FileExistsError:
@@ -184,12 +272,20 @@ def _acquire(path: Path, output: Path) -> tuple[int, int]:
                 os.rename(path, aside)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                whose = f"pid {holder.get('pid')}" if holder else "an unreadable lock"
+                raise InputError(f"`-o` {str(output)!r}: the lock {path} was left by a "
+                                 f"command that no longer runs ({whose}), but it cannot be "
+                                 f"taken over ({exc.strerror or exc}); delete {path} "
+                                 "yourself, or write to another path") from None
             if _read_lock(aside) != holder:  # another command took it over meanwhile
                 with contextlib.suppress(OSError):
                     os.link(aside, path)
-                os.remove(aside)
+                with contextlib.suppress(OSError):
+                    os.remove(aside)
                 continue
-            os.remove(aside)
+            with contextlib.suppress(OSError):
+                os.remove(aside)
             whose = f"pid {holder.get('pid')}" if holder else "an unreadable lock"
             warnings.warn(f"took over the lock {path} left by a command that no longer runs "
                           f"({whose}); its finished work, if any, is reused only with "

@@ -30,7 +30,7 @@ from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
-from reduced_dynamics.io.lock import check_output, output_lock
+from reduced_dynamics.io.lock import check_output, finished_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
 from reduced_dynamics.names import PROBE_VARS, RunStatus
 from reduced_dynamics.tasks import task_of
@@ -217,9 +217,10 @@ def probe_landscape(
     the resume fingerprint.
 
     Before anything is computed or created, the grid and ``output`` are checked
-    (`io.lock.check_output`: an existing file of another kind is replaced only with
-    ``overwrite``). While it runs, the sweep holds ``<output>.lock`` (`io.lock`).
-    ``resume`` reuses the finished chunks of the same sweep only (`probe_fingerprint`).
+    (`io.lock.check_output`: an existing file is replaced only with ``overwrite``). While
+    it runs, the sweep holds ``<output>.lock`` (`io.lock`). ``resume`` reuses the finished
+    chunks of the same sweep only (`probe_fingerprint`); onto a finished landscape file
+    with no parts left it computes nothing and returns that file's Dataset.
     """
     from reduced_dynamics.batching.devices import device_record, resolve_device
     from reduced_dynamics.executors import torch_threads
@@ -236,8 +237,16 @@ def probe_landscape(
     if grid.n_train is not None:
         entry.torch_task(task).check_n_train(np.asarray(grid.n_train))
     check_norms("w", grid.w, probe.dtype)
+    from reduced_dynamics.batching.data import check_batch_size
+    from reduced_dynamics.tasks.base import adapter_of
+
+    check_batch_size("batch_size", probe.batch_size, adapter_of(task))  # the CLI: --n-train's too
     dev = device_record(resolve_device(device))
-    output = check_output(output, "landscape", overwrite=overwrite)
+    if finished_output(output, "landscape", resume=resume) and not overwrite:
+        from reduced_dynamics.io.landscape_file import open_landscape
+
+        return open_landscape(output)  # finished: nothing to resume
+    output = check_output(output, "landscape", overwrite=overwrite, resume=resume)
     fingerprint = probe_fingerprint(task, probe, grid, torch_threads=torch_threads(executor),
                                     **dev)
     with output_lock(output):

@@ -454,13 +454,24 @@ def _w0_adapter(config: Any) -> TorchTask:
     return torch_task(config, torch.float64)
 
 
-def w0_of(config: Any, seed: int) -> float:
-    """w0 = ||θ|| at PyTorch's default init for ``seed`` (`TorchTask.w0` of the task's
-    adapter, in float64), computed once per (config, seed)."""
+def adapter_of(config: Any) -> TorchTask:
+    """The float64 torch adapter of ``config``, built once per config (unhashable: anew)."""
     try:
-        task = _w0_adapter(config)
+        return _w0_adapter(config)
     except TypeError:  # an unhashable config: no cache
         import torch
 
-        task = torch_task(config, torch.float64)
-    return task.w0(int(seed))
+        return torch_task(config, torch.float64)
+
+
+def has_representation(config: Any) -> bool:
+    """Whether training ``config`` has a representation for eta_r and weight decay on it:
+    an m coordinate, or parameters outside θ (`TorchTask.theta_names`)."""
+    tt = adapter_of(config)
+    return bool(tt.has_m or tt.theta_names is not None)
+
+
+def w0_of(config: Any, seed: int) -> float:
+    """w0 = ||θ|| at PyTorch's default init for ``seed`` (`TorchTask.w0` of the task's
+    adapter, in float64), computed once per (config, seed)."""
+    return adapter_of(config).w0(int(seed))

@@ -32,7 +32,7 @@ from reduced_dynamics.checks import check_int, check_norms, check_sweep_options,
 from reduced_dynamics.config import RunSet, TrainConfig
 from reduced_dynamics.engine.thresholds import describe_grok, task_grok_threshold
 from reduced_dynamics.errors import InputError, WriteError
-from reduced_dynamics.io.lock import check_output, output_lock
+from reduced_dynamics.io.lock import check_output, finished_output, output_lock
 from reduced_dynamics.io.schema import provenance_attrs
 from reduced_dynamics.io.trajectory_file import save_trajectories
 from reduced_dynamics.names import (
@@ -145,8 +145,21 @@ class TrainChunk:
 def check_runs(task, cfg: TrainConfig, runs: RunSet) -> None:
     """What the configs cannot check alone: eta gamma < 1 (`TrainConfig.check_decay`),
     gamma = 0 with constrain_norm (`TrainConfig.check_runs`), a finite squared norm
-    (alpha0 w0)^2 in the run's dtype, m0 = 0 without m."""
-    from reduced_dynamics.tasks.base import w0_of
+    (alpha0 w0)^2 in the run's dtype, m0 = 0 without m; on a task without a representation
+    (`tasks.base.has_representation`) no per-run eta_r and no wd_representation (both would
+    be recorded and ignored); a batch size at most the task's training set."""
+    from reduced_dynamics.batching.data import check_batch_size
+    from reduced_dynamics.tasks.base import adapter_of, has_representation, w0_of
+
+    name = task_of(task).name
+    if not has_representation(task):
+        for field, used in (("runs.eta_r", runs.eta_r is not None),
+                            ("cfg.wd_representation", cfg.wd_representation)):
+            if used:
+                raise InputError(f"`{field}` has no effect on task {name!r} ({task.preset}): "
+                                 "it has no representation (no m coordinate, every parameter "
+                                 "in theta); drop it")
+    check_batch_size("batch_size", cfg.batch_size, adapter_of(task))  # the CLI: --n-train's too
 
     cfg.check_decay(runs)
     cfg.check_runs(runs)
@@ -171,10 +184,11 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
     in the fingerprint.
 
     Before anything is computed or created, the runs and ``output`` are checked
-    (`check_runs`, `io.lock.check_output`: an existing file of another kind is replaced
-    only with ``overwrite``). While it runs, the sweep holds ``<output>.lock``.
-    ``resume`` continues the checkpoint or the finished chunks of the same sweep only
-    (`train_fingerprint`).
+    (`check_runs`, `io.lock.check_output`: an existing file is replaced only with
+    ``overwrite``). While it runs, the sweep holds ``<output>.lock``. ``resume``
+    continues the checkpoint or the finished chunks of the same sweep only
+    (`train_fingerprint`); onto a finished trajectory file with neither left it computes
+    nothing and returns that file's Dataset.
     """
     task_of(task)  # a registered task's config
     check_type("cfg", cfg, TrainConfig, "a TrainConfig")
@@ -188,7 +202,11 @@ def run_training(task, cfg: TrainConfig, runs: RunSet, output: str | Path,
 
     check_runs(task, cfg, runs)
     dev = device_record(resolve_device(device))
-    output = check_output(output, "trajectory", overwrite=overwrite)
+    if finished_output(output, "trajectory", resume=resume) and not overwrite:
+        from reduced_dynamics.io.trajectory_file import open_trajectories
+
+        return open_trajectories(output)  # finished: nothing to resume
+    output = check_output(output, "trajectory", overwrite=overwrite, resume=resume)
     with output_lock(output):
         return _run_locked(task, cfg, runs, output, resume=resume, progress=progress,
                            history=history, chunk_size=chunk_size, executor=executor,
