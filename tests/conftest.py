@@ -35,3 +35,33 @@ def make_landscape(n_w: int = 6, n_m: int = 5, *, with_m: bool = True):
 @pytest.fixture
 def landscape():
     return make_landscape()
+
+
+@pytest.fixture
+def keep_torch_threads():
+    """`--threads` sets torch's thread count for the whole process: restore it."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def short_checkpoints(monkeypatch):
+    """The toy task's training checkpoints every 5 steps (not part of the fingerprint)."""
+    import dataclasses
+
+    from reduced_dynamics.tasks import REGISTRY
+
+    entry = REGISTRY["toy-addition"]
+    monkeypatch.setitem(REGISTRY, "toy-addition", dataclasses.replace(
+        entry, train=dataclasses.replace(entry.train, checkpoint_every=5)))
+
+
+def assert_one_error(rc: int, err: str, *fragments: str) -> None:
+    """Exit status 2, exactly one ``error:`` line, containing every fragment."""
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for fragment in fragments:
+        assert fragment in err, err

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import assert_one_error
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -60,12 +61,6 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def assert_one_error(rc: int, err: str, *fragments: str) -> None:
-    assert rc == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 def trajectories(*, task: str = "synthetic", preset: str = "lu", task_config: dict | None = None,

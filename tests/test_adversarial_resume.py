@@ -3,7 +3,6 @@ and every argument and output path checked before anything is computed or create
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -36,9 +35,10 @@ from reduced_dynamics.io.fingerprint import config_diff, describe_diff  # noqa: 
 from reduced_dynamics.io.landscape_file import save_landscape  # noqa: E402
 from reduced_dynamics.io.lock import check_output, lock_path, output_lock  # noqa: E402
 from reduced_dynamics.io.parts import PartStore  # noqa: E402
-from reduced_dynamics.tasks import REGISTRY  # noqa: E402
 from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train", "toy-addition", "--gamma", "0.1,1", "--seeds", "1", "--steps", "20",
@@ -50,20 +50,8 @@ PROBE_W = ["probe", "toy-addition", "--w", "1", "--m", "0", "--steps", "10", "--
 W0 = w0_of(preset("paper"), 0)
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """`--threads` sets torch's thread count for the whole process: restore it."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
-@pytest.fixture
-def short_checkpoints(monkeypatch):
-    """The toy task's training checkpoints every 5 steps (not part of the fingerprint)."""
-    entry = REGISTRY["toy-addition"]
-    monkeypatch.setitem(REGISTRY, "toy-addition", dataclasses.replace(
-        entry, train=dataclasses.replace(entry.train, checkpoint_every=5)))
 
 
 @pytest.fixture

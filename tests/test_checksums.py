@@ -17,6 +17,7 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import assert_one_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,12 +43,6 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     return rc, err.getvalue()
 
 
-def assert_one_error(rc: int, err: str, *fragments: str) -> None:
-    assert rc == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 def unchecked_variables(path: Path) -> list[str]:

@@ -22,6 +22,8 @@ from reduced_dynamics.cli.main import main
 from reduced_dynamics.errors import WriteError
 from reduced_dynamics.io.atomic import write_atomic, write_csv, write_text
 
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ["probe", "toy-addition", "--alpha", "1,2", "--m", "0,0.5", "--steps", "10",
          "--chunk-size", "2", "--threads", "1", "-q"]  # 2 chunks
@@ -31,23 +33,8 @@ LANDSCAPE = ROOT / "landscapes" / "toy_addition_paper.nc"
 RUNS = ROOT / "docs" / "data" / "toy_study_runs.nc"
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
-@pytest.fixture
-def short_checkpoints(monkeypatch):
-    """The toy task's training checkpoints every 5 steps (not part of the fingerprint)."""
-    import dataclasses
-
-    from reduced_dynamics.tasks import REGISTRY
-
-    entry = REGISTRY["toy-addition"]
-    monkeypatch.setitem(REGISTRY, "toy-addition", dataclasses.replace(
-        entry, train=dataclasses.replace(entry.train, checkpoint_every=5)))
 
 
 def disk_full(monkeypatch, owner, name, target_of, when):
