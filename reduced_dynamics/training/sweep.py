@@ -111,6 +111,9 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
                              f"({task.preset})", task=entry.name, preset=task.preset,
                              config=config, w0=w0_of(task, runs.seed[0]),
                              history=history, torch_version=torch.__version__)
+    from reduced_dynamics.training.start import start_attrs
+
+    attrs.update(start_attrs(task, cfg))
     value, on = task_grok_threshold(task)
     if "t_grok" in data_vars:  # the trainer timed it at the task's threshold
         data_vars["t_grok"][2]["long_name"] = (f"first logged step with "
