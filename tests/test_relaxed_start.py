@@ -3,6 +3,8 @@ by the probe's own optimiser and settings before step 0, the representation at R
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,56 @@ def test_relax_steps_without_relaxed_start_refused():
     with pytest.raises(InputError, match="start"):
         TrainConfig(start="warm")
 
+
+LANDSCAPE = Path(__file__).parents[1] / "landscapes" / "toy_addition_paper.nc"
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_validate_uses_the_runs_own_eta_r_conversion(tmp_path, optimizer):
+    from reduced_dynamics.validate import validate
+
+    cfg = TrainConfig(steps=30, n_log=6, optimizer=optimizer, eta_d=1e-3, eta_r=1e-3,
+                      start="relaxed", relax_steps=50)
+    run_training(TASK, cfg, RunSet.sweep([0.5, 1.0], [0], [5.0], [0.12]), tmp_path / "r.nc",
+                 progress=False)
+    ds = open_trajectories(tmp_path / "r.nc")
+    report = validate(LANDSCAPE, ds)
+    divisor = 4.1713730 if optimizer == "sgd" else 1.0  # |R_rand - R_lin|^2 of the task
+    assert float(ds.attrs["eta_r_ode_divisor"]) == pytest.approx(divisor, rel=1e-6)
+    np.testing.assert_allclose(report["eta_r_ode"].values, 1e-3 / divisor, rtol=1e-6)
+    assert report.attrs["run_start"] == "relaxed"
+    assert optimizer in report.attrs["eta_r_conversion"]
+    # the prediction is the ODE at eta_R = eta_r / divisor
+    from reduced_dynamics.engine.predict import integrate
+    from reduced_dynamics.validate import events_for
+
+    events = events_for(*grok_of(LANDSCAPE))
+
+    def predicted(eta_r):
+        return float(integrate(str(LANDSCAPE), [(5.0, 0.12)], gamma=0.5, eta_d=1e-3,
+                               eta_r=eta_r, events=events)["t_grok"].values.ravel()[0])
+
+    got = float(report["t_grok_predicted"].values[0])
+    assert np.isfinite(got)
+    assert got == pytest.approx(predicted(1e-3 / divisor), rel=1e-9)
+    if optimizer == "sgd":  # the conversion changes the prediction
+        assert got != pytest.approx(predicted(1e-3), rel=1e-3)
+
+def grok_of(path):
+    from reduced_dynamics.engine.thresholds import grok_threshold_of
+    from reduced_dynamics.io.landscape_file import open_landscape
+
+    value, on, _ = grok_threshold_of(open_landscape(path))
+    return value, on
+
+
+def test_validate_refuses_an_sgd_file_without_the_conversion(tmp_path):
+    from reduced_dynamics.validate import validate
+
+    cfg = TrainConfig(steps=10, n_log=4, optimizer="sgd", eta_d=1e-3, eta_r=1e-3)
+    ds = run_training(TASK, cfg, RunSet.sweep([0.5], [0], [5.0], [0.12]), tmp_path / "r.nc",
+                      progress=False)
+    old = ds.copy()
+    del old.attrs["eta_r_ode_divisor"], old.attrs["eta_r_conversion"]
+    with pytest.raises(InputError, match="eta_r_ode_divisor"):
+        validate(LANDSCAPE, old)
