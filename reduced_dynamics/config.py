@@ -95,6 +95,7 @@ MAX_N_LOG = 100_000  # logged steps per run: 7 float64 series of this length per
 
 
 OPTIMIZERS = ("adamw", "adam", "sgd")  # SPEC §13; `training.optimizers`
+STARTS = ("init", "relaxed")  # SPEC §13: the scaled init, or the decoder relaxed on it
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,13 @@ class TrainConfig:
     # the reduced ODE's own clock (SPEC §13); momentum only with sgd (0: none).
     optimizer: str = "adamw"
     momentum: float = 0.0
+    # "init": theta starts at the scaled default init; "relaxed" (SPEC §13, quasi-static
+    # start): before step 0, theta is minimised at fixed norm alpha0 w0 with the task's
+    # probe preset (`landscape.probe.minimise_on_sphere`), the representation frozen at
+    # R(m0); those steps are not training steps. relax_steps: the probe's steps (None: the
+    # preset's).
+    start: str = "init"
+    relax_steps: int | None = None
 
     def __post_init__(self) -> None:
         plain_fields(self)  # numpy scalars as Python ones
@@ -156,6 +164,12 @@ class TrainConfig:
         if self.momentum != 0 and self.optimizer != "sgd":
             raise InputError(f"`momentum` is the heavy-ball momentum of sgd; {self.optimizer} "
                              f"has its own (beta1): drop it, got {self.momentum:g}")
+        check_choice("start", self.start, STARTS)
+        if self.relax_steps is not None:
+            check_int("relax_steps", self.relax_steps, 1, MAX_STEPS)
+            if self.start != "relaxed":
+                raise InputError(f"`relax_steps` is the relaxation of start 'relaxed'; with "
+                                 f"start {self.start!r} drop it, got {self.relax_steps}")
 
     def check_rates(self, name: str, rates: tuple[float, ...]) -> None:
         """Learning rates this optimiser can use: Adam's first step (lr / (1 - beta1))
@@ -201,7 +215,12 @@ class TrainConfig:
         return np.concatenate([[0], grid])
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """As stored in ``config_json``; the start only where not the default, so a
+        sweep from the init keeps its fingerprint."""
+        out = dataclasses.asdict(self)
+        if self.start == "init":
+            del out["start"], out["relax_steps"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,8 @@ VALIDATION_VAR_META = {
     "eta_d_gamma": ("eta_d gamma (the decay rate of w by weight decay alone)", "1/steps"),
     "t_start": ("step the prediction starts from (see the `start` attribute)", "steps"),
     "alpha_start": ("w / w0 the prediction starts from", "1"),
+    "eta_r_ode": ("eta_R of the reduced dynamics: the run's eta_r / eta_r_ode_divisor "
+                  "(SPEC 13, see the `eta_r_conversion` attribute)", "1"),
     "max_residual": ("largest off-line residual of the representation along the run", "1"),
     "status_predicted": ("status of the predicted path (diverged: the run diverged, nothing "
                          "predicted)", "1"),

@@ -190,6 +190,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     ds = _runs_of_size(runs if isinstance(runs, xr.Dataset) else open_trajectories(runs),
                        n_train)
     check_comparable(full, ds)
+    divisor, conversion, run_start = _run_conversion(ds)
     threshold, grok_on, threshold_source = grok_threshold_of(full)
     events = events_for(threshold, grok_on)
     values = n_train_values(full)
@@ -233,7 +234,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
             t0, alpha, m = 0.0, float(run["alpha0"]), float(run["m0"])
         t_start[r], alpha_start[r] = t0, alpha
         pred = integrate(here, [(alpha, m)] if has_m else [alpha], gamma=float(run["gamma"]),
-                         eta_d=float(run["eta_d"]), eta_r=float(run["eta_r"]),
+                         eta_d=float(run["eta_d"]), eta_r=float(run["eta_r"]) / divisor,
                          events=events).isel(start=0, gamma=0, eta_d=0, eta_r=0)
         out["t_overfit_pred"][r] = t0 + float(pred["t_overfit"])
         out["t_grok_pred"][r] = t0 + float(pred["t_grok"])
@@ -267,6 +268,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         "path_distance": out["path_distance"],
         "plateau_rate": out["plateau_rate"],
         "eta_d_gamma": ds["eta_d"].values * gamma,
+        "eta_r_ode": ds["eta_r"].values / divisor,
         "t_start": t_start,
         "alpha_start": alpha_start,
         "max_residual": _row_max(ds["residual"].values),
@@ -305,9 +307,28 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
         "grok_threshold": threshold,
         "grok_on": grok_on,
         "start": start,
+        "run_start": run_start,
+        "eta_r_conversion": conversion,
     }
     report = xr.Dataset(data, coords=coords, attrs=attrs)
     return report if has_m else report.drop_vars("m0")
+
+
+def _run_conversion(ds: xr.Dataset) -> tuple[float, str, str]:
+    """The runs' optimiser clock and start (SPEC §13): the divisor of eta_r that gives the
+    ODE's eta_R (|Delta|^2 for sgd, 1 for adam/adamw: ``eta_r_ode_divisor``), its text, and
+    where the runs started ("init" or "relaxed"; the ODE starts at (alpha0, m0) either
+    way). A file from before the conversion was recorded counts as adam/adamw from the
+    init; an sgd one is refused (its eta_r would be used unconverted)."""
+    if "eta_r_ode_divisor" in ds.attrs:
+        return (float(ds.attrs["eta_r_ode_divisor"]), str(ds.attrs["eta_r_conversion"]),
+                str(ds.attrs.get("start", "init")))
+    train = config_of(ds).get("train", {}) if "config_json" in ds.attrs else {}
+    if train.get("optimizer") == "sgd":
+        raise InputError("these runs were trained with sgd but the file does not record "
+                         "the eta_r conversion of SPEC 13 (`eta_r_ode_divisor`): retrain "
+                         "them with this version of `train`")
+    return 1.0, "the ODE's eta_R is the run's eta_r (no conversion recorded)", "init"
 
 
 def _meta(table: dict, name: str) -> dict[str, str]:

@@ -462,6 +462,8 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "warmup_steps": Field(Int(0, 10**9), {"steps": 10**9}),
         "optimizer": Field(Choice(("adamw", "adam", "sgd"))),
         "momentum": Field(Real(0.0, False, 1.0, True), {"optimizer": "sgd"}),
+        "start": Field(Choice(("init", "relaxed"))),
+        "relax_steps": Field(Optional(Int(1, 10**9)), {"start": "relaxed"}),
     }),
     "RunSet": (lambda **kw: rd.RunSet(**{**ONE_RUN, **kw}), {
         "gamma": Field(column(Real(0.0))),

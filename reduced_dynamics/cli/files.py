@@ -32,13 +32,18 @@ def _validate(args: argparse.Namespace) -> int:
     report.attrs["landscape"] = args.landscape  # the file, not "<Dataset>"
     if not args.json:
         print(table(report))
+        print(f"runs from the {report.attrs['run_start']} start; "
+              f"{report.attrs['eta_r_conversion']}")
     history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
     paths = write_report(report, landscape, args.output, history=history)
     if args.json:
         from reduced_dynamics.cli.format import dumps
 
         print(dumps({"landscape": args.landscape, "runs": args.runs, "start": args.start,
-                     "events": report.attrs["events"], **report_summary(report),
+                     "events": report.attrs["events"],
+                     "run_start": report.attrs["run_start"],
+                     "eta_r_conversion": report.attrs["eta_r_conversion"],
+                     **report_summary(report),
                      "rows": report_rows(report), "wrote": [str(p) for p in paths]}))
         return 0
     for path in paths:

@@ -115,6 +115,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "steps": args.steps, "n_log": args.n_log, "dtype": args.dtype,
         "batch_size": args.batch_size, "optimizer": args.optimizer, "momentum": args.momentum,
+        "start": args.start, "relax_steps": args.relax_steps,
         "eta_d": eta_ds[0] if eta_ds and len(eta_ds) == 1 else None,
         "eta_r": eta_rs[0] if eta_rs and len(eta_rs) == 1 else None,
     }.items() if v is not None}
@@ -329,6 +330,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "gradient descent, the reduced ODE's clock; SPEC 13)")
     p.add_argument("--momentum", type=float, help="heavy-ball momentum of --optimizer sgd "
                    "(default 0: plain gradient descent)")
+    p.add_argument("--start", choices=("init", "relaxed"), help="init (default): theta at "
+                   "the scaled default init; relaxed: theta first minimised at fixed norm "
+                   "alpha0 w0 with the task's probe settings, the representation frozen at "
+                   "R(m0); those steps are not counted in the run's time (SPEC 13)")
+    p.add_argument("--relax-steps", type=int, help="steps of the relaxation of --start "
+                   "relaxed (default: the task's probe preset's)")
     p.add_argument("--wd-representation", action="store_true",
                    help="apply weight decay to the representation too")
     p.add_argument("--n-train", help="training-set sizes of the runs, list or grid spec "

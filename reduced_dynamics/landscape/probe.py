@@ -20,20 +20,19 @@ measurement overflowed), NaN results and ``converged`` False.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from reduced_dynamics.batching import mlp_bmm as bm
-from reduced_dynamics.batching.data import MemberData, Selection
-from reduced_dynamics.batching.devices import adam_options, resolve_device
+from reduced_dynamics.batching.data import MemberData
+from reduced_dynamics.batching.devices import resolve_device
 from reduced_dynamics.batching.divergence import DivergenceGuard, finite_members
-from reduced_dynamics.batching.evaluation import evaluate, member_loss, members_for, predict
+from reduced_dynamics.batching.evaluation import evaluate, members_for
 from reduced_dynamics.batching.members import Members
+from reduced_dynamics.batching.sphere import minimise_on_sphere
 from reduced_dynamics.batching.stacking import project_, sq_norm
-from reduced_dynamics.batching.step import optimizer_step
 from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
@@ -89,32 +88,8 @@ def probe_batch(
     guard.mark(0, finite_members([sq_norm(params)]))  # |theta|^2 overflows: w too large
     w0 = np.array([tt.w0(int(s)) for s in seeds])
 
-    # One Adam over the stacked leaves is exactly B separate Adams: its update is elementwise.
-    # Per-member learning rates (lr_scaling="alpha") enter as a gradient-free rescaling of
-    # the step, which Adam does not see: we scale the update, not the gradient.
-    opt = torch.optim.Adam(params, lr=probe.lr, betas=(probe.beta1, probe.beta2),
-                           **adam_options(dev))
-    lr_scale = (torch.as_tensor(np.maximum(1.0, w / w0), dtype=dtype, device=dev)
-                if probe.lr_scaling == "alpha" else None)
-    scheduler = _scheduler(opt, probe)
-    mark = round(0.9 * probe.steps)
-    loss_at_mark = None
-
-    def train_loss(sel: Selection) -> torch.Tensor:
-        return member_loss(tt, predict(tt, members, rep, "train", sel), "train", sel)
-
-    for step in range(probe.steps):
-        sel = data.train_batch(step)
-        if step == mark and data.batch_size is not None:  # the whole set, before the step
-            loss_at_mark = evaluate(tt, members, rep, "train", data).loss
-        loss = optimizer_step(step, functools.partial(train_loss, sel), opt, guard, params,
-                              norm=norm, update_scale=lr_scale)
-        if step == mark and data.batch_size is None:
-            loss_at_mark = loss.detach().clone()
-        if scheduler is not None:
-            scheduler.step()
-        if progress is not None:
-            progress(n)
+    loss_at_mark = minimise_on_sphere(tt, members, rep, data, probe, norm, guard, w / w0,
+                                      progress)
     out = _measure(tt, members, m_t, loss_at_mark, probe, data)
     guard.mark(probe.steps, np.logical_and.reduce(
         [np.isfinite(v) for k, v in out.items() if k != "converged"]))
@@ -123,14 +98,6 @@ def probe_batch(
     out["status"] = guard.status()
     out["diverged_step"] = guard.step_or_nan()
     return out
-
-
-def _scheduler(opt: torch.optim.Optimizer, probe: ProbeConfig):
-    if probe.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, probe.lr_decay_every, probe.lr_decay_factor)
-    if probe.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, probe.steps)
-    return None
 
 
 def _measure(tt: TorchTask, members: Members | bm.Params, m_t: torch.Tensor | None,

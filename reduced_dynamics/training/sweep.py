@@ -111,11 +111,34 @@ def trajectory_dataset(task, cfg: TrainConfig, runs: RunSet,
                              f"({task.preset})", task=entry.name, preset=task.preset,
                              config=config, w0=w0_of(task, runs.seed[0]),
                              history=history, torch_version=torch.__version__)
+    from reduced_dynamics.training.start import start_attrs
+
+    attrs.update(start_attrs(task, cfg))
+    attrs.update(_eta_r_conversion(task, cfg, has_m))
     value, on = task_grok_threshold(task)
     if "t_grok" in data_vars:  # the trainer timed it at the task's threshold
         data_vars["t_grok"][2]["long_name"] = (f"first logged step with "
                                                f"{describe_grok(value, on)} (NaN: never)")
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _eta_r_conversion(task, cfg: TrainConfig, has_m: bool) -> dict[str, float | str]:
+    """SPEC §13: with sgd the representation moves along the R line at eta_r / |Delta|^2 in
+    m (Delta = R_random - R_linear, as the m estimator's), so the ODE's eta_R is the run's
+    divided by ``eta_r_ode_divisor``; with adam/adamw (and without m) the divisor is 1."""
+    if not (has_m and cfg.optimizer == "sgd"):
+        return {"eta_r_ode_divisor": 1.0,
+                "eta_r_conversion": f"{cfg.optimizer}: the ODE's eta_R is the run's eta_r"}
+    import torch
+
+    from reduced_dynamics.tasks import torch_task
+
+    tt = torch_task(task, torch.float64, torch.device("cpu"))
+    delta = (tt.r_rand - tt.r_lin).flatten()
+    dd = float(delta.dot(delta))
+    return {"eta_r_ode_divisor": dd,
+            "eta_r_conversion": f"sgd: gradient descent moves m at eta_r / |Delta|^2; the "
+                                f"ODE's eta_R is the run's eta_r / {dd:.6g} (SPEC 13)"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -105,6 +105,25 @@ class BatchedRuns:
         self.guard = DivergenceGuard(self.leaves)
         self.step = 0
 
+    def relax(self) -> None:
+        """The relaxed start (SPEC §13, `training.start`): theta minimised at fixed norm
+        alpha0 w0 by the probe's constrained optimiser with the task's probe settings, the
+        representation frozen at R(m0); not a training step (``self.step`` stays 0). A run
+        that overflows there is frozen from step 0."""
+        from reduced_dynamics.batching.sphere import minimise_on_sphere
+        from reduced_dynamics.training.start import relax_probe
+
+        probe = relax_probe(self.task, self.cfg)
+        runs = self.runs
+        data = MemberData(self.tt, len(runs), seeds=np.asarray(runs.seed),
+                          n_train=None if runs.n_train is None else np.asarray(runs.n_train),
+                          batch_size=probe.batch_size, shuffle_seed=probe.shuffle_seed)
+        guard = DivergenceGuard(self.params)
+        rep = None if self.rep is None else self.rep.detach()
+        minimise_on_sphere(self.tt, self.members, rep, data, probe, self.norm0, guard,
+                           np.asarray(runs.alpha0, float))
+        self.guard.mark(0, ~guard.diverged)
+
     def _rate(self, values: tuple[float, ...]) -> float | torch.Tensor:
         """One learning rate for every run (a float: torch's optimisers, bit-identical to a
         run alone), else one per run (a tensor over the member axis)."""
@@ -234,6 +253,8 @@ def train_runs(
     if saved is not None:
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
+    elif cfg.start == "relaxed":
+        state.relax()
     index = {int(s): i for i, s in enumerate(log_steps)}
     if progress is not None and state.step:
         progress(state.step)
