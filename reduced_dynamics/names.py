@@ -205,3 +205,9 @@ HOMOGENEOUS_ACTIVATIONS = ("relu", "leaky_relu")
 """Activations that make an MLP positively homogeneous in each layer's weights: a task config
 with one of them says ``positively_homogeneous``, and the probe then also requires its train
 loss not to rise with w (the monotone convergence test of `reduced_dynamics.landscape.sweep`)."""
+
+
+REPORT_CSV, REPORT_NC = "validation.csv", "validation.nc"
+REPORT_GAMMA_FIGURE, REPORT_PATHS_FIGURE = "t_grok_vs_gamma.png", "paths.png"
+REPORT_FILES = (REPORT_CSV, REPORT_NC, REPORT_GAMMA_FIGURE, REPORT_PATHS_FIGURE)
+"""The files `validate` writes into its report folder (and refuses to replace unasked)."""

@@ -33,6 +33,10 @@ from reduced_dynamics.io.schema import config_of, task_config_of
 from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.names import (
     ACC_THRESHOLD,
+    REPORT_CSV,
+    REPORT_GAMMA_FIGURE,
+    REPORT_NC,
+    REPORT_PATHS_FIGURE,
     TRAJECTORY_COORD_META,
     VALIDATION_VAR_META,
     RunStatus,
@@ -435,14 +439,14 @@ def write_report(report: xr.Dataset, landscape: xr.Dataset,
         raise WriteError(f"could not create the report folder {folder}: "
                          f"{exc.strerror or exc}") from exc
     per_run = [k for k, v in report.data_vars.items() if v.dims == ("run",)]
-    csv = write_csv(report[per_run].to_dataframe(), folder / "validation.csv")
+    csv = write_csv(report[per_run].to_dataframe(), folder / REPORT_CSV)
     if history is None:
         history = f"{now_iso()} reduced_dynamics.validate.write_report (Python)"
     nc = write_atomic(report.assign_attrs({
         FILE_KIND_ATTR: "validation", "history": history, "date_created": now_iso(),
-        "package_version": package_version()}), folder / "validation.nc")
+        "package_version": package_version()}), folder / REPORT_NC)
     if "n_train" in landscape.dims:  # draw the slice of the (first) run's N
         landscape = select_n_train(landscape, int(report["n_train"].values[0]))
-    first = write_figure(plot_t_grok_vs_gamma(report), folder / "t_grok_vs_gamma.png")
-    second = write_figure(plot_validation_paths(report, landscape), folder / "paths.png")
+    first = write_figure(plot_t_grok_vs_gamma(report), folder / REPORT_GAMMA_FIGURE)
+    second = write_figure(plot_validation_paths(report, landscape), folder / REPORT_PATHS_FIGURE)
     return [csv, nc, first, second]

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reduced_dynamics.errors import InputError
+from reduced_dynamics.names import REPORT_FILES
 
 _HELD: dict[tuple[str, int], int] = {}  # (lock path, thread) -> nesting depth
 _YOUNG_S = 10.0  # an unreadable lock younger than this may be being written right now
@@ -58,7 +59,6 @@ def _nearest_existing(path: Path) -> Path:
     return path if str(path) else Path(".")
 
 
-REPORT_FILES = ("validation.csv", "validation.nc", "t_grok_vs_gamma.png", "paths.png")
 OVERWRITE_HINT = "add --overwrite (overwrite=True in Python) to replace it"
 
 
