@@ -43,12 +43,12 @@ from reduced_dynamics.landscape.sweep import (  # noqa: E402
     probe_landscape,
     reduce_over_seeds,
 )
-from reduced_dynamics.names import RunStatus  # noqa: E402
+from reduced_dynamics.names import LOGGED_VARS, RunStatus  # noqa: E402
 from reduced_dynamics.tasks.base import w0_of  # noqa: E402
 from reduced_dynamics.tasks.toy_addition import preset  # noqa: E402
 from reduced_dynamics.tasks.toy_addition_torch import ToyAdditionTorch  # noqa: E402
 from reduced_dynamics.training.sweep import run_training, trajectory_dataset  # noqa: E402
-from reduced_dynamics.training.trainer import LOGGED, train_runs  # noqa: E402
+from reduced_dynamics.training.trainer import train_runs  # noqa: E402
 from reduced_dynamics.validate import table, validate  # noqa: E402
 
 TASK = preset("paper")
@@ -110,7 +110,7 @@ def test_diverging_run_is_frozen_marked_and_the_others_are_unchanged(trained):
     # the step is where plain torch.optim.AdamW, alone, first meets inf/NaN
     assert step == _first_nonfinite_step_alone(BAD_GAMMA, 0, 3.0, 0.1, CFG)
     log_steps = CFG.log_steps()
-    for k in LOGGED:  # NaN exactly from diverged_step on
+    for k in LOGGED_VARS:  # NaN exactly from diverged_step on
         assert np.isfinite(bad[k][1, log_steps < step]).all(), k
         assert np.isnan(bad[k][1, log_steps >= step]).all(), k
     # before the overflow the norm doubled every step (decay factor -2)
@@ -119,7 +119,7 @@ def test_diverging_run_is_frozen_marked_and_the_others_are_unchanged(trained):
                                                                  & (log_steps < step)]),
                        rtol=0.05)
     # the other members, in the same batch positions, are bit for bit as beside a good run
-    for k in (*LOGGED, "t_overfit", "t_grok"):
+    for k in (*LOGGED_VARS, "t_overfit", "t_grok"):
         np.testing.assert_array_equal(bad[k][[0, 2]], good[k][[0, 2]], err_msg=k)
         assert np.isfinite(bad[k][[0, 2]]).all() or k.startswith("t_")
 
@@ -175,7 +175,7 @@ def test_the_others_match_a_sweep_without_the_bad_run(trained):
     bad, _ = trained
     without = train_runs(TASK, CFG, _runs(BAD_GAMMA).subset([0, 2]))
     assert (without["status"] == RunStatus.OK).all()
-    for k in LOGGED:  # another batch size: rounding only
+    for k in LOGGED_VARS:  # another batch size: rounding only
         np.testing.assert_allclose(bad[k][[0, 2]], without[k], rtol=1e-5, atol=1e-7,
                                    err_msg=k)
 

@@ -37,14 +37,13 @@ from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
 
-__all__ = ["RESULT_VARS", "probe_batch", "result_vars"]
-
-RESULT_VARS = PROBE_VARS
+__all__ = ["probe_batch", "result_vars"]
 
 
 def result_vars(has_m: bool) -> tuple[str, ...]:
-    """What `probe_batch` returns: RESULT_VARS, without ``dtrain_dm`` for a task without m."""
-    return RESULT_VARS if has_m else tuple(v for v in RESULT_VARS if v != "dtrain_dm")
+    """What `probe_batch` returns: `names.PROBE_VARS`, without ``dtrain_dm`` for a task
+    without m."""
+    return PROBE_VARS if has_m else tuple(v for v in PROBE_VARS if v != "dtrain_dm")
 
 
 def probe_batch(

@@ -44,8 +44,6 @@ from reduced_dynamics.tasks import torch_task
 from reduced_dynamics.training.fingerprint import train_fingerprint
 from reduced_dynamics.training.optimizers import add_l2_, decay_, make_optimizer
 
-LOGGED = LOGGED_VARS
-
 
 def project_on_line(rep: torch.Tensor, r_lin: torch.Tensor, r_rand: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,7 +247,7 @@ def train_runs(
     state = BatchedRuns(task, cfg, runs, device=dev, path=path)
     log_steps = cfg.log_steps()
     grok = task_grok_threshold(task)
-    logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED}
+    logs = {k: np.full((len(runs), log_steps.size), np.nan) for k in LOGGED_VARS}
     if saved is not None:
         state.load_state_dict(saved["state"])
         logs = saved["logs"]
@@ -287,7 +285,7 @@ def _finish(logs: dict[str, np.ndarray], log_steps: np.ndarray,
     """NaN after each run's divergence; event times; ``status`` and ``diverged_step``."""
     logs = {k: v.copy() for k, v in logs.items()}
     after = guard.diverged[:, None] & (log_steps[None, :] >= guard.diverged_step[:, None])
-    for k in LOGGED:
+    for k in LOGGED_VARS:
         logs[k][after] = np.nan
     logs["t_overfit"] = first_crossing(log_steps, logs["train_acc"], ACC_THRESHOLD)
     logs["t_grok"] = grok_times(log_steps, logs["test_acc"], logs["test_loss"], *grok)
