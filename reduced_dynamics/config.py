@@ -131,7 +131,7 @@ class TrainConfig:
     momentum: float = 0.0
     # "init": theta starts at the scaled default init; "relaxed" (SPEC §13, quasi-static
     # start): before step 0, theta is minimised at fixed norm alpha0 w0 with the task's
-    # probe preset (`landscape.probe.minimise_on_sphere`), the representation frozen at
+    # probe preset (`batching.sphere.minimise_on_sphere`), the representation frozen at
     # R(m0); those steps are not training steps. relax_steps: the probe's steps (None: the
     # preset's).
     start: str = "init"

@@ -1,7 +1,7 @@
 """Where a training run starts (SPEC §13), torch-free: the settings of the relaxed start.
 
 ``start="relaxed"``: before step 0 the decoder θ of each run is minimised at fixed norm
-α0·w0 with the probe's own constrained optimiser (`landscape.probe.minimise_on_sphere`) and
+α0·w0 with the probe's own constrained optimiser (`batching.sphere.minimise_on_sphere`) and
 the task's probe preset for its preset, in the run's dtype, the representation frozen at
 R(m0). Those steps are not training steps (the log's step 0 is the relaxed state); they
 are recorded (``config_json``, the global attributes ``start`` and ``relax_steps``).
