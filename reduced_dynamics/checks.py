@@ -189,7 +189,7 @@ def check_sweep_options(output: object, *, resume: object, progress: object, his
     """The arguments a probe and a training sweep share (`probe`, `train`): ``output`` a
     path, the flags bools, ``history`` a str, ``executor`` None or an object with ``map``
     (`reduced_dynamics.executors`). (``device`` is checked where it is resolved,
-    `models.batched.resolve_device`.)"""
+    `batching.devices.resolve_device`.)"""
     check_path("output", output, "file to write")
     for name, value in (("resume", resume), ("progress", progress), ("overwrite", overwrite)):
         check_bool(name, value)

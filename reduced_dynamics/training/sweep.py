@@ -13,7 +13,7 @@ or here:
 * one batched model of all runs, checkpointed every ``checkpoint_every`` steps beside the
   output (``<output>.ckpt``; ``--resume`` continues from it) — the default;
 * chunks of ``chunk_size`` runs, each its own batched model, each saved as a part file as
-  soon as it is trained (`sweep.PartStore`; ``--resume`` trains only the missing chunks)
+  soon as it is trained (`io.parts.PartStore`; ``--resume`` trains only the missing chunks)
   and merged along ``run`` at the end. This is how a cluster trains them
   (`reduced_dynamics.executors`); the resume unit is then a whole chunk.
 """
