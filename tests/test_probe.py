@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from reduced_dynamics.batching import mlp_bmm as bm  # noqa: E402
 from reduced_dynamics.batching.stacking import project_, sq_norm  # noqa: E402
 from reduced_dynamics.config import ProbeConfig  # noqa: E402
+from reduced_dynamics.errors import InputError  # noqa: E402
 from reduced_dynamics.io.landscape_file import open_landscape  # noqa: E402
 from reduced_dynamics.io.parts import ChunkPlan, PartStore  # noqa: E402
 from reduced_dynamics.landscape.probe import probe_batch  # noqa: E402
@@ -129,6 +130,17 @@ def test_data_split_is_seeded_and_complete():
     assert a.targets.shape == (19, 30)
     c = make_data(preset("paper", data_seed=1))
     assert not np.array_equal(a.pairs_train, c.pairs_train)
+
+
+def test_fig6e_pool_is_every_pair_and_its_test_set_the_whole_table():
+    d = make_data(preset("fig6e"))
+    table = {tuple(p) for p in make_data(TASK).pairs_train} | {
+        tuple(p) for p in make_data(TASK).pairs_test}
+    assert {tuple(p) for p in d.pairs_train} == table == {tuple(p) for p in d.pairs_test}
+    with pytest.raises(InputError, match="test_set='all' allows every pair"):
+        preset("paper", n_train=55)
+    with pytest.raises(InputError, match="test_set"):
+        preset("paper", test_set="unseen")
 
 
 def _grid():

@@ -28,6 +28,11 @@ from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import HOMOGENEOUS_ACTIVATIONS, LOSS_MSE
 from reduced_dynamics.tasks.base import TaskEntry
 
+TEST_SETS = ("held_out", "all")
+"""``held_out``: the pairs outside the training pool (SPEC §3); ``all``: the whole addition
+table of p(p+1)/2 pairs, training pairs included, so that a pool of every pair (Fig. 6e's
+N = 55) still has a test set (accuracy on the table, not on unseen pairs)."""
+
 
 @dataclass(frozen=True)
 class ToyAdditionConfig:
@@ -44,6 +49,7 @@ class ToyAdditionConfig:
     negative_slope: float = 0.2  # for leaky_relu
     n_train: int = 45  # training pairs (of p(p+1)/2 unordered pairs)
     data_seed: int = 0  # targets, R_random and split
+    test_set: str = "held_out"  # "held_out": the other pairs; "all": every pair (Fig. 6e)
 
     def __post_init__(self) -> None:
         plain_fields(self)  # numpy scalars as Python ones
@@ -58,9 +64,13 @@ class ToyAdditionConfig:
             "integers >= 1 (e.g. (200, 200))"))
         check_choice("activation", self.activation, ("relu", "leaky_relu"))
         check_real("negative_slope", self.negative_slope, low=0.0)
+        check_choice("test_set", self.test_set, TEST_SETS)
         n_pairs = self.p * (self.p + 1) // 2
-        check_int("n_train", self.n_train, 1, n_pairs - 1,
-                  expected=f"an integer in [1, {n_pairs - 1}] for p={self.p}")
+        top = n_pairs if self.test_set == "all" else n_pairs - 1  # held out: >= 1 test pair
+        check_int("n_train", self.n_train, 1, top,
+                  expected=f"an integer in [1, {top}] for p={self.p} with test_set="
+                  f"{self.test_set!r}" + ("" if self.test_set == "all" else
+                                          " (test_set='all' allows every pair)"))
         check_seed("data_seed", self.data_seed)
 
     @property
@@ -93,6 +103,9 @@ class ToyAdditionConfig:
 
 PRESETS: dict[str, ToyAdditionConfig] = {
     "paper": ToyAdditionConfig(),
+    # Fig. 6e (SPEC §14): a pool of all 55 pairs, so that `--n-train 25,35,45,55` are nested
+    # subsets of it; the test set is the whole table (nothing is left out at N = 55)
+    "fig6e": ToyAdditionConfig(preset="fig6e", n_train=55, test_set="all"),
     "notebook": ToyAdditionConfig(
         preset="notebook", modular=True, rep_dim=2, linear_noise=0.3, activation="leaky_relu"
     ),
@@ -140,6 +153,8 @@ def make_data(config: ToyAdditionConfig) -> ToyAdditionData:
     labels = (i + j) % p if config.modular else i + j
     order = rng.permutation(len(pairs))
     tr, te = np.sort(order[: config.n_train]), np.sort(order[config.n_train :])
+    if config.test_set == "all":
+        te = np.arange(len(pairs))
     return ToyAdditionData(pairs[tr], pairs[te], labels[tr], labels[te], targets,
                            r_linear, r_random)
 
@@ -148,6 +163,7 @@ PROBE_PRESETS: dict[str, ProbeConfig] = {
     # the shipped landscape's recipe (landscapes/README.md): with a constant rate the loss
     # still moves 40-100 % over the last 10 % of steps at alpha >= 3 (README)
     "paper": ProbeConfig(schedule="cosine", lr_scaling="alpha"),
+    "fig6e": ProbeConfig(schedule="cosine", lr_scaling="alpha"),
     "notebook": ProbeConfig(steps=15_000, lr=1e-2, beta2=0.99, schedule="step", lr_decay_every=5000,
                             lr_decay_factor=0.2),
 }
