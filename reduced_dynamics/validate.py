@@ -42,6 +42,7 @@ from reduced_dynamics.names import (
     RunStatus,
     long_name_of,
 )
+from reduced_dynamics.tasks.base import with_field_defaults
 
 STARTS = ("init", "peak")
 
@@ -143,6 +144,8 @@ def config_differences(landscape: xr.Dataset, runs: xr.Dataset) -> list[str]:
             diffs.append(f"{attr}: landscape {a!r}, runs {b!r}")
     ta, tb = task_config_of(landscape), task_config_of(runs)
     if ta is not None and tb is not None:
+        ta, tb = (with_field_defaults(ds.attrs.get("task"), t)
+                  for ds, t in ((landscape, ta), (runs, tb)))
         for key, a, b in config_diff(ta, tb):
             if key == "n_train" and "n_train" in landscape.dims:
                 continue  # a parameter axis: each run picks its slice

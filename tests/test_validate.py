@@ -165,3 +165,20 @@ def test_exponent_fit_needs_two_distinct_gammas():
     assert np.isnan(one["exponent"]) and np.isnan(one["exponent_stderr"])
     two = fit_exponent(np.array([0.1, 0.1, 0.2, 0.2]), np.array([1e4, 1.1e4, 5e3, 5.5e3]))
     assert two["exponent"] == pytest.approx(-1.0)
+
+
+def test_a_config_field_added_later_compares_as_its_default():
+    """The shipped landscape predates toy addition's `test_set`: it matches runs made with
+    the default ("held_out") and not runs on the whole table ("all")."""
+    from reduced_dynamics import default_landscape, open_landscape
+    from reduced_dynamics.validate import config_differences
+
+    landscape = open_landscape(default_landscape())
+    assert "test_set" not in json.loads(landscape.attrs["config_json"])["task"]
+    runs = xr.Dataset(attrs=dict(landscape.attrs))
+    for value, expected in (("held_out", []), ("all", ["task config `test_set`"])):
+        config = json.loads(landscape.attrs["config_json"])
+        config["task"]["test_set"] = value
+        runs.attrs["config_json"] = json.dumps(config)
+        diffs = config_differences(landscape, runs)
+        assert [d.split(":")[0] for d in diffs] == expected

@@ -27,7 +27,7 @@ import torch
 
 from reduced_dynamics.batching import mlp_bmm as bm
 from reduced_dynamics.batching.data import MemberData
-from reduced_dynamics.batching.devices import resolve_device
+from reduced_dynamics.batching.devices import flushed_denormals, resolve_device
 from reduced_dynamics.batching.divergence import DivergenceGuard, finite_members
 from reduced_dynamics.batching.evaluation import evaluate, members_for
 from reduced_dynamics.batching.members import Members
@@ -87,8 +87,9 @@ def probe_batch(
     guard.mark(0, finite_members([sq_norm(params)]))  # |theta|^2 overflows: w too large
     w0 = np.array([tt.w0(int(s)) for s in seeds])
 
-    loss_at_mark = minimise_on_sphere(tt, members, rep, data, probe, norm, guard, w / w0,
-                                      progress)
+    with flushed_denormals(dev):
+        loss_at_mark = minimise_on_sphere(tt, members, rep, data, probe, norm, guard, w / w0,
+                                          progress)
     out = _measure(tt, members, m_t, loss_at_mark, probe, data)
     guard.mark(probe.steps, np.logical_and.reduce(
         [np.isfinite(v) for k, v in out.items() if k != "converged"]))

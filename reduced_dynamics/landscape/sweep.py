@@ -294,7 +294,8 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
 
     config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
               "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),
-              "torch_threads": torch_threads(executor), **device}
+              "torch_threads": torch_threads(executor),
+              "flush_denormal": device["device"] == "cpu", **device}
     if grid.n_train is not None:
         config["n_train"] = list(grid.n_train)
     ds = landscape_dataset(

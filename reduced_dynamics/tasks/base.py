@@ -429,6 +429,24 @@ def get_task(name: str) -> TaskEntry:
     return REGISTRY[name]
 
 
+def with_field_defaults(task: str | None, stored: dict) -> dict:
+    """A stored task config (``config_json``'s ``task``) with the fields its file lacks
+    filled in from the registered config type's defaults.
+
+    A field added to a config type later defaults to the behaviour before it existed (e.g.
+    toy addition's ``test_set="held_out"``), so an older file compares equal to a new one
+    made with the same settings. An unknown task is returned as stored."""
+    entry = REGISTRY.get(task) if isinstance(task, str) else None
+    if entry is None or not dataclasses.is_dataclass(entry.config_type):
+        return stored
+    out = dict(stored)
+    for f in dataclasses.fields(entry.config_type):
+        if f.name not in out and f.default is not dataclasses.MISSING:
+            default = f.default
+            out[f.name] = list(default) if isinstance(default, tuple) else default
+    return out
+
+
 def task_of(config: Any) -> TaskEntry:
     """The task ``config`` belongs to: `register` gives every config type its entry, so the
     config passed down carries its task (no search of the registry by type)."""
