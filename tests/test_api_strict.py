@@ -375,6 +375,7 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "negative_slope": Field(Real(0.0)),
         "n_train": Field(Int(1, 54)),  # p = 10: 55 unordered pairs, one kept for the test
         "data_seed": Field(Seed()),
+        "test_set": Field(Choice(("held_out", "all"))),
     }),
     "TeacherStudentConfig": (TeacherStudentConfig, {
         "preset": Field(Text()),
