@@ -35,7 +35,12 @@ import xarray as xr
 
 from reduced_dynamics.checks import check_int, check_real, check_type
 from reduced_dynamics.engine import predict as engine
-from reduced_dynamics.engine.boundary import BoundaryAnalysis, anchor_point, boundary_analysis
+from reduced_dynamics.engine.boundary import (
+    BoundaryAnalysis,
+    anchor_point,
+    boundary_analysis,
+    chord_angle,
+)
 from reduced_dynamics.engine.inputs import check_starts, rates
 from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
@@ -96,10 +101,7 @@ def _sizes(ds: xr.Dataset, n_train: object, values: list[int], source: str) -> l
 def _events(ds: xr.Dataset, theta_train: float | None, events: EventOptions | None
             ) -> EventOptions:
     if events is None:
-        theta = DATASIZE_LOSS if theta_train is None else check_real(
-            "theta_train", theta_train, low=0.0, low_open=True,
-            expected="a finite loss threshold > 0 (Fig. 6e: 0.02)")
-        return default_events(ds, theta)
+        return default_events(ds, DATASIZE_LOSS if theta_train is None else theta_train)
     if theta_train is not None and theta_train != events.theta_train:
         raise InputError(f"`theta_train` = {theta_train!r} disagrees with `events."
                          f"theta_train` = {events.theta_train!r}; give one of them")
@@ -193,8 +195,12 @@ def data_size_dependence(
                     n_train_list=True)
     check_int("n_grid", n_grid, 20, 2001, expected="an integer from 20 to 2001 (grid points "
               "per axis of the contour evaluation)")
-    check_type("theta_train", theta_train, (int, float), "a loss threshold > 0 or None",
-               optional=True)
+    if theta_train is not None:
+        check_real("theta_train", theta_train, low=0.0, low_open=True,
+                   expected="a finite loss threshold > 0 (Fig. 6e: 0.02), or None")
+    if path_gamma is not None:
+        check_real("path_gamma", path_gamma, low=0.0,
+                   expected="a weight decay >= 0 (the paths drawn), or None")
     check_type("source", source, str, "a str (the name shown in messages) or None",
                optional=True)
     ds, source, values = _landscape(landscape, source)
@@ -212,8 +218,7 @@ def data_size_dependence(
     one = (float(st[0, 0]), float(st[0, 1]))
     if path_gamma is None:
         path_gamma = default_path_gamma(tuple(gam))
-    path_gamma = check_real("path_gamma", path_gamma, low=0.0,
-                            expected="a weight decay >= 0 (the paths drawn), or None")
+    path_gamma = float(path_gamma)
     _warn_unconverged(preps, one)
     parts = [_slice_outputs(preps[n], one, gam, path_gamma, eta_d, eta_r, events, solver,
                             n_grid) for n in sizes]
@@ -243,6 +248,7 @@ def _dataset(ds: xr.Dataset, source: str, sizes: list[int], gam: np.ndarray,
         "slide_end": [b.slide_end for b in bas],
         "slide_end_alpha": [alpha(b.slide[-1, 0]) if len(b.slide) else nan for b in bas],
         "slide_end_m": [float(b.slide[-1, 1]) if len(b.slide) else nan for b in bas],
+        "slide_theta": [chord_angle(b.slide) for b in bas],
         "star_alpha": [alpha(b.star[0]) for b in bas],
         "star_m": [b.star[1] for b in bas],
         "star_test_loss": [b.star_test_loss for b in bas],

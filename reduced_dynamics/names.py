@@ -190,6 +190,8 @@ DATASIZE_VAR_META = {
     "slide_end": ("how the slide ends: " + ", ".join(SLIDE_ENDS), "1"),
     "slide_end_alpha": ("alpha where the slide ends", "1"),
     "slide_end_m": ("m where the slide ends", "1"),
+    "slide_theta": ("angle of the slide's chord D' -> end to the -ln w direction (the "
+                    "contour's slope theta_N)", "rad"),
     "star_alpha": ("alpha of the star: the lowest l~_test on the grid inside G_N", "1"),
     "star_m": ("m of the star", "1"),
     "star_test_loss": ("l~_test at the star", "1"),

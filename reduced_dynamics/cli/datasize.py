@@ -39,7 +39,8 @@ from reduced_dynamics.names import DATASIZE_LOSS
 from reduced_dynamics.study import help_fragments
 
 PER_N_KEYS = ("connects", "connect_alpha", "connect_m", "anchor_alpha", "anchor_m",
-              "anchor_from", "slide_end", "slide_end_alpha", "slide_end_m", "star_alpha",
+              "anchor_from", "slide_end", "slide_end_alpha", "slide_end_m", "slide_theta",
+              "star_alpha",
               "star_m", "star_test_loss", "star_test_acc", "best_test", "region_fraction",
               "never_grok", "agrees")
 PER_GAMMA_KEYS = ("t_overfit", "t_grok", "delay", "t_closed", "t_geometric", "L", "h",
@@ -102,15 +103,16 @@ def datasize_table(ds: xr.Dataset) -> str:
              f"{rec['eta_d']:g}, eta_r = {rec['eta_r']:g}; the slide is anchored on the path "
              f"at gamma = {rec['path_gamma']:g}"]
     head = ("n_train", "connects", "at alpha", "at m", "slide end", "end alpha", "end m",
-            "star alpha", "star m", "best test")
+            "slope[deg]", "star alpha", "star m", "best test")
     lines.append("".join(f"{h:>11}" for h in head))
     for r in rec["per_n"]:
         yes = "yes" if r["connects"] else "no"
         cells = [f"{r['n_train']:>11}", f"{yes:>11}"]
         cells += [f"{number(_nan(r[k])):>11}" for k in ("connect_alpha", "connect_m")]
         cells.append(f"{r['slide_end']:>11}")
-        cells += [f"{number(_nan(r[k])):>11}" for k in ("slide_end_alpha", "slide_end_m",
-                                                         "star_alpha", "star_m", "best_test")]
+        cells += [f"{number(_nan(r[k])):>11}" for k in ("slide_end_alpha", "slide_end_m")]
+        cells.append(f"{number(_degrees(_nan(r['slide_theta']))):>11}")
+        cells += [f"{number(_nan(r[k])):>11}" for k in ("star_alpha", "star_m", "best_test")]
         lines.append("".join(cells))
     lines.append(f"times in {TIME_UNITS}; geometric = (L + h tan theta)/(eta_d gamma), "
                  "from point C")

@@ -168,6 +168,15 @@ def slide(lines: tuple[np.ndarray, ...], anchor: tuple[float, float], interp: In
     return walk, ("closed_loop" if closed else _edge(walk[-1], interp))
 
 
+def chord_angle(walk: np.ndarray) -> float:
+    """θ of the slide's chord, atan2(m_D' − m_end, u_D' − u_end) (radians; the contour's
+    slope as Section 5.1 measures it, from the −u direction); NaN for a slide without
+    extent in u."""
+    if len(walk) < 2 or not walk[0, 0] - walk[-1, 0] > 0:
+        return float("nan")
+    return float(np.arctan2(walk[0, 1] - walk[-1, 1], walk[0, 0] - walk[-1, 0]))
+
+
 def _inside(interp: Interpolant, u: np.ndarray, m: np.ndarray, grok_on: str,
             threshold: float) -> np.ndarray:
     ev = interp.evaluate_u(u, m)

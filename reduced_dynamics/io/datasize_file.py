@@ -32,7 +32,8 @@ REQUIRED_DATASIZE_ATTRS = ("Conventions", "title", "task", "w0", "landscape_sour
                            "date_created", "history")
 
 PER_N = ("connects", "connect_alpha", "connect_m", "anchor_alpha", "anchor_m", "anchor_from",
-         "slide_end", "slide_end_alpha", "slide_end_m", "star_alpha", "star_m",
+         "slide_end", "slide_end_alpha", "slide_end_m", "slide_theta", "star_alpha",
+         "star_m",
          "star_test_loss", "star_test_acc", "best_test", "region_fraction", "never_grok",
          "agrees")
 """The variables over ``n_train`` alone; the rest are over (n_train, gamma[, point]), gamma

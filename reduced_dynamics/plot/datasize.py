@@ -27,8 +27,9 @@ def _nearest_gamma(result: xr.Dataset, gamma: float) -> int:
 
 
 def verdict(result: xr.Dataset, k: int) -> str:
-    """The legend text of N = n_train[k]: the connection, θ_N and t_grok at the γ nearest
-    the paths' (``path_gamma``), or that it never groks."""
+    """The legend text of N = n_train[k]: the connection, the contour's slope θ_N along
+    the slide, and t_grok at the γ nearest the paths' (``path_gamma``), or that it never
+    groks."""
     sub = result.isel(n_train=k)
     n = int(sub["n_train"])
     if bool(sub["connects"]):
@@ -37,9 +38,9 @@ def verdict(result: xr.Dataset, k: int) -> str:
     else:
         text = f"N={n}: no connection ({sub['slide_end'].item()})"
     j = _nearest_gamma(result, float(result.attrs.get("path_gamma", 0.0)))
-    theta = float(sub["theta"].values[j])
+    theta = float(sub["slide_theta"]) if "slide_theta" in sub else float("nan")
     if np.isfinite(theta):
-        text += f"; theta={math.degrees(theta):.1f} deg"
+        text += f"; slope theta={math.degrees(theta):.1f} deg"
     t = float(sub["t_grok"].values[j])
     g = float(result["gamma"].values[j])
     if bool(sub["never_grok"]):
