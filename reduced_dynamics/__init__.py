@@ -4,13 +4,14 @@ The pipeline, one subpackage per step: `probe` a task's reduced landscape (torch
 `open_landscape` → `integrate` the reduced dynamics / `predict_grokking_times` /
 `analyze_path` (numba; what is left out comes from the landscape's own task, as on the
 command line: `reduced_dynamics.study`) → `train` full runs (torch) → `validate`
-predictions against them.
+predictions against them; `data_size_dependence` (Fig. 6e) on a (w, m, n_train)
+landscape.
 
 Importing the package needs neither torch nor matplotlib: the probe and the training runs
 import torch when called, and the torch side of the API (`probe`, `train`, their configs,
 `get_task`) and the figures (`plot_landscape`, `plot_path`, `plot_path_1d`, `plot_gamma`,
-`plot_runs`, `plot_t_grok_vs_gamma`, `plot_validation_paths`; matplotlib) are loaded on
-first access.
+`plot_runs`, `plot_t_grok_vs_gamma`, `plot_validation_paths`, `plot_datasize`; matplotlib)
+are loaded on first access.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from reduced_dynamics.names import PathStatus, RunStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.config import ProbeConfig, RunSet, TrainConfig
+    from reduced_dynamics.datasize import data_size_dependence
     from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
     from reduced_dynamics.engine.prepare import prepare_landscape
+    from reduced_dynamics.io.datasize_file import open_datasize
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
+    from reduced_dynamics.plot.datasize import plot_datasize
     from reduced_dynamics.plot.landscape import (
         plot_landscape,
         plot_t_grok_vs_gamma,
@@ -78,6 +82,9 @@ _LAZY = {
     "plot_path_1d": ("reduced_dynamics.plot.predictions", "plot_path_1d"),
     "plot_gamma": ("reduced_dynamics.plot.predictions", "plot_gamma"),
     "plot_runs": ("reduced_dynamics.plot.runs", "plot_runs"),
+    "data_size_dependence": ("reduced_dynamics.datasize", "data_size_dependence"),
+    "plot_datasize": ("reduced_dynamics.plot.datasize", "plot_datasize"),
+    "open_datasize": ("reduced_dynamics.io.datasize_file", "open_datasize"),
 }
 
 
@@ -124,11 +131,14 @@ __all__ = [
     "TrainConfig",
     "WriteError",
     "analyze_path",
+    "data_size_dependence",
     "default_landscape",
     "get_task",
     "integrate",
+    "open_datasize",
     "open_landscape",
     "open_trajectories",
+    "plot_datasize",
     "plot_gamma",
     "plot_landscape",
     "plot_path",

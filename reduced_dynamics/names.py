@@ -21,6 +21,21 @@ BOUNDARY_LOSS = 0.05
 """Boundary contour l̃_train = 0.05 (SPEC §4/§5): the overfit event of the reduced dynamics
 (``theta_train``) and the contour drawn on landscape plots."""
 
+DATASIZE_LOSS = 0.02
+"""Fig. 6e's contour l̃_train = 0.02 (SPEC §14): the boundary, and the overfit event, of
+`reduced_dynamics.datasize` (the ``datasize`` command)."""
+
+SLIDE_ENDS = ("stationary", "m_min_edge", "m_max_edge", "w_min_edge", "w_max_edge",
+              "closed_loop", "no_contact")
+"""How the slide along the boundary contour ends (`engine.boundary.slide`): at a stationary
+point (u has a local minimum along the contour), on an edge of the grid (w_min: it leaves
+the grid), round a closed loop, or never starts (the path's m line meets no contour)."""
+
+ANCHOR_FROM = ("C", "m_C", "m_start", "none")
+"""Where the slide's anchor D' comes from (`reduced_dynamics.datasize`): below the path's C
+on the line m = m_C; from the top of the grid on m = m_C (C not in region II); from the top
+on the start's m (the path has no C); nowhere (no contour on those lines)."""
+
 # ------------------------------------------------------------------------------- landscape
 REQUIRED_LANDSCAPE_VARS = ("train_loss", "test_loss", "train_acc", "test_acc", "dtrain_dw",
                            "converged", "tangent_grad_ratio")
@@ -140,6 +155,9 @@ VALIDATION_VAR_META = {
                         "steps"),
     "t_grok_predicted": ("t_grok of the reduced dynamics from the prediction's start",
                          "steps"),
+    "alpha_point": ("alpha of the points A, B, C, D, E of the path (SPEC 5; dim point)",
+                    "1"),
+    "m_point": ("m of the points A, B, C, D, E of the path", "1"),
     "t_grok_ratio": ("predicted / measured t_grok", "1"),
     "path_distance": ("RMS distance between predicted and measured (ln w, m) paths", "1"),
     "plateau_rate": ("fitted k in w ~ exp(-k t) between t_overfit and t_grok", "1/steps"),
@@ -159,6 +177,61 @@ VALIDATION_VAR_META = {
 """(long_name, units) of the variables of a validation report (`reduced_dynamics.validate`);
 its coordinates are the runs' (`TRAJECTORY_COORD_META`)."""
 
+
+# ----------------------------------------------------------------- data-size (Fig. 6e) files
+DATASIZE_VAR_META = {
+    "connects": ("the slide along the boundary contour reaches the generalising region G_N",
+                 "1"),
+    "connect_alpha": ("alpha = w/w0 of the first point of the slide inside G_N", "1"),
+    "connect_m": ("m of the first point of the slide inside G_N", "1"),
+    "anchor_alpha": ("alpha of D': the contour point below C on the line m = m_C", "1"),
+    "anchor_m": ("m of D' (m_C of the path drawn, at path_gamma)", "1"),
+    "anchor_from": ("where D' comes from: " + ", ".join(ANCHOR_FROM), "1"),
+    "slide_end": ("how the slide ends: " + ", ".join(SLIDE_ENDS), "1"),
+    "slide_end_alpha": ("alpha where the slide ends", "1"),
+    "slide_end_m": ("m where the slide ends", "1"),
+    "slide_theta": ("angle of the slide's chord D' -> end to the -ln w direction (the "
+                    "contour's slope theta_N)", "rad"),
+    "star_alpha": ("alpha of the star: the lowest l~_test on the grid inside G_N", "1"),
+    "star_m": ("m of the star", "1"),
+    "star_test_loss": ("l~_test at the star", "1"),
+    "star_test_acc": ("reduced test accuracy at the star", "1"),
+    "best_test": ("best reduced test accuracy (or lowest test loss, grok_on = loss) on the "
+                  "grid", "1"),
+    "region_fraction": ("share of the (ln w, m) grid inside G_N", "1"),
+    "never_grok": ("the reduced path groks at no gamma", "1"),
+    "agrees": ("connects equals 'the path at path_gamma groks'", "1"),
+    "t_overfit": ("first time l~_train <= theta_train", "steps"),
+    "t_grok": ("first time the path is inside G_N (the grok event)", "steps"),
+    "delay": ("t_grok - t_overfit", "steps"),
+    "t_closed": ("ln(w_C / w_c) / (eta_d gamma), from point C", "steps"),
+    "t_geometric": ("(L + h tan theta) / (eta_d gamma), from point C", "steps"),
+    "w_c": ("contour l~_train = theta_train on m = m_C", "1"),
+    "L": ("ln w_C - ln w_E' (E' on the contour at m_E)", "1"),
+    "h": ("m_C - m_E", "1"),
+    "theta": ("angle of the boundary segment D'E' to the -ln w direction", "rad"),
+    "t_C": ("time of point C (end of the fast phase)", "steps"),
+    "status": ("how the reduced path ended", "1"),
+    "alpha_point": ("alpha of the points A, B, C, D, E of the path (SPEC 5; dim point)",
+                    "1"),
+    "m_point": ("m of the points A, B, C, D, E of the path", "1"),
+    "t_grok_ratio": ("t_grok at the largest N / t_grok at the next smaller N", "1"),
+    "contour_alpha": ("alpha of the contour l~_train = theta_train: its lines in order, one "
+                      "NaN between lines, NaN-padded", "1"),
+    "contour_m": ("m of the contour points (as contour_alpha)", "1"),
+    "slide_alpha": ("alpha of the slide from D' to its end (NaN-padded)", "1"),
+    "slide_m": ("m of the slide points (NaN-padded)", "1"),
+    "region_alpha": ("alpha of the edge of G_N (lines as contour_alpha)", "1"),
+    "region_m": ("m of the edge of G_N", "1"),
+    "path_alpha": ("alpha along the reduced path at path_gamma (NaN-padded)", "1"),
+    "path_m": ("m along the reduced path at path_gamma (NaN-padded)", "1"),
+}
+"""(long_name, units) of the variables of a data-size file (`reduced_dynamics.datasize`)."""
+
+REQUIRED_DATASIZE_VARS = tuple(DATASIZE_VAR_META)
+DATASIZE_POINT_DIMS = {"contour": "contour_point", "slide": "slide_point",
+                       "region": "region_point", "path": "path_point"}
+"""The padded point dims of a data-size file, per kind of line."""
 
 # ---------------------------------------------------------------------------- status codes
 class RunStatus(IntEnum):

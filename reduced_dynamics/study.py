@@ -239,8 +239,7 @@ def analyze_path(
     prep = prepare_landscape(landscape, interpolant, n_train=n_train)
     theta = events.theta_train if events is not None else BOUNDARY_LOSS
     if gamma is None:
-        gammas = study_defaults(prep, theta).gammas
-        gamma = gammas[min(3, len(gammas) - 1)]
+        gamma = default_path_gamma(study_defaults(prep, theta).gammas)
     _, eta_d, eta_r, start, events = _resolved(prep, gamma, eta_d, eta_r, start, events)
     return engine.analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
 
@@ -267,6 +266,11 @@ def integrate(
     return engine.integrate(prep, starts, gamma, eta_d, eta_r, events=events, solver=solver)
 
 
+def default_path_gamma(gammas: tuple[float, ...]) -> float:
+    """The γ of one path drawn from a γ list: its 4th value (the last of a shorter list)."""
+    return float(gammas[min(3, len(gammas) - 1)])
+
+
 def values_text(values: tuple[float, ...]) -> str:
     """A tuple of study values as the comma list a user would type (3 significant digits)."""
     return ",".join(f"{v:.3g}" for v in values)
@@ -278,7 +282,7 @@ def help_fragments() -> dict[str, str]:
     for e in REGISTRY.values():
         starts.append(f"{e.name} {e.alpha0[0]:g}" + (f",{e.m0:g}" if e.has_m else ""))
         gamma_lists.append(f"{e.name} {values_text(e.gammas)}")
-        path_gamma.append(f"{e.name} {e.gammas[min(3, len(e.gammas) - 1)]:.3g}")
+        path_gamma.append(f"{e.name} {default_path_gamma(e.gammas):.3g}")
         eta_d.append(f"{e.name} {e.train.eta_d:g}")
     return {"start": "; ".join(starts), "gamma": "; ".join(gamma_lists),
             "path_gamma": "; ".join(path_gamma), "eta_d": "; ".join(eta_d)}

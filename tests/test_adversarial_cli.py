@@ -556,10 +556,10 @@ def test_the_first_compile_is_announced(files, tmp_path, monkeypatch):
     analyze_path(files["landscape"], 2e-5, start=(30.0, 0.05))
     if os.environ.get("NUMBA_DISABLE_JIT") != "1":
         assert kernels_compiled(1) and kernels_compiled(2)
-    import reduced_dynamics.cli.engine as cli_engine
+    import reduced_dynamics.cli.arguments as cli_arguments
 
     for cold in (True, False):
-        monkeypatch.setattr(cli_engine, "kernels_compiled", lambda n, cold=cold: not cold)
+        monkeypatch.setattr(cli_arguments, "kernels_compiled", lambda n, cold=cold: not cold)
         rc, _, err = run_cli(["predict", files["landscape"], "--gamma", GAMMAS])
         assert rc == 0
         assert ("compiling the integrator (first use after install" in err) == cold

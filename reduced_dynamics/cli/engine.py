@@ -20,186 +20,31 @@ the one given by ``--n-train N`` (grid values only), and prints the critical dat
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.cli.arguments import (
+    add_common,
+    checked_rate,
+    gammas_of,
+    n_gammas,
+    open_landscape_arg,
+    options_of,
+    prepared_slice,
+    rates_of,
+    start_of_run,
+    warn_overflow,
+)
 from reduced_dynamics.cli.format import dumps, number, plain
 from reduced_dynamics.cli.output import add_overwrite, figure_output, save_figure
 from reduced_dynamics.engine.interpolant import derivative_agreement
-from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
-from reduced_dynamics.engine.parameters import (
-    critical_n_train,
-    grok_threshold_of,
-    n_train_values,
-    select_n_train,
-)
-from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
+from reduced_dynamics.engine.parameters import critical_n_train, n_train_values
+from reduced_dynamics.engine.prepare import PreparedLandscape
 from reduced_dynamics.engine.results import ADAM_NOTE, TIME_UNITS
-from reduced_dynamics.engine.solve import kernels_compiled
-from reduced_dynamics.errors import FileCheckError, InputError, bad_value
-from reduced_dynamics.gridspec import parse_list
-from reduced_dynamics.io.landscape_file import open_landscape
-from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
-from reduced_dynamics.study import (
-    analyze_path,
-    default_events,
-    help_fragments,
-    predict_grokking_times,
-    study_defaults,
-)
-
-
-def _open(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
-    """The checked landscape file (LANDSCAPE or the shipped default) and its path."""
-    path = args.landscape
-    if path is None:
-        try:
-            from reduced_dynamics.io.resources import default_landscape
-        except ImportError:
-            raise FileCheckError("no LANDSCAPE given and this installation ships no default "
-                                 "landscape; pass a landscape file (.nc)") from None
-        path = default_landscape()
-    return open_landscape(Path(path)), str(path)
-
-
-def _prepare(args: argparse.Namespace, ds: xr.Dataset, source: str,
-             n_train: int | None) -> PreparedLandscape:
-    """The landscape at ``n_train`` (an exact grid value; None without that axis)."""
-    options = InterpolantOptions(transform=args.transform, smoothing=args.smoothing,
-                                 monotone=args.monotone)
-    return prepare_landscape(select_n_train(ds, n_train, name="--n-train", source=source),
-                             options, source=source)
-
-
-def _start(text: str | None, has_m: bool = True) -> tuple[float, float] | float | None:
-    if text is None:
-        return None
-    parts = text.split(",")
-    try:
-        if len(parts) != (2 if has_m else 1):
-            raise ValueError
-        return (float(parts[0]), float(parts[1])) if has_m else float(parts[0])
-    except ValueError:
-        if not has_m:
-            raise bad_value("--start", text, "ALPHA = w/w0 > 0 alone (this landscape has no "
-                            "m), e.g. 30") from None
-        raise bad_value("--start", text, "ALPHA,M with ALPHA = w/w0 > 0 and M in [0, 1], "
-                        "e.g. 30,0.2") from None
-
-
-def _rate(name: str, value: float, *, positive: bool) -> float:
-    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
-        raise bad_value(name, value, "a finite number " + ("> 0" if positive else ">= 0"))
-    return value
-
-
-def _etas(args: argparse.Namespace) -> tuple[float | None, float | None]:
-    """--eta-d/--eta-r (None: the landscape's task's training rates, `study`)."""
-    eta_d = None if args.eta_d is None else _rate("--eta-d", args.eta_d, positive=True)
-    eta_r = None if args.eta_r is None else _rate("--eta-r", args.eta_r, positive=False)
-    return eta_d, eta_r
-
-
-def _options(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, SolverOptions]:
-    """Event and solver options; the grokking threshold defaults to the file's task's
-    (``task.grok_threshold`` in config_json, SPEC §12; `study.default_events`)."""
-    base = default_events(ds, args.theta_train)
-    value, on, _ = grok_threshold_of(ds)
-    grok_on = args.grok_on or base.grok_on
-    acc = args.acc_threshold if args.acc_threshold is not None else (
-        value if on == "acc" else ACC_THRESHOLD)
-    theta_test = args.theta_test if args.theta_test is not None else (
-        value if on == "loss" else None)
-    events = EventOptions(theta_train=args.theta_train, grok_on=grok_on,
-                          theta_test=theta_test, acc_threshold=acc)
-    solver = SolverOptions(rtol=args.rtol, atol=args.atol, t_max=args.t_max,
-                           max_steps=args.max_steps)
-    return events, solver
-
-
-def _gammas(args: argparse.Namespace) -> np.ndarray | None:
-    """--gamma (None: the landscape's task's study list, `study`)."""
-    return None if args.gamma is None else parse_list("--gamma", args.gamma, minimum=0.0)
-
-
-def _common(p: argparse.ArgumentParser, shown: dict[str, str]) -> None:
-    p.add_argument("landscape", nargs="?", default=None, metavar="LANDSCAPE",
-                   help="landscape file (.nc); default: the shipped landscape")
-    p.add_argument("--eta-d", type=float, default=None,
-                   help="decoder learning rate eta_D > 0 (default: the landscape's task's "
-                        f"training rate, as `train` uses: {shown['eta_d']}; 1e-3 for "
-                        "an unknown task)")
-    p.add_argument("--eta-r", type=float, default=None,
-                   help="representation learning rate eta_R >= 0 (default: as for --eta-d)")
-    p.add_argument("--start", default=None, metavar="ALPHA,M",
-                   help="start (alpha = w/w0, m), ALPHA alone on a landscape without m; "
-                        "default: the landscape's task's study start, as `train` uses "
-                        f"({shown['start']}); for an unknown task alpha at 85%% of the "
-                        "grid's log range and m = 0.2")
-    p.add_argument("--n-train", type=int, default=None, metavar="N",
-                   help="training-set size, on a landscape with an n_train axis: one of its "
-                        "grid values (N is not interpolated)")
-    p.add_argument("--theta-train", type=float, default=BOUNDARY_LOSS,
-                   help=f"overfit / boundary contour: l_train <= THETA (default {BOUNDARY_LOSS})")
-    p.add_argument("--grok-on", choices=("acc", "loss"), default=None,
-                   help="grok when test acc >= --acc-threshold or l_test <= --theta-test "
-                        "(default: what the file's task.grok_threshold is about, else acc)")
-    p.add_argument("--acc-threshold", type=float, default=None,
-                   help=f"default: the file's task.grok_threshold, else {ACC_THRESHOLD}")
-    p.add_argument("--theta-test", type=float, default=None,
-                   help="with --grok-on loss: grok when l_test <= THETA (default: the file's "
-                        "task.grok_threshold when it is a test loss)")
-    p.add_argument("--t-max", type=float, default=None,
-                   help="end time in optimiser steps (> 1); default: 20x the time weight "
-                        "decay needs to cross the grid")
-    p.add_argument("--rtol", type=float, default=1e-6,
-                   help="relative error tolerance of the Dormand-Prince steps (default 1e-6)")
-    p.add_argument("--atol", type=float, default=1e-9,
-                   help="absolute error tolerance of the steps (default 1e-9)")
-    p.add_argument("--max-steps", type=int, default=100_000,
-                   help="integrator steps per path before it ends with status max_steps "
-                        "(default 100000)")
-    p.add_argument("--transform", choices=("log", "linear"), default="log",
-                   help="interpolate ln(loss) (default) or the loss itself")
-    p.add_argument("--smoothing", type=float, default=0.0,
-                   help="smoothing spline strength (mean-square deviation in ln loss); 0 = off")
-    p.add_argument("--monotone", action="store_true",
-                   help="make train_loss non-increasing in w before interpolating")
-
-
-def _n_gammas(gam: np.ndarray | None, prep: PreparedLandscape, args: argparse.Namespace
-              ) -> int:
-    """How many paths a γ list (None: the study list) integrates."""
-    return len(study_defaults(prep, args.theta_train).gammas) if gam is None else gam.size
-
-
-def _prepare_run(args: argparse.Namespace, prep: PreparedLandscape, n_paths: int
-                 ) -> tuple[float, float] | float | None:
-    """--start (None: the task's study start, `study`), and a note when the integrator
-    compiles first (cold numba cache). The API warns about an unconverged start."""
-    start = _start(args.start, prep.has_m)
-    if not kernels_compiled(n_paths):
-        print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
-              file=sys.stderr, flush=True)
-    return start
-
-
-def _warn_overflow(status: object, gamma: object) -> None:
-    """One `warning:` line naming the weight decays whose paths overflowed (``status`` over
-    gamma, or over (n_train, gamma))."""
-    status = np.atleast_1d(np.asarray(status)).astype(str)
-    bad = status == "overflow"
-    if bad.any():
-        gam = np.broadcast_to(np.atleast_1d(np.asarray(gamma, float)), status.shape)[bad]
-        shown = ", ".join(f"{g:g}" for g in np.unique(gam)[:5])
-        print(f"warning: {int(bad.sum())} path(s) overflowed float64 (status overflow; gamma "
-              f"{shown}): the rates eta_d, eta_r, gamma times the landscape's gradients are "
-              "too large to integrate", file=sys.stderr)
+from reduced_dynamics.errors import FileCheckError, InputError
+from reduced_dynamics.study import analyze_path, help_fragments, predict_grokking_times
 
 
 def _derivative_check(prep: PreparedLandscape) -> dict:
@@ -253,17 +98,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     On a landscape with an n_train axis: for every N (or ``--n-train N``), with the critical
     data size."""
-    ds, source = _open(args)
+    ds, source = open_landscape_arg(args)
     values = n_train_values(ds)
     # the reference slice: --n-train, else the largest N (whose γ sweep and start every N
     # then shares, as `predict_grokking_times` does)
-    prep = _prepare(args, ds, source, args.n_train if args.n_train is not None or not values
+    prep = prepared_slice(args, ds, source, args.n_train if args.n_train is not None or not values
                     else max(values))
-    eta_d, eta_r = _etas(args)
-    events, solver = _options(args, ds)
-    gam = _gammas(args)
+    eta_d, eta_r = rates_of(args)
+    events, solver = options_of(args, ds)
+    gam = gammas_of(args)
     every_n = bool(values) and args.n_train is None
-    start = _prepare_run(args, prep, _n_gammas(gam, prep, args))
+    start = start_of_run(args, prep, n_gammas(gam, prep, args))
     # every N: the API opens the file and runs each slice
     target = Path(source) if every_n else prep
     res = predict_grokking_times(target, gam, eta_d, eta_r, start, events=events,
@@ -271,7 +116,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     eta_d, eta_r = float(res.attrs["eta_d"]), float(res.attrs["eta_r"])
     rows, fits = _rows(res), _fits(res)
     check = _derivative_check(prep)
-    _warn_overflow(res["status"].values, res["gamma"].values)
+    warn_overflow(res["status"].values, res["gamma"].values)
     critical = critical_n_train(ds) if values else None
     if args.json:
         start_out = {"alpha": res.attrs["start_alpha"]}
@@ -330,12 +175,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _one_landscape(args: argparse.Namespace, what: str) -> PreparedLandscape:
     """The landscape at one N: ``path`` and ``gamma-plot`` draw one slice."""
-    ds, source = _open(args)
+    ds, source = open_landscape_arg(args)
     values = n_train_values(ds)
     if values and args.n_train is None:
         raise InputError(f"`{what}` draws one training-set size: landscape {source} has "
                          f"n_train values {values}; choose one with `--n-train`")
-    return _prepare(args, ds, source, args.n_train)
+    return prepared_slice(args, ds, source, args.n_train)
 
 
 def cmd_path(args: argparse.Namespace) -> int:
@@ -345,13 +190,13 @@ def cmd_path(args: argparse.Namespace) -> int:
 
     out, note = figure_output("--output", args.output, overwrite=args.overwrite)
     prep = _one_landscape(args, "path")
-    eta_d, eta_r = _etas(args)
-    gamma = None if args.gamma is None else _rate("--gamma", args.gamma, positive=False)
-    events, solver = _options(args, prep.dataset)
-    start = _prepare_run(args, prep, 1)
+    eta_d, eta_r = rates_of(args)
+    gamma = None if args.gamma is None else checked_rate("--gamma", args.gamma, positive=False)
+    events, solver = options_of(args, prep.dataset)
+    start = start_of_run(args, prep, 1)
     res = analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
     gamma = float(res.attrs["gamma"])
-    _warn_overflow(res["status"].item(), gamma)
+    warn_overflow(res["status"].item(), gamma)
     plot = plot_path if prep.has_m else plot_path_1d
     wrote = save_figure(plot(prep, res), out, note)
     points = [{"point": str(p), "t": plain(float(t)),
@@ -393,13 +238,13 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
 
     out, note = figure_output("--output", args.output, overwrite=args.overwrite)
     prep = _one_landscape(args, "gamma-plot")
-    eta_d, eta_r = _etas(args)
-    events, solver = _options(args, prep.dataset)
-    gam = _gammas(args)
-    start = _prepare_run(args, prep, _n_gammas(gam, prep, args))
+    eta_d, eta_r = rates_of(args)
+    events, solver = options_of(args, prep.dataset)
+    gam = gammas_of(args)
+    start = start_of_run(args, prep, n_gammas(gam, prep, args))
     res = predict_grokking_times(prep, gam, eta_d, eta_r, start, events=events,
                                  solver=solver)
-    _warn_overflow(res["status"].values, res["gamma"].values)
+    warn_overflow(res["status"].values, res["gamma"].values)
     wrote = save_figure(plot_gamma(res), out, note)
     n_grok = int(np.isfinite(res["t_grok"].values).sum())
     if n_grok == 0:
@@ -427,7 +272,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Integrate the reduced dynamics (Eq. 6) for a list of weight decays and "
                     "print t_overfit, t_grok, the closed and geometric forms and the fitted "
                     "exponent of t_grok ~ gamma^p.")
-    _common(p, help_defaults)
+    add_common(p, help_defaults)
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_predict)
@@ -438,7 +283,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(like Fig. 6a-c) and the losses along it.")
     figure_help = ("output image; its suffix picks the format (.png, .pdf, .svg, ...); a "
                    "name without one gets .png appended")
-    _common(p, help_defaults)
+    add_common(p, help_defaults)
     p.add_argument("--gamma", type=float, default=None,
                    help="weight decay >= 0 (default: the 4th value of predict's default list, "
                         f"{help_defaults['path_gamma']})")
@@ -452,7 +297,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gamma-plot", help="figure: grokking time vs weight decay (log-log)",
         description="Plot t_grok, t_overfit and the closed/geometric forms against gamma "
                     "with the fitted power law.")
-    _common(p, help_defaults)
+    add_common(p, help_defaults)
     p.add_argument("--gamma", default=None, metavar="LIST", help=gamma_help)
     p.add_argument("-o", "--output", required=True, help=figure_help)
     add_overwrite(p)

@@ -64,8 +64,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    """A landscape's heatmaps or curves, or a runs file's accuracy/loss/norm curves: the
-    file's kind (its ``reduced_dynamics_file`` attribute) picks the figure."""
+    """A landscape's heatmaps or curves, a runs file's accuracy/loss/norm curves, or a
+    data-size file's contours (Fig. 6e): the file's kind (its ``reduced_dynamics_file``
+    attribute) picks the figure."""
     from reduced_dynamics.cli.output import figure_output, save_figure
     from reduced_dynamics.io.landscape_file import check_landscape
     from reduced_dynamics.io.schema import FILE_KIND_ATTR, read_dataset
@@ -83,6 +84,16 @@ def _plot(args: argparse.Namespace) -> int:
                              "--max-rows; drop --boundary")
         fig = plot_runs(check_trajectories(ds, args.file), by=args.by, n_train=args.n_train,
                         max_rows=MAX_ROWS if args.max_rows is None else args.max_rows)
+    elif ds.attrs.get(FILE_KIND_ATTR) == "datasize":
+        from reduced_dynamics.io.datasize_file import check_datasize
+        from reduced_dynamics.plot.datasize import plot_datasize
+
+        for option, value in (("--boundary", args.boundary), ("--n-train", args.n_train),
+                              ("--by", args.by), ("--max-rows", args.max_rows)):
+            if value is not None:
+                raise InputError(f"`{option}` does not apply to a data-size file ("
+                                 f"{args.file}: its figure shows every N); drop {option}")
+        fig = plot_datasize(check_datasize(ds, args.file))
     else:
         from reduced_dynamics.plot.landscape import plot_landscape
 
@@ -133,13 +144,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot", help="figure of a file: a landscape's heatmaps of reduced train and test "
         "loss (Fig. 6a,b; Fig. 3a,b over (alpha, N) for a (w, n_train) landscape; loss and "
-        "accuracy curves for a 1-D one), or a runs file's accuracy, loss and norm against "
-        "steps with t_overfit and t_grok",
-        description="Draw a landscape or a trajectory (runs) file; the file's kind picks the "
-        "figure. Landscapes take --boundary and --n-train; runs files take --n-train, --by "
-        "and --max-rows.")
-    p.add_argument("file", help="a landscape (.nc from `probe`) or a runs file (.nc from "
-                   "`train`)")
+        "accuracy curves for a 1-D one), a runs file's accuracy, loss and norm against "
+        "steps with t_overfit and t_grok, or a data-size file's contours (Fig. 6e)",
+        description="Draw a landscape, a trajectory (runs) file or a data-size file; the "
+        "file's kind picks the figure. Landscapes take --boundary and --n-train; runs files "
+        "take --n-train, --by and --max-rows.")
+    p.add_argument("file", help="a landscape (.nc from `probe`), a runs file (.nc from "
+                   "`train`) or a data-size file (.nc from `datasize -o`)")
     p.add_argument("-o", "--output", required=True, help="output image; its suffix picks "
                    "the format (.png, .pdf, .svg, ...); a name without one gets .png appended")
     add_overwrite(p)

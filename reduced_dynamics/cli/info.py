@@ -1,9 +1,9 @@
 """A summary of any file the package writes (`reduced-dynamics info [--json]`): a landscape,
-a trajectory file or a validation report.
+a trajectory file, a validation report or a data-size file.
 
-Each kind has a record (`landscape_record`, `trajectory_record`, `validation_record`): a
-dict of plain values, printed as JSON by ``--json``; the text summaries are written from
-the same records.
+Each kind has a record (`landscape_record`, `trajectory_record`, `validation_record`,
+`datasize_info_record`): a dict of plain values, printed as JSON by ``--json``; the text
+summaries are written from the same records.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import xarray as xr
 
 from reduced_dynamics.cli.format import number, value_text
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
+from reduced_dynamics.io.datasize_file import check_datasize
 from reduced_dynamics.io.landscape_file import check_landscape
 from reduced_dynamics.io.report_file import check_validation
 from reduced_dynamics.io.schema import config_of, file_kind_of, read_dataset
@@ -33,7 +34,7 @@ def open_any(path: str | os.PathLike) -> tuple[str, xr.Dataset]:
     ds = read_dataset(path, "input")  # the name used when it cannot be read
     kind = file_kind_of(ds, path)
     check = {"landscape": check_landscape, "trajectory": check_trajectories,
-             "validation": check_validation}[kind]
+             "validation": check_validation, "datasize": check_datasize}[kind]
     return kind, check(ds, path)
 
 
@@ -47,7 +48,8 @@ def summarize_file(path: str | os.PathLike) -> str:
     """Open ``path`` as the kind it is (`open_any`), check it, and summarise it."""
     kind, ds = open_any(path)
     return {"landscape": summarize, "trajectory": summarize_trajectories,
-            "validation": summarize_validation}[kind](ds, str(path))
+            "validation": summarize_validation, "datasize": summarize_datasize}[kind](
+                ds, str(path))
 
 
 # ------------------------------------------------------------------------------ shared
@@ -300,5 +302,22 @@ def summarize_validation(ds: xr.Dataset, path: str = "") -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- data size
+def datasize_info_record(ds: xr.Dataset, path: str = "") -> dict[str, Any]:
+    """Provenance, then what ``datasize --json`` prints (`cli.datasize.datasize_record`)."""
+    from reduced_dynamics.cli.datasize import datasize_record
+
+    return {**_provenance(ds, "datasize", path), **datasize_record(ds, path)}
+
+
+def summarize_datasize(ds: xr.Dataset, path: str = "") -> str:
+    """The provenance, then the table ``reduced-dynamics datasize`` printed."""
+    from reduced_dynamics.cli.datasize import datasize_table
+
+    lines = _header(_provenance(ds, "datasize", path), "data-size file (Fig. 6e)")
+    lines.extend("  " + line for line in datasize_table(ds).splitlines())
+    return "\n".join(lines)
+
+
 RECORDS = {"landscape": landscape_record, "trajectory": trajectory_record,
-           "validation": validation_record}
+           "validation": validation_record, "datasize": datasize_info_record}

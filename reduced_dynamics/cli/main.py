@@ -2,7 +2,8 @@
 
 `build_parser` gathers the commands, one module per group: `sweeps` (``probe``, ``train``;
 torch), `files` (``validate``, ``info``, ``plot``), `engine` (``predict``, ``path``,
-``gamma-plot``); their output is written with `format` (numbers, JSON) and `output`
+``gamma-plot``), `datasize` (``datasize``, Fig. 6e); the prediction commands share
+`arguments`; their output is written with `format` (numbers, JSON) and `output`
 (checked output paths, figures).
 """
 
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reduced_dynamics.cli.engine import register as register_engine_commands
 
     register_engine_commands(sub)
+    from reduced_dynamics.cli.datasize import register as register_datasize_command
+
+    register_datasize_command(sub)
     return parser
 
 

@@ -1,14 +1,15 @@
-"""Files: the landscape, trajectory and validation-report files (open, check, write), their
-shared schema, atomic writing, sweep parts, locks and shipped data.
+"""Files: the landscape, trajectory, validation-report and data-size files (open, check,
+write), their shared schema, atomic writing, sweep parts, locks and shipped data.
 
 One concept per module: `atomic` (write to a temporary file, then rename), `schema` (what
 every file shares: provenance, file kind, reading, the common checks), `landscape_file`,
-`trajectory_file`, `report_file` (one file kind each), `parts` (chunks of a resumable
-sweep), `fingerprint` (what ``--resume`` compares), `lock` (one writer per output),
-`resources` (the shipped landscapes). The names below are importable from here.
+`trajectory_file`, `report_file`, `datasize_file` (one file kind each), `parts` (chunks of
+a resumable sweep), `fingerprint` (what ``--resume`` compares), `lock` (one writer per
+output), `resources` (the shipped landscapes). The names below are importable from here.
 """
 
 from reduced_dynamics.io.atomic import write_atomic, write_csv, write_figure, write_text
+from reduced_dynamics.io.datasize_file import check_datasize, open_datasize, save_datasize
 from reduced_dynamics.io.landscape_file import (
     check_landscape,
     landscape_dataset,
@@ -34,17 +35,20 @@ from reduced_dynamics.io.trajectory_file import (
 __all__ = [
     "FILE_KINDS",
     "FILE_KIND_ATTR",
+    "check_datasize",
     "check_landscape",
     "check_trajectories",
     "check_validation",
     "config_of",
     "file_kind_of",
     "landscape_dataset",
+    "open_datasize",
     "open_landscape",
     "open_trajectories",
     "open_validation",
     "provenance_attrs",
     "read_dataset",
+    "save_datasize",
     "save_landscape",
     "save_trajectories",
     "task_config_of",

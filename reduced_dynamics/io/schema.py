@@ -1,7 +1,8 @@
 """What every file of the package shares (SPEC §9): the provenance attributes, the file kind
 (`FILE_KIND_ATTR`), reading a netCDF file into memory, and the checks common to every kind
 (dims and coordinates, required variables and attributes, ``config_json``, the ``status``
-and ``diverged_step`` pair). The kinds: `landscape_file`, `trajectory_file`, `report_file`.
+and ``diverged_step`` pair). The kinds: `landscape_file`, `trajectory_file`, `report_file`,
+`datasize_file`.
 
 Divergence (`names.RunStatus`): files from a probe or a training sweep carry ``status``
 (int8 codes with CF ``flag_values``/``flag_meanings``) and ``diverged_step`` (NaN: never)
@@ -41,9 +42,9 @@ REQUIRED_ATTRS = (
 FILE_KIND_ATTR = "reduced_dynamics_file"
 
 
-FILE_KINDS = ("landscape", "trajectory", "validation")
+FILE_KINDS = ("landscape", "trajectory", "validation", "datasize")
 """Values of `FILE_KIND_ATTR`: what the package writes (a validation report:
-`reduced_dynamics.validate.write_report`)."""
+`reduced_dynamics.validate.write_report`; a data-size file: `io.datasize_file`)."""
 
 
 def package_version() -> str:
