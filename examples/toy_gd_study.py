@@ -7,9 +7,12 @@ from a relaxed start, against GD from the scaled init and AdamW, on per-seed lan
 ``run`` makes every file with the `reduced-dynamics` commands printed as it goes (each is
 skipped when its output exists, resumed when it was interrupted):
 
-- ``toy_addition_seed1.nc``: the shipped landscape's probe for init seed 1 (the shipped
-  ``landscapes/toy_addition_paper.nc`` is seed 0; ~70 min on one core);
-- ``toy_addition_seeds.nc``: the two merged, one restart per init seed (SPEC §13);
+- ``toy_addition_paper_seed1.nc``: the shipped landscape's probe for init seed 1 (the
+  shipped ``landscapes/toy_addition_paper.nc`` is seed 0; ~62 min on one core);
+- ``toy_addition_paper_cont.nc``, ``toy_addition_paper_seed1_cont.nc``: both re-probed by
+  continuation in w (`reduced-dynamics continuation`, 4 000 steps per point; ~30 min each);
+- ``toy_addition_seeds.nc``: the two continued landscapes merged, one restart per init
+  seed (`reduced-dynamics merge-seeds`);
 - ``toy_gd_runs.nc``: full-batch gradient descent (``--optimizer sgd``, η = 0.003,
   η_R = 3·10⁻⁴) from the relaxed start (the decoder first minimised at α0 = 5, m0 = 0.12),
   seeds 0 and 1, six γ over 1.5 decades (0.003 … 0.096), 10⁵ steps (~17 min);
@@ -50,9 +53,13 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
     """(output, command) of every computation, in the order they run."""
     t = f"--threads {threads} -q"
     shipped = REPO / "landscapes" / "toy_addition_paper.nc"
+    seed1, cont0, cont1 = (out / f"toy_addition_paper{s}.nc"
+                           for s in ("_seed1", "_cont", "_seed1_cont"))
     return [
-        (out / "toy_addition_seed1.nc", f"{PROBE} --seeds 1, {t}"),
-        (out / LANDSCAPE, f"merge-seeds {shipped} {out / 'toy_addition_seed1.nc'}"),
+        (seed1, f"{PROBE} --seeds 1, {t}"),
+        (cont0, f"continuation {shipped} --steps 4000 {t}"),
+        (cont1, f"continuation {seed1} --steps 4000 {t}"),
+        (out / LANDSCAPE, f"merge-seeds {cont0} {cont1}"),
         (out / "toy_gd_runs.nc", f"{GD} --start relaxed {t}"),
         (out / "toy_gd_init_runs.nc", f"{GD} --start init {t}"),
         (out / "toy_adamw_runs.nc", f"train toy-addition {t}"),
@@ -101,9 +108,13 @@ def _span(values: np.ndarray) -> str:
 
 
 def figures(out: Path, folder: Path) -> None:
-    """Validation of each set against the per-seed landscape; one panel per set."""
+    """Validation of each set against the per-seed landscape (each run on its own seed's
+    restart); one panel per set. For contrast, GD from the relaxed start on the shipped
+    seed-0 landscape alone."""
     log: list[str] = []
     landscape = locate(out, LANDSCAPE)
+    seed0 = validate(REPO / "landscapes" / "toy_addition_paper.nc", locate(out, SETS[0][0]))
+    say(set_numbers(seed0, "GD, relaxed start, on the seed-0 landscape alone"), log)
     fig = new_figure(4.2 * len(SETS), 4.0)
     axes = fig.subplots(1, len(SETS))
     for ax, (name, label) in zip(axes, SETS):

@@ -98,6 +98,10 @@ LANDSCAPE_VAR_META = {
                "converged; reduced: every restart diverged)", "1"),
     "diverged_step": ("first step with a non-finite loss, gradient or result (NaN: never)",
                       "steps"),
+    "probe_start": ("start of the kept minimiser: 0 the scaled init, 1 continued from the "
+                    "next smaller w, 2 that lift itself (the other variables belong to it)", "1"),
+    "scaled_init_train_loss": ("l~_train of the probe from the scaled init ({loss})", "1"),
+    "scaled_init_test_loss": ("test loss of the probe from the scaled init ({loss})", "1"),
 }
 """(long_name, units) of the landscape variables (``*_by_seed`` share their variable's;
 templates: `long_name_of`)."""
@@ -244,6 +248,19 @@ class RunStatus(IntEnum):
 
     OK = 0
     DIVERGED = 1
+
+
+class ProbeStart(IntEnum):
+    """Where a point's constrained minimisation started: the ``probe_start`` variable of a
+    landscape re-probed by continuation in w (`landscape.continuation`)."""
+
+    SCALED_INIT = 0  # the scaled default init (the plain probe)
+    CONTINUED = 1  # the lifted minimiser of the next smaller w, then minimised
+    LIFTED = 2  # that lift itself: minimising from it only raised the loss (not converged)
+
+
+CONTINUATION_DEFAULTS = {"steps": 3000, "lr": 1e-3}
+"""Adam steps per point and stage, and the plain learning rate, of the continuation in w."""
 
 
 class PathStatus(IntEnum):

@@ -199,10 +199,13 @@ def predict_grokking_times(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | list[int] | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """`engine.predict.predict_grokking_times` with the task's study defaults for every
     argument left None (module docstring): t_overfit, t_grok, closed/geometric forms and
-    the fitted exponent of t_grok ∝ γ^p, over γ (and N on a landscape with that axis)."""
+    the fitted exponent of t_grok ∝ γ^p, over γ (and N on a landscape with that axis).
+    ``seed``: the restart of that init seed (None: the best over seeds)."""
+    landscape = with_restart(landscape, seed)
     check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=start,
                     events=events, solver=solver, interpolant=interpolant, n_train=n_train,
                     n_train_list=True)
@@ -231,9 +234,12 @@ def analyze_path(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """`engine.predict.analyze_path` (one path with the points A–E) with the task's study
-    defaults; ``gamma=None``: the 4th value of the study list (the last of a shorter one)."""
+    defaults; ``gamma=None``: the 4th value of the study list (the last of a shorter one);
+    ``seed``: the restart of that init seed (None: the best over seeds)."""
+    landscape = with_restart(landscape, seed)
     check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=start,
                     events=events, solver=solver, interpolant=interpolant, n_train=n_train)
     prep = prepare_landscape(landscape, interpolant, n_train=n_train)
@@ -242,6 +248,22 @@ def analyze_path(
         gamma = default_path_gamma(study_defaults(prep, theta).gammas)
     _, eta_d, eta_r, start, events = _resolved(prep, gamma, eta_d, eta_r, start, events)
     return engine.analyze_path(prep, gamma, eta_d, eta_r, start, events=events, solver=solver)
+
+
+def with_restart(landscape: Landscape, seed: int | None) -> Landscape:
+    """The landscape itself (``seed`` None), else the restart of init seed ``seed``
+    (`landscape.restarts.restart_of`; a PreparedLandscape must already be that restart)."""
+    from reduced_dynamics.landscape.restarts import check_restart_seed
+
+    if check_restart_seed(seed) is None:
+        return landscape
+    if isinstance(landscape, PreparedLandscape):
+        return prepare_landscape(landscape, seed=seed)
+    from reduced_dynamics.engine.prepare import opened
+    from reduced_dynamics.landscape.restarts import restart_of
+
+    ds, source = opened(landscape)
+    return restart_of(ds, seed, source)
 
 
 def integrate(
@@ -255,9 +277,11 @@ def integrate(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """`engine.predict.integrate` (every start × γ × η_D × η_R) with the task's study
-    defaults for what is left None."""
+    defaults for what is left None; ``seed``: the restart of that init seed."""
+    landscape = with_restart(landscape, seed)
     check_arguments(landscape, gamma=gamma, eta_d=eta_d, eta_r=eta_r, start=starts,
                     start_name="starts", events=events, solver=solver,
                     interpolant=interpolant, n_train=n_train)

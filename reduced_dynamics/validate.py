@@ -31,6 +31,7 @@ from reduced_dynamics.io.fingerprint import MISSING, config_diff
 from reduced_dynamics.io.landscape_file import open_landscape
 from reduced_dynamics.io.schema import config_of, task_config_of
 from reduced_dynamics.io.trajectory_file import open_trajectories
+from reduced_dynamics.landscape.restarts import restart_seeds
 from reduced_dynamics.names import (
     ACC_THRESHOLD,
     REPORT_CSV,
@@ -45,6 +46,7 @@ from reduced_dynamics.names import (
 from reduced_dynamics.tasks.base import with_field_defaults
 
 STARTS = ("init", "peak")
+RESTART_CHOICES = ("own", "best")  # each run's own seed's restart, or the best over seeds
 
 
 def events_for(threshold: float, on: str) -> EventOptions:
@@ -164,7 +166,8 @@ def check_comparable(landscape: xr.Dataset, runs: xr.Dataset) -> None:
 
 def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
              runs: xr.Dataset | str | os.PathLike, *,
-             n_train: int | None = None, start: str = "init") -> xr.Dataset:
+             n_train: int | None = None, start: str = "init", restarts: str = "own"
+             ) -> xr.Dataset:
     """One row per run: predicted vs measured times, ratios, path distance, plateau rate.
 
     ``start="init"`` integrates from each run's (alpha0, m0) at step 0; ``start="peak"``
@@ -179,6 +182,11 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     run whose ``status`` is diverged is not predicted nor compared: its row has status
     ``diverged`` and NaN predictions, and it is left out of the exponent fits. Refuses a
     landscape and runs of different tasks or task configs (`check_comparable`).
+
+    ``restarts="own"`` pairs each run with the restart of its own init seed where the
+    landscape keeps one (``*_by_seed``; `landscape.restarts.restart_of`), else with the
+    best over seeds; ``"best"`` uses the best over seeds for every run. The coordinate
+    ``restart`` says which (the seed, or -1 for the best over seeds).
     """
     check_type("landscape", landscape, (xr.Dataset, str, os.PathLike, PreparedLandscape),
                "an xarray.Dataset, a path to a landscape file or a PreparedLandscape")
@@ -189,6 +197,8 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
                   ">= 1) or None")
     if not isinstance(start, str) or start not in STARTS:
         raise bad_value("start", start, " or ".join(repr(s) for s in STARTS))
+    if not isinstance(restarts, str) or restarts not in RESTART_CHOICES:
+        raise bad_value("restarts", restarts, " or ".join(repr(s) for s in RESTART_CHOICES))
     if isinstance(landscape, PreparedLandscape):  # one slice, prepared by the caller
         source, full = landscape.source, landscape.dataset
     else:
@@ -201,19 +211,23 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     threshold, grok_on, threshold_source = grok_threshold_of(full)
     events = events_for(threshold, grok_on)
     values = n_train_values(full)
-    if values:
-        run_n = _runs_n_train(ds, n_train, values, source)
-        preps: dict[int, PreparedLandscape] = {
-            int(v): prepare_landscape(select_n_train(full, int(v), source=source),
-                                      source=source) for v in np.unique(run_n)}
-    elif isinstance(landscape, PreparedLandscape):
-        run_n = None
+    run_n = _runs_n_train(ds, n_train, values, source) if values else None
+    if not values:
         select_n_train(full, n_train, source=source)  # refuses n_train: no such axis
-        preps = {0: landscape}
-    else:
-        run_n = None
-        preps = {0: prepare_landscape(select_n_train(full, n_train, source=source),
-                                      source=source)}
+    own = restart_seeds(full) if (restarts == "own" and not isinstance(
+        landscape, PreparedLandscape)) else ()
+    run_restart = np.array([int(s) if int(s) in own else -1 for s in ds["seed"].values])
+    preps: dict[tuple[int, int], PreparedLandscape] = {}
+    for r in range(ds.sizes["run"]):
+        key = (int(run_n[r]) if run_n is not None else 0, int(run_restart[r]))
+        if key in preps:
+            continue
+        if isinstance(landscape, PreparedLandscape) and run_n is None:
+            preps[key] = landscape
+            continue
+        sliced = select_n_train(full, key[0] if run_n is not None else None, source=source)
+        preps[key] = prepare_landscape(sliced, source=source,
+                                       seed=None if key[1] < 0 else key[1])
     prep = next(iter(preps.values()))
     has_m = prep.has_m
     n = ds.sizes["run"]
@@ -232,7 +246,7 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
             status[r] = "diverged"
             continue
         run = ds.isel(run=r)
-        here = preps[int(run_n[r])] if run_n is not None else prep
+        here = preps[(int(run_n[r]) if run_n is not None else 0, int(run_restart[r]))]
         if start == "peak":
             k = peak_index(run["w"].values)
             t0, alpha, m = (float(step[k]), float(run["w"].values[k]) / w0,
@@ -297,6 +311,9 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
               for k in ("run", "step", "gamma", "eta_d", "eta_r", "seed", "alpha0", "m0")}
     if run_n is not None:
         coords["n_train"] = ("run", run_n, _meta(TRAJECTORY_COORD_META, "n_train"))
+    coords["restart"] = ("run", run_restart, {
+        "long_name": "init seed of the landscape restart each run was predicted on (-1: the "
+                     "best over seeds)", "units": "1"})
     attrs = {
         "title": "reduced-dynamics validation: predictions vs full training runs",
         "task": str(full.attrs.get("task", "")),
@@ -364,6 +381,7 @@ def table(report: xr.Dataset) -> str:
             f"{float(x['path_distance']):6.2f} {float(x['plateau_rate']):9.2e} "
             f"{float(x['eta_d_gamma']):9.2e} {float(x['max_residual']):7.2f} "
             f"{x['status_predicted'].item()}")
+    rows.append(restart_line(report))
     s = report_summary(report)
     rows.append(f"exponent of t_grok vs gamma: measured {s['exponent_measured']:.3f} ± "
                 f"{s['exponent_measured_stderr']:.3f}, predicted {s['exponent_predicted']:.3f} "
@@ -376,6 +394,22 @@ def table(report: xr.Dataset) -> str:
         rows.append(f"{s['diverged']} of {s['runs']} runs diverged (status in the runs file): "
                     "not compared")
     return "\n".join(rows)
+
+
+def restart_line(report: xr.Dataset) -> str:
+    """Which landscape restart the runs were predicted on, e.g. "landscape restart: the
+    run's own seed (seeds 0, 1) for 12 runs"."""
+    if "restart" not in report.coords:
+        return "landscape restart: best over seeds for every run"
+    restart = report["restart"].values
+    parts = []
+    own = sorted({int(s) for s in restart if s >= 0})
+    if own:
+        parts.append(f"the run's own seed (seed{'s' if len(own) > 1 else ''} "
+                     f"{', '.join(map(str, own))}) for {int((restart >= 0).sum())} run(s)")
+    if (restart < 0).any():
+        parts.append(f"best over seeds for {int((restart < 0).sum())} run(s)")
+    return "landscape restart: " + "; ".join(parts)
 
 
 REPORT_EXPONENTS = ("exponent_measured", "exponent_measured_stderr", "exponent_predicted",

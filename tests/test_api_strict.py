@@ -696,6 +696,11 @@ FUNCTION_CASES: list[tuple[str, str, Callable[[object], bool], Callable[[dict, o
         isinstance(v, (list, tuple)) and v and all(map(is_int, v))),
        calling(fn, "path", "n_train"))
       for fn in ("integrate", "predict_grokking_times", "analyze_path")],
+    *[(fn, "seed", lambda v: v is not None and not Int(0).accepts(v),
+       calling(fn, "path", "seed"))
+      for fn in ("integrate", "predict_grokking_times", "analyze_path", "prepare_landscape")],
+    ("validate", "restarts", lambda v: not_str(v) or v not in ("own", "best"),
+     lambda a, v: rd.validate(a["dir"] / "missing.nc", a["dir"] / "missing.nc", restarts=v)),
     ("integrate", "landscape", not_one_of(xr.Dataset, str, os.PathLike),
      lambda a, v: rd.integrate(v)),
     ("study_defaults", "prep", lambda v: True, lambda a, v: rd.study_defaults(v)),

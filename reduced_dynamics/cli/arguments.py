@@ -25,7 +25,8 @@ from reduced_dynamics.study import default_events, study_defaults
 
 
 def open_landscape_arg(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
-    """The checked landscape file (LANDSCAPE or the shipped default) and its path."""
+    """The checked landscape file (LANDSCAPE or the shipped default) and its path; with
+    ``--seed S`` the values of that restart (`landscape.restarts.restart_of`)."""
     path = args.landscape
     if path is None:
         try:
@@ -34,7 +35,12 @@ def open_landscape_arg(args: argparse.Namespace) -> tuple[xr.Dataset, str]:
             raise FileCheckError("no LANDSCAPE given and this installation ships no default "
                                  "landscape; pass a landscape file (.nc)") from None
         path = default_landscape()
-    return open_landscape(Path(path)), str(path)
+    ds = open_landscape(Path(path))
+    if getattr(args, "seed", None) is not None:
+        from reduced_dynamics.landscape.restarts import restart_of
+
+        ds = restart_of(ds, args.seed, path)
+    return ds, str(path)
 
 
 def prepared_slice(args: argparse.Namespace, ds: xr.Dataset, source: str,
@@ -131,6 +137,9 @@ def add_common(p: argparse.ArgumentParser, shown: dict[str, str], *,
         p.add_argument("--n-train", type=int, default=None, metavar="N",
                        help="training-set size, on a landscape with an n_train axis: one of "
                             "its grid values (N is not interpolated)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="use the restart of init seed S (a landscape probed for several "
+                        "seeds); default: the best over seeds")
     p.add_argument("--theta-train", type=float, default=theta_default,
                    help=f"overfit / boundary contour: l_train <= THETA (default {theta_default})")
     p.add_argument("--grok-on", choices=("acc", "loss"), default=None,

@@ -112,7 +112,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # every N: the API opens the file and runs each slice
     target = Path(source) if every_n else prep
     res = predict_grokking_times(target, gam, eta_d, eta_r, start, events=events,
-                                 solver=solver, interpolant=prep.options)
+                                 solver=solver, interpolant=prep.options,
+                                 seed=args.seed if every_n else None)
+    # (one slice: ``prep`` is already that restart, `open_landscape_arg`)
     eta_d, eta_r = float(res.attrs["eta_d"]), float(res.attrs["eta_r"])
     rows, fits = _rows(res), _fits(res)
     check = _derivative_check(prep)
@@ -122,7 +124,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         start_out = {"alpha": res.attrs["start_alpha"]}
         if prep.has_m:
             start_out["m"] = res.attrs["start_m"]
-        out = {"landscape": source, "start": start_out, "eta_d": eta_d}
+        out = {"landscape": source, "restart": prep.restart, "start": start_out,
+               "eta_d": eta_d}
         if prep.has_m:
             out["eta_r"] = eta_r
         if args.n_train is not None:
@@ -142,7 +145,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     n_text = f"; n_train = {args.n_train}" if args.n_train is not None else (
         f"; every n_train of {values}" if values else "")
-    print(f"landscape {source}{n_text}; {_start_text(res, eta_d, eta_r, prep.has_m)}")
+    print(f"landscape {source}{n_text}; restart: {prep.restart}; "
+          f"{_start_text(res, eta_d, eta_r, prep.has_m)}")
     print(f"times in {TIME_UNITS}; closed/geometric forms are measured from point C")
     head = ("gamma", "t_overfit", "t_grok", "delay", "closed", "geometric", "status")
     keys = ("gamma", *COLS)

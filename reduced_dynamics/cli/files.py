@@ -20,6 +20,7 @@ def _validate(args: argparse.Namespace) -> int:
     from reduced_dynamics.validate import (
         report_rows,
         report_summary,
+        restart_line,
         table,
         validate,
         write_report,
@@ -28,7 +29,8 @@ def _validate(args: argparse.Namespace) -> int:
     check_output(args.output, None, inputs=(args.landscape, args.runs), option="--output",
                  folder=True, overwrite=args.overwrite)
     landscape = open_landscape(args.landscape)
-    report = validate(landscape, args.runs, n_train=args.n_train, start=args.start)
+    report = validate(landscape, args.runs, n_train=args.n_train, start=args.start,
+                      restarts=args.restarts)
     report.attrs["landscape"] = args.landscape  # the file, not "<Dataset>"
     if not args.json:
         print(table(report))
@@ -43,11 +45,24 @@ def _validate(args: argparse.Namespace) -> int:
                      "events": report.attrs["events"],
                      "run_start": report.attrs["run_start"],
                      "eta_r_conversion": report.attrs["eta_r_conversion"],
+                     "restarts": restart_line(report),
                      **report_summary(report),
                      "rows": report_rows(report), "wrote": [str(p) for p in paths]}))
         return 0
     for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def _merge_seeds(args: argparse.Namespace) -> int:
+    from reduced_dynamics.io.schema import now_iso
+    from reduced_dynamics.landscape.merge import merge_seeds
+
+    history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
+    ds = merge_seeds(args.landscapes, args.output, overwrite=args.overwrite, history=history)
+    seeds = ", ".join(str(int(s)) for s in ds["seed"].values)
+    print(f"wrote {args.output}: restarts of seeds {seeds} on {ds.sizes['w']} alpha values; "
+          f"{int((~ds['converged']).sum())} unconverged point(s) of the best over seeds")
     return 0
 
 
@@ -127,10 +142,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where each prediction starts: the run's initial alpha0 (default), "
                    "or its measured w at the logged step where w peaks, for runs whose "
                    "memorisation phase the reduced dynamics does not describe (transformers)")
+    p.add_argument("--restarts", choices=("own", "best"), default="own",
+                   help="own (default): predict each run on the landscape restart of its "
+                   "own init seed where the file keeps one, else on the best over seeds; "
+                   "best: the best over seeds for every run")
     p.add_argument("--json", action="store_true", help="print the per-run rows and the "
                    "summary as JSON (NaN: null) instead of the table; the report folder is "
                    "written all the same")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("merge-seeds", help="merge landscapes of other init seeds (same task, "
+                       "probe settings and alpha grid) into one file of restarts")
+    p.add_argument("landscapes", nargs="+", help="two or more landscape files (.nc)")
+    p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
+    add_overwrite(p, "landscape file")
+    p.set_defaults(func=_merge_seeds)
 
     p = sub.add_parser("info", help="summarise a landscape, trajectory file or validation "
                        "report (task, provenance and history, grid or runs, convergence)")

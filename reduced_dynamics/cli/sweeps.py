@@ -13,7 +13,8 @@ import numpy as np
 from reduced_dynamics.errors import InputError, ReducedDynamicsError
 
 M_DEFAULT = "quad:0:1:21"  # toy addition: --m of `probe`
-TORCH_COMMANDS = {"probe": "landscape", "train": "trajectory"}  # command -> output kind
+# command -> output kind
+TORCH_COMMANDS = {"probe": "landscape", "train": "trajectory", "continuation": "landscape"}
 TORCH_INSTALL = ("pip install torch==2.13.0 (the CPU build), then pip install \".[torch]\" "
                  "in the reduced_dynamics source folder")
 
@@ -69,6 +70,25 @@ def _probe(args: argparse.Namespace) -> int:
     n_text = f" x {ds.sizes['n_train']} n_train" if "n_train" in ds.sizes else ""
     print(f"wrote {args.output}: {ds.sizes['w']} w{m_text}{n_text} x {len(seeds)} seed(s); "
           f"{n_bad} unconverged point(s){_diverged_note(ds, 'point')}")
+    return 0
+
+
+def _continuation(args: argparse.Namespace) -> int:
+    from reduced_dynamics.io.lock import output_lock
+    from reduced_dynamics.io.schema import now_iso
+    from reduced_dynamics.landscape.continuation import continue_landscape
+
+    _set_threads(args.threads)
+    history = f"{now_iso()} reduced-dynamics {shlex.join(args.argv)}"
+    with output_lock(args.output):
+        ds = continue_landscape(args.landscape, args.output, steps=args.steps, lr=args.lr,
+                                resume=args.resume, overwrite=args.overwrite,
+                                progress=not args.quiet, history=history)
+    starts = {name: int((ds["probe_start"] == code).sum())
+              for name, code in (("continued", 1), ("lift kept", 2))}
+    print(f"wrote {args.output}: {int(ds['probe_start'].size)} point(s), "
+          f"{starts['continued']} from the continuation, {starts['lift kept']} the lift "
+          f"itself; {int((~ds['converged']).sum())} unconverged point(s)")
     return 0
 
 
@@ -299,6 +319,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_probe)
 
+    from reduced_dynamics.names import CONTINUATION_DEFAULTS
+
+    p = sub.add_parser("continuation", help="re-probe a landscape by continuation in w (ReLU "
+                       "decoders): each sphere starts from the lifted minimiser of the one "
+                       "below; every point keeps the lower train loss")
+    p.add_argument("landscape", help="a finished landscape file (.nc) to start from")
+    p.add_argument("--steps", type=int, default=CONTINUATION_DEFAULTS["steps"],
+                   help="Adam steps per point and w (default %(default)s)")
+    p.add_argument("--lr", type=float, default=CONTINUATION_DEFAULTS["lr"],
+                   help="Adam learning rate, not scaled with w (default %(default)s)")
+    p.add_argument("-o", "--output", required=True, help="landscape file to write (.nc)")
+    p.add_argument("--resume", action="store_true", help="reuse the finished stages of a "
+                   "killed run (refused if any setting differs)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--threads", type=int, help="torch threads (use 1 when other jobs share "
+                   "the cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_continuation)
     p = sub.add_parser("train", help="full training runs (AdamW, Adam or SGD) of a sweep",
                        epilog=tasks_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", help=task_help)

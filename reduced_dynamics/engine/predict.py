@@ -63,12 +63,14 @@ def integrate(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """Integrate Eq. 6 for every (start, γ, η_D, η_R) combination.
 
     ``starts``: an (alpha, m) pair or a list of pairs (alphas on a landscape without m);
     ``gamma`` ≥ 0, ``eta_d`` > 0, ``eta_r`` ≥ 0: numbers or lists; ``n_train``: the
-    training-set size on a landscape with that axis. Returns a Dataset with dims (start,
+    training-set size on a landscape with that axis; ``seed``: that init seed's restart
+    (None: the best over seeds, `prepare.prepare_landscape`). Returns a Dataset with dims (start,
     gamma, eta_d, eta_r), plus ``time`` for the sampled path and ``event`` = (overfit,
     grok, E, end): t_overfit, t_grok, t_E, t_end, delay = t_grok − t_overfit (NaN: did not
     happen), w_event/m_event, status (``ok``, ``left_domain``, ``max_steps``,
@@ -79,7 +81,7 @@ def integrate(
     """
     events = events or EventOptions()
     solver = solver or SolverOptions()
-    prep = prepare_landscape(landscape, interpolant, n_train=n_train)
+    prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
     gam = rates("gamma", gamma, positive=False)
     etd = rates("eta_d", eta_d, positive=True)
     etr = rates("eta_r", eta_r, positive=False)
@@ -147,6 +149,7 @@ def predict_grokking_times(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | list[int] | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """Grokking times over a γ sweep from one start, with the fitted exponent of t_grok ∝ γ^p.
 
@@ -162,23 +165,25 @@ def predict_grokking_times(
     ``n_train`` (a landscape with that parameter axis): one training-set size (a scalar
     coordinate of the result), a list of them, or None for every N on the grid; with
     several, the result has an ``n_train`` dim, and the default γ sweep and start are
-    those of the largest N, so that every N runs the same sweep.
+    those of the largest N, so that every N runs the same sweep. ``seed``: that init
+    seed's restart (None: the best over seeds); the attribute ``restart`` says which.
     """
     events = events or EventOptions()
     solver = solver or SolverOptions()
     one_n = n_train is not None and np.ndim(n_train) == 0
     if isinstance(landscape, PreparedLandscape) or one_n:
-        prep = prepare_landscape(landscape, interpolant, n_train=n_train)
+        prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
         return _predict_one(prep, gamma, eta_d, eta_r, start, events, solver)
     ds, source = opened(landscape)
     values = n_train_values(ds)
     if not values:
-        prep = prepare_landscape(ds, interpolant, n_train=n_train, source=source)
+        prep = prepare_landscape(ds, interpolant, n_train=n_train, source=source, seed=seed)
         return _predict_one(prep, gamma, eta_d, eta_r, start, events, solver)
     wanted = values if n_train is None else list(n_train)  # type: ignore[arg-type]
     if len(wanted) == 0:
         raise bad_value("n_train", n_train, f"training-set sizes from {values}, or None")
-    preps = [prepare_landscape(ds, interpolant, n_train=v, source=source) for v in wanted]
+    preps = [prepare_landscape(ds, interpolant, n_train=v, source=source, seed=seed)
+             for v in wanted]
     ref = preps[int(np.argmax([p.parameters["n_train"] for p in preps]))]
     gam = (default_gammas(ref, events.theta_train) if gamma is None
            else rates("gamma", gamma, positive=False))
@@ -212,13 +217,15 @@ def analyze_path(
     solver: SolverOptions | None = None,
     interpolant: InterpolantOptions | None = None,
     n_train: int | None = None,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """One path, densely recorded (dim ``sample``: t, w, m, losses, speed), with the points
     A–E (dim ``point``), the number of test-loss descents and the closed/geometric forms.
-    ``n_train``: the training-set size on a landscape with that axis (required there)."""
+    ``n_train``: the training-set size on a landscape with that axis (required there);
+    ``seed``: that init seed's restart (None: the best over seeds)."""
     events = events or EventOptions()
     solver = solver or SolverOptions()
-    prep = prepare_landscape(landscape, interpolant, n_train=n_train)
+    prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
     gam = rates("gamma", gamma, positive=False)
     if gam.size != 1:
         raise bad_value("gamma", gamma, "a single number >= 0 for one path")

@@ -42,6 +42,13 @@ class PreparedLandscape:
         return self.interp.has_m
 
     @property
+    def restart(self) -> str:
+        """Which restart the landscape's values are: "seed S" (`restarts.restart_of`) or
+        "best over seeds" (the file's reduced values)."""
+        seed = self.dataset.attrs.get("restart_seed")
+        return "best over seeds" if seed is None else f"seed {int(seed)}"
+
+    @property
     def alpha_range(self) -> tuple[float, float]:
         lo, hi = self.interp.w_range
         return lo / self.w0, hi / self.w0
@@ -59,13 +66,15 @@ def opened(landscape: xr.Dataset | str | os.PathLike) -> tuple[xr.Dataset, str]:
 
 def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
                       options: InterpolantOptions | None = None, *,
-                      n_train: int | None = None, source: str | None = None
-                      ) -> PreparedLandscape:
+                      n_train: int | None = None, source: str | None = None,
+                      seed: int | None = None) -> PreparedLandscape:
     """Open/check the landscape (a file path, a Dataset), select ``n_train`` on a landscape
     with that parameter axis (required there), and build the interpolant of the slice.
 
     A `PreparedLandscape` is returned as it is unless other ``options`` are given.
-    ``source``: the name shown for a Dataset (default ``<Dataset>``; a path names itself)."""
+    ``source``: the name shown for a Dataset (default ``<Dataset>``; a path names itself).
+    ``seed``: the values of that init seed's restart (`landscape.restarts.restart_of`;
+    None: the file's reduced values, the best over seeds)."""
     check_type("options", options, InterpolantOptions, "an InterpolantOptions or None",
                optional=True)
     if n_train is not None:
@@ -73,8 +82,16 @@ def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandsc
                   "or None")
     check_type("source", source, str, "a str (the name shown in messages) or None",
                optional=True)
+    from reduced_dynamics.landscape.restarts import check_restart_seed
+
+    seed = check_restart_seed(seed)
     parameters: dict = {}
     if isinstance(landscape, PreparedLandscape):
+        have_seed = landscape.dataset.attrs.get("restart_seed")
+        if seed is not None and have_seed != seed:
+            raise InputError(f"`seed` = {seed!r}, but this PreparedLandscape holds "
+                             f"{landscape.restart} of {landscape.source}; prepare the "
+                             "landscape file or Dataset again with this seed")
         have = landscape.parameters.get("n_train")
         if n_train is not None and have != n_train:
             raise InputError(
@@ -89,6 +106,10 @@ def prepare_landscape(landscape: xr.Dataset | str | os.PathLike | PreparedLandsc
     else:
         landscape, name = opened(landscape)
         source = source or name
+        if seed is not None:
+            from reduced_dynamics.landscape.restarts import restart_of
+
+            landscape = restart_of(landscape, seed, source)
     options = options or InterpolantOptions()
     if n_train is not None or n_train_values(landscape):
         landscape = select_n_train(landscape, n_train, source=source)

@@ -39,6 +39,7 @@ def result_attrs(prep: PreparedLandscape, events: EventOptions, solver: SolverOp
         "t_max": t_max,
         "time_units": TIME_UNITS,
         "note": ADAM_NOTE,
+        "restart": prep.restart,
     }
     for prefix, opts in (("event_", events), ("solver_", solver), ("interp_", prep.options)):
         for k, v in asdict(opts).items():

@@ -37,7 +37,7 @@ from reduced_dynamics.config import ProbeConfig
 from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import TorchTask, torch_task
 
-__all__ = ["probe_batch", "result_vars"]
+__all__ = ["measure_members", "probe_batch", "probe_members", "result_vars"]
 
 
 def result_vars(has_m: bool) -> tuple[str, ...]:
@@ -58,6 +58,24 @@ def probe_batch(
     device: str | torch.device = "cpu",
     path: str = "auto",
 ) -> dict[str, np.ndarray]:
+    """`probe_members` without the end points."""
+    return probe_members(task, probe, w, m, seeds, progress, n_train=n_train, device=device,
+                         path=path)[0]
+
+
+def probe_members(
+    task,
+    probe: ProbeConfig,
+    w: np.ndarray,
+    m: np.ndarray | None,
+    seeds: np.ndarray,
+    progress: Callable[[int], None] | None = None,
+    *,
+    n_train: np.ndarray | None = None,
+    device: str | torch.device = "cpu",
+    path: str = "auto",
+    theta0: list[torch.Tensor] | None = None,
+) -> tuple[dict[str, np.ndarray], list[torch.Tensor]]:
     """Minimise l_train over directions at fixed norm for B members at once.
 
     ``task`` is a task config (`reduced_dynamics.tasks`); ``w``, ``m``, ``seeds`` are (B,)
@@ -66,7 +84,9 @@ def probe_batch(
     ``device``: "cpu", "cuda" or "auto"; ``path``: how the members are batched ("auto",
     "bmm", "vmap", "loop"; `reduced_dynamics.batching.build`). Returns (B,) numpy arrays
     named as in `result_vars`. ``progress(k)`` is called with the number of member-steps
-    done since the last call.
+    done since the last call. ``theta0``: stacked θ leaves (B, ...) to start from instead
+    of each seed's init (the continuation in w, `landscape.continuation`); projected onto
+    the spheres ``w`` first. Returns the results and the end points' θ leaves (detached).
     """
     dev = resolve_device(device)
     dtype = torch.float32 if probe.dtype == "float32" else torch.float64
@@ -81,6 +101,15 @@ def probe_batch(
                       shuffle_seed=probe.shuffle_seed)
     members = members_for(tt, seeds, dtype, dev, path, sample=(rep, data.train_batch(0)))
     params = members.theta
+    if theta0 is not None:
+        if len(theta0) != len(params) or any(a.shape != p.shape
+                                               for a, p in zip(theta0, params)):
+            raise ValueError("`theta0` must have the shapes of the members' theta leaves, "
+                             f"{[tuple(p.shape) for p in params]}, got "
+                             f"{[tuple(a.shape) for a in theta0]}")
+        with torch.no_grad():
+            for p, a in zip(params, theta0):
+                p.copy_(a)
     norm = torch.as_tensor(w, dtype=dtype, device=dev)
     project_(params, norm)
     guard = DivergenceGuard(params)
@@ -97,6 +126,29 @@ def probe_batch(
         v[guard.diverged] = False if k == "converged" else np.nan
     out["status"] = guard.status()
     out["diverged_step"] = guard.step_or_nan()
+    return out, [p.detach().clone() for p in params]
+
+
+def measure_members(task, probe: ProbeConfig, theta: list[torch.Tensor], m: np.ndarray | None,
+                    seeds: np.ndarray, *, n_train: np.ndarray | None = None,
+                    device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+    """The results of `probe_members` at the given stacked θ leaves, without a step:
+    losses, accuracies, envelope derivatives there (``loss_rel_change`` 0; ``converged``
+    only says the values are finite). The continuation in w measures a lifted start."""
+    dev = resolve_device(device)
+    dtype = theta[0].dtype
+    tt = torch_task(task, dtype, dev)
+    seeds = np.asarray(seeds).ravel()
+    m_t = (torch.as_tensor(np.asarray(m).ravel(), dtype=dtype, device=dev) if tt.has_m
+           else None)
+    data = MemberData(tt, seeds.size, seeds=seeds, n_train=n_train)
+    members = members_for(tt, seeds, dtype, dev)
+    with torch.no_grad():
+        for p, a in zip(members.theta, theta):
+            p.copy_(a.to(dev))
+    out = _measure(tt, members, m_t, None, probe, data)
+    out["status"] = np.where(np.isfinite(out["train_loss"]), 0, 1).astype(np.int64)
+    out["diverged_step"] = np.full(seeds.size, np.nan)
     return out
 
 

@@ -32,15 +32,12 @@ from reduced_dynamics.io.fingerprint import job_fingerprint
 from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
 from reduced_dynamics.io.lock import check_output, finished_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, run_chunks, save_merged
-from reduced_dynamics.names import PROBE_VARS, RunStatus
+from reduced_dynamics.landscape.restarts import monotone_violation, reduce_over_seeds
+from reduced_dynamics.names import PROBE_VARS
 from reduced_dynamics.tasks import task_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.executors import Executor
-
-# Activations with which scaling one layer up and the next down keeps the function, so
-# that l~_train(w) cannot rise with w (see `monotone_violation`).
-
 
 @dataclasses.dataclass(frozen=True)
 class ProbeGrid:
@@ -142,46 +139,6 @@ class ProbeChunk:
         return len(members) * self.probe.steps
 
 
-def monotone_violation(train_loss: np.ndarray, tol: float, abs_tol: float = 0.0
-                       ) -> np.ndarray:
-    """Where l~_train(w) > (1 + tol) min_{w' < w} l~_train(w') + abs_tol.
-
-    For ReLU decoders l~_train is non-increasing in w (Omnigrok footnote 2: scaling the
-    first layer by c and the second layer's weights by 1/c keeps the function and raises the
-    norm), so such a point is a failed minimisation, not a feature. Axis 0 is w.
-    """
-    running_min = np.fmin.accumulate(np.where(np.isfinite(train_loss), train_loss, np.inf), 0)
-    previous = np.concatenate([np.full_like(train_loss[:1], np.inf), running_min[:-1]], 0)
-    return train_loss > (1.0 + tol) * previous + abs_tol
-
-
-def reduce_over_seeds(per_seed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reduced value = the restart with the lowest train_loss (SPEC §2); keeps ``best_seed``.
-
-    Only restarts that did not diverge (``status``, where given) with a finite train_loss
-    compete. Where every restart diverged, the one that diverged last is kept: the point
-    is NaN, not converged, with status diverged.
-    """
-    loss = per_seed["train_loss"]
-    ok = np.isfinite(loss)
-    if "status" in per_seed:
-        ok &= per_seed["status"] == RunStatus.OK
-    best = np.argmin(np.where(ok, loss, np.inf), axis=0)
-    if "diverged_step" in per_seed:
-        last = np.argmax(np.nan_to_num(per_seed["diverged_step"], nan=-1.0), axis=0)
-        best = np.where(ok.any(axis=0), best, last)
-    out = {k: np.take_along_axis(v, best[None], axis=0)[0] for k, v in per_seed.items()}
-    if "status" in out:
-        lost = out["status"] == RunStatus.DIVERGED
-        for k, v in out.items():
-            if k == "converged":
-                v[lost] = False
-            elif k != "diverged_step" and np.issubdtype(v.dtype, np.floating):
-                v[lost] = np.nan
-    out["best_seed"] = best.astype(np.int64)
-    return out
-
-
 def probe_fingerprint(task, probe: ProbeConfig, grid: ProbeGrid, *, torch_threads: int,
                       device: str = "cpu", device_name: str | None = None) -> dict:
     """Everything that determines a probe's numbers (`io.fingerprint.job_fingerprint`):
@@ -260,10 +217,7 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
                   executor: Executor | None, device: dict[str, str]) -> xr.Dataset:
     import torch
 
-    from reduced_dynamics.tasks.base import w0_of
-
-    entry = task_of(task)
-    has_m = entry.has_m_for(task)
+    has_m = task_of(task).has_m_for(task)
     names = PROBE_VARS if has_m else tuple(v for v in PROBE_VARS if v != "dtrain_dm")
     plan = ChunkPlan(int(np.prod(grid.shape)), probe.chunk_size)
     store = PartStore(output, fingerprint)
@@ -278,36 +232,58 @@ def _probe_locked(task, probe: ProbeConfig, grid: ProbeGrid, output: Path, finge
         bar.close()
     flat = store.read_all(plan)
     per_seed = {k: flat[k].reshape(grid.shape) for k in names}  # (seed, w, m, n_train)
+    from reduced_dynamics.executors import torch_threads
+
+    config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
+              "w0_seed": grid.seeds[0],
+              "converged_means": _converged_doc(probe, bool(task.positively_homogeneous)),
+              "torch_threads": torch_threads(executor),
+              "flush_denormal": device["device"] == "cpu", **device}
+    ds = landscape_of_restarts(task, probe, grid, per_seed, config, history=history,
+                               torch_version=torch.__version__)
+    save_merged(save_landscape, ds, output, store)
+    return ds
+
+
+def landscape_of_restarts(task, probe: ProbeConfig, grid: ProbeGrid,
+                          per_seed: dict[str, np.ndarray], config: dict, *, history: str,
+                          torch_version: str, w0: float | None = None) -> xr.Dataset:
+    """The landscape Dataset of per-restart results ``per_seed`` (arrays (seed, w, m,
+    n_train) in `ProbeGrid.shape`): the reduced value is the best restart
+    (`reduce_over_seeds`), converged also needs the monotone test for a positively
+    homogeneous task (`monotone_violation`); the ``*_by_seed`` arrays are kept. Shared by the
+    probe, the continuation in w and the merge of restarts, so all three decide alike.
+    ``w0`` (None: computed from the task at ``config["w0_seed"]``, which needs torch)."""
+
+    entry = task_of(task)
+    has_m = entry.has_m_for(task)
     if not has_m:
         per_seed = {k: v[:, :, 0] for k, v in per_seed.items()}
     if grid.n_train is None:
         per_seed = {k: v[..., 0] for k, v in per_seed.items()}
     reduced = reduce_over_seeds(per_seed)  # (w[, m][, n_train])
-    monotone = bool(task.positively_homogeneous)
-    if monotone:
+    if task.positively_homogeneous:
         reduced["converged"] = reduced["converged"] & ~monotone_violation(
             reduced["train_loss"], probe.monotone_tol, probe.monotone_abs_tol)
     variables = dict(reduced)
     variables.update({f"{k}_by_seed": v for k, v in per_seed.items()})
-    w0 = w0_of(task, grid.seeds[0])
-    from reduced_dynamics.executors import torch_threads
-
-    config = {"task": task.to_dict(), "probe": probe.to_dict(), "seeds": list(grid.seeds),
-              "w0_seed": grid.seeds[0], "converged_means": _converged_doc(probe, monotone),
-              "torch_threads": torch_threads(executor),
-              "flush_denormal": device["device"] == "cpu", **device}
+    config = dict(config)
     if grid.n_train is not None:
         config["n_train"] = list(grid.n_train)
-    ds = landscape_dataset(
+    return landscape_dataset(
         np.asarray(grid.w), np.asarray(grid.m) if has_m else None, variables,
-        task=entry.name,
-        preset=task.preset, config=config, w0=w0, history=history,
-        torch_version=torch.__version__, extra_dims={"seed": np.asarray(grid.seeds)},
+        task=entry.name, preset=task.preset, config=config,
+        w0=_w0(task, config, grid) if w0 is None else w0, history=history,
+        torch_version=torch_version, extra_dims={"seed": np.asarray(grid.seeds)},
         n_train=None if grid.n_train is None else np.asarray(grid.n_train, np.int64),
         loss_name=entry.loss_name_for(task), theta=entry.theta_for(task),
     )
-    save_merged(save_landscape, ds, output, store)
-    return ds
+
+
+def _w0(task, config: dict, grid: ProbeGrid) -> float:
+    from reduced_dynamics.tasks.base import w0_of
+
+    return w0_of(task, int(config.get("w0_seed", grid.seeds[0])))
 
 
 def _converged_doc(probe: ProbeConfig, monotone: bool = True) -> str:
