@@ -17,7 +17,10 @@ skipped when its output exists, resumed when it was interrupted):
   η_R = 3·10⁻⁴) from the relaxed start (the decoder first minimised at α0 = 5, m0 = 0.12),
   seeds 0 and 1, six γ over 1.5 decades (0.003 … 0.096), 10⁵ steps (~17 min);
 - ``toy_gd_init_runs.nc``: the same from the scaled default init (~15 min);
-- ``toy_adamw_runs.nc``: today's default study, AdamW from the scaled init (4 min).
+- ``toy_adamw_runs.nc``: today's default study, AdamW from the scaled init (4 min);
+- ``toy_fig6e_gd_runs.nc``: Fig. 6e's runs, GD from the relaxed start on the ``fig6e``
+  preset at N = 25, 35, 45, 55 and γ = 0.012, 0.048 (10 min), validated against
+  ``landscapes/toy_addition_fig6e.nc`` N by N.
 
 ``figures`` validates the three sets of runs against the per-seed landscape (each run
 paired with its own seed's restart), prints the tables, the exponents per seed with
@@ -47,6 +50,9 @@ SETS = (  # (file, label) of each set of runs, in the figure's order
     ("toy_adamw_runs.nc", "AdamW, scaled init"),
 )
 LANDSCAPE = "toy_addition_seeds.nc"
+FIG6E = ("train toy-addition --preset fig6e --optimizer sgd --eta-d 0.003 --eta-r 3e-4 "
+         "--gamma 0.012,0.048 --seeds 0, --n-train 25,35,45,55 --steps 100000 "
+         "--start relaxed --relax-steps 5000")
 
 
 def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
@@ -63,6 +69,7 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
         (out / "toy_gd_runs.nc", f"{GD} --start relaxed {t}"),
         (out / "toy_gd_init_runs.nc", f"{GD} --start init {t}"),
         (out / "toy_adamw_runs.nc", f"train toy-addition {t}"),
+        (out / "toy_fig6e_gd_runs.nc", f"{FIG6E} {t}"),
     ]
 
 
@@ -122,6 +129,9 @@ def figures(out: Path, folder: Path) -> None:
         say([f"\n{label}: {locate(out, name)}", table(report)], log)
         say(set_numbers(report, label), log)
         _scatter(ax, report, label)
+    fig6e = validate(REPO / "landscapes" / "toy_addition_fig6e.nc",
+                     locate(out, "toy_fig6e_gd_runs.nc"))
+    say(["\nFig. 6e, GD from the relaxed start, N by N:", table(fig6e)], log)
     write_figure(fig, folder / "toy_gd_validation.png")
     write_text("\n".join(log) + "\n", folder / "toy_gd_validation.txt")
     print(f"wrote {folder / 'toy_gd_validation'}.png and .txt")

@@ -175,3 +175,15 @@ def test_predict_and_validate_use_the_runs_own_restart(tmp_path, source, capsys)
     assert "restart: seed 1" in capsys.readouterr().out
     assert main(["predict", str(merged_path), "--seed", "4"]) != 0
     assert "has restarts for seeds [0, 1]" in capsys.readouterr().err
+
+
+def test_cli_continuation_and_merge_seeds(source, tmp_path, capsys):
+    out = tmp_path / "cli.nc"
+    assert main(["continuation", str(source), "--steps", "20", "-q", "-o", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith(f"wrote {out}: 10 point(s), ") and "unconverged" in line
+    assert main(["continuation", str(source), "--steps", "5", "-o", str(tmp_path / "b.nc")]) \
+        != 0
+    assert "`steps` must be" in capsys.readouterr().err
+    assert main(["merge-seeds", str(source), str(source), "-o", str(tmp_path / "m.nc")]) != 0
+    assert "seed 0 is in both" in capsys.readouterr().err
