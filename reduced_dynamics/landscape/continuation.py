@@ -8,6 +8,11 @@ w grid:
     θ_0 = the probe's minimiser at w_0 from the scaled init (the probe's own settings),
     θ_k = minimise on ||θ|| = w_k, starting from lift(θ_{k-1}, w_k)   (k >= 1),
 
+except where the source's value at w_k (its probe from the scaled init) is below the
+chain's value at w_{k-1}: there the chain restarts from that probe, recomputed with the
+source's settings (the source keeps no end points), so the chain never falls behind it.
+A stage keeps its start where Adam's end point is worse, so the chain's l~_train cannot
+rise with w: l_k <= min(l_{k-1}, source_k) up to the rounding of the recomputation.
 with ``steps`` Adam steps at a plain ``lr`` (no α scaling: the start is already good, a
 large step would throw it away) and the probe's schedule. Each point then keeps the lower
 train loss of the two minimisers, the source file's (scaled init) and the continued one;
@@ -42,6 +47,7 @@ from reduced_dynamics.tasks.base import get_task, with_field_defaults
 
 __all__ = ["continue_landscape", "grid_of", "task_and_probe_of"]
 
+RESEED_MARGIN = 1e-3  # the source must beat the chain by this fraction to restart it
 EXTRA_VARS = ("probe_start", "scaled_init_train_loss", "scaled_init_test_loss")
 
 
@@ -112,7 +118,7 @@ def continue_landscape(
     fingerprint = job_fingerprint(
         "continuation", torch_threads=torch.get_num_threads(), task=task.to_dict(),
         probe=probe.to_dict(), continuation=cont.to_dict(), grid=grid.fingerprint(),
-        source=_sha256(landscape))
+        source=_sha256(landscape), reseed_margin=RESEED_MARGIN)
     with output_lock(output):
         return _continue_locked(src, Path(landscape).name, task, probe, cont, grid, output,
                                 fingerprint, resume=resume, progress=progress,
@@ -141,23 +147,40 @@ def _continue_locked(src: xr.Dataset, source_name: str, task, probe: ProbeConfig
     if done != list(range(len(done))):
         raise InputError(f"the finished stages in {store.folder} are not a prefix of the w "
                          f"grid ({done}); delete that folder and rerun")
-    theta = _theta_of_part(store, done[-1]) if done else None
+    theta, chain_loss = _stage_of_part(store, done[-1]) if done else (None, None)
+    names = [v for v in PROBE_VARS if v != "dtrain_dm" or has_m]
+    source = _source_per_seed(src, names, grid.shape)
     total = cols.size * (probe.steps + (n_w - 1) * cont.steps)
     initial = cols.size * sum(probe.steps if k == 0 else cont.steps for k in done)
     bar = tqdm(total=total, initial=initial, unit="pt·step", unit_scale=True,
                disable=not progress, desc="continuation", smoothing=0.05)
+    m_cols = m if has_m else None
     try:
         for k in range(len(done), n_w):
             w = np.full(cols.size, grid.w[k])
             if k == 0:
-                out, theta = probe_members(task, probe, w, m if has_m else None, seeds,
-                                           bar.update, **extra)
+                out, theta = probe_members(task, probe, w, m_cols, seeds, bar.update, **extra)
+                out["reseeded"] = np.ones(cols.size, bool)
             else:
                 start = lift_to_norm(theta, torch.as_tensor(w, dtype=theta[0].dtype))
-                out, end = probe_members(task, cont, w, m if has_m else None, seeds,
-                                         bar.update, theta0=start, **extra)
-                out, theta = _better_of_start(task, cont, start, end, out,
-                                              m if has_m else None, seeds, extra)
+                # where the source's scaled-init probe beat the chain, the chain restarts
+                # from that probe (recomputed here: the source keeps no end points)
+                src_k = source["train_loss"][:, k].reshape(-1)
+                reseed = np.isfinite(src_k) & (src_k < (1 - RESEED_MARGIN) * chain_loss)
+                if reseed.any():
+                    bar.total += int(reseed.sum()) * probe.steps
+                    sub = {key: v[reseed] for key, v in extra.items()}
+                    _, again = probe_members(task, probe, w[reseed],
+                                             None if m_cols is None else m_cols[reseed],
+                                             seeds[reseed], bar.update, **sub)
+                    pick = torch.as_tensor(reseed)
+                    start = [_scatter(a, pick, b) for a, b in zip(start, again)]
+                out, end = probe_members(task, cont, w, m_cols, seeds, bar.update,
+                                         theta0=start, **extra)
+                out, theta = _better_of_start(task, cont, start, end, out, m_cols, seeds,
+                                              extra)
+                out["reseeded"] = reseed
+            chain_loss = out["train_loss"]
             parts = dict(out)
             parts.update({f"theta_{i}": t.cpu().numpy() for i, t in enumerate(theta)})
             store.write(k, plan.members(k), parts)
@@ -167,16 +190,16 @@ def _continue_locked(src: xr.Dataset, source_name: str, task, probe: ProbeConfig
     finally:
         bar.close()
     flat = store.read_all(plan)
-    names = [v for v in PROBE_VARS if v in flat]
     shape = (n_w, n_seed, n_m, n_n)
     continued = {k: np.moveaxis(flat[k].reshape(shape), 0, 1) for k in [*names, "lifted"]
                  if k in flat}
-    per_seed = _choose(_source_per_seed(src, names, grid.shape), continued)
+    per_seed = _choose(source, continued)
     config = dict(config_of(src))
     config["continuation"] = {
         "source": source_name, "steps": cont.steps, "lr": cont.lr, "lr_scaling": "constant",
         "schedule": cont.schedule, "start": "lift of the minimiser at the next smaller w "
-        "(batching.lift); at the smallest w the probe from the scaled init",
+        "(batching.lift); at the smallest w, and wherever the source's value beats the "
+        f"chain's by {RESEED_MARGIN:g} relative, the probe from the scaled init",
         "kept": "per point and restart, the minimiser with the lower train loss: the "
         "source's (probe_start 0) or the continued one (probe_start 1); every variable "
         "belongs to the kept minimiser"}
@@ -211,7 +234,15 @@ def _better_of_start(task, cont: ProbeConfig, start: list, end: list,
     return out, theta
 
 
-def _theta_of_part(store: PartStore, stage: int) -> list:
+def _scatter(into, where, values):
+    """``into`` with the members ``where`` (a bool tensor) replaced by ``values``."""
+    out = into.clone()
+    out[where] = values.to(into.dtype)
+    return out
+
+
+def _stage_of_part(store: PartStore, stage: int) -> tuple[list, np.ndarray]:
+    """The end points and train losses of a finished stage (to resume after it)."""
     import torch
 
     from reduced_dynamics.io.schema import read_dataset
@@ -219,7 +250,7 @@ def _theta_of_part(store: PartStore, stage: int) -> list:
     ds = read_dataset(store.part_path(stage), "sweep part")
     keys = sorted((k for k in ds.data_vars if k.startswith("theta_")),
                   key=lambda k: int(k.split("_")[1]))
-    return [torch.as_tensor(ds[k].values) for k in keys]
+    return [torch.as_tensor(ds[k].values) for k in keys], ds["train_loss"].values
 
 
 def _source_per_seed(src: xr.Dataset, names: list[str], shape: tuple[int, ...]
