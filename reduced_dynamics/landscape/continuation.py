@@ -41,6 +41,7 @@ from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.lock import check_output, finished_output, output_lock
 from reduced_dynamics.io.parts import ChunkPlan, PartStore, save_merged
 from reduced_dynamics.io.schema import config_of
+from reduced_dynamics.landscape.restarts import per_seed_arrays
 from reduced_dynamics.landscape.sweep import ProbeGrid, landscape_of_restarts
 from reduced_dynamics.names import CONTINUATION_DEFAULTS, PROBE_VARS, ProbeStart, RunStatus
 from reduced_dynamics.tasks.base import get_task, with_field_defaults
@@ -149,7 +150,7 @@ def _continue_locked(src: xr.Dataset, source_name: str, task, probe: ProbeConfig
                          f"grid ({done}); delete that folder and rerun")
     theta, chain_loss = _stage_of_part(store, done[-1]) if done else (None, None)
     names = [v for v in PROBE_VARS if v != "dtrain_dm" or has_m]
-    source = _source_per_seed(src, names, grid.shape)
+    source = per_seed_arrays(src, names, grid.shape)
     total = cols.size * (probe.steps + (n_w - 1) * cont.steps)
     initial = cols.size * sum(probe.steps if k == 0 else cont.steps for k in done)
     bar = tqdm(total=total, initial=initial, unit="pt·step", unit_scale=True,
@@ -251,25 +252,6 @@ def _stage_of_part(store: PartStore, stage: int) -> tuple[list, np.ndarray]:
     keys = sorted((k for k in ds.data_vars if k.startswith("theta_")),
                   key=lambda k: int(k.split("_")[1]))
     return [torch.as_tensor(ds[k].values) for k in keys], ds["train_loss"].values
-
-
-def _source_per_seed(src: xr.Dataset, names: list[str], shape: tuple[int, ...]
-                     ) -> dict[str, np.ndarray]:
-    """The source's ``*_by_seed`` arrays as (seed, w, m, n_train); a file written before
-    ``status`` existed counts every point as ok."""
-    out = {}
-    for k in names:
-        var = f"{k}_by_seed"
-        if var in src:
-            order = [d for d in ("seed", "w", "m", "n_train") if d in src[var].dims]
-            out[k] = src[var].transpose(*order).values.reshape(shape)
-        elif k == "status":
-            out[k] = np.full(shape, RunStatus.OK, np.int64)
-        elif k == "diverged_step":
-            out[k] = np.full(shape, np.nan)
-        else:
-            raise InputError(f"the landscape has no `{var}`, which the continuation keeps")
-    return out
 
 
 def _choose(source: dict[str, np.ndarray], continued: dict[str, np.ndarray]

@@ -25,6 +25,7 @@ from reduced_dynamics.io.landscape_file import open_landscape, save_landscape
 from reduced_dynamics.io.lock import check_output, output_lock
 from reduced_dynamics.io.schema import config_of
 from reduced_dynamics.landscape.continuation import grid_of, task_and_probe_of
+from reduced_dynamics.landscape.restarts import per_seed_arrays
 from reduced_dynamics.landscape.sweep import ProbeGrid, landscape_of_restarts
 
 __all__ = ["merge_seeds"]
@@ -58,14 +59,14 @@ def merge_seeds(paths: Sequence[str | os.PathLike], output: str | os.PathLike, *
             seen[s] = path
     output = check_output(output, "landscape", inputs=paths, overwrite=overwrite)
     order = sorted(seen)
-    names = [v.removesuffix("_by_seed") for v in first.data_vars if v.endswith("_by_seed")]
+    names = list(dict.fromkeys(
+        [*(v.removesuffix("_by_seed") for ds in sources for v in ds.data_vars
+           if v.endswith("_by_seed")), "status", "diverged_step"]))
     merged_grid = ProbeGrid(grid.w, grid.m, tuple(order), grid.n_train)
-    per_seed = {}
-    for name in names:
-        stacked = xr.concat([ds[f"{name}_by_seed"].drop_vars(["w", "alpha"], errors="ignore")
-                             for ds in sources], "seed").sel(seed=order)
-        dims = [d for d in ("seed", "w", "m", "n_train") if d in stacked.dims]
-        per_seed[name] = stacked.transpose(*dims).values.reshape(merged_grid.shape)
+    arrays = [per_seed_arrays(ds, names, grid_of(ds).shape) for ds in sources]
+    seeds_in = np.concatenate([grid_of(ds).seeds for ds in sources])
+    index = np.argsort(seeds_in)
+    per_seed = {k: np.concatenate([a[k] for a in arrays])[index] for k in names}
     config = {k: v for k, v in config_of(first).items() if k not in KEPT_PER_SOURCE}
     config.update(seeds=order, w0_seed=order[0], merged_from=[
         {"file": p.name, "seeds": list(grid_of(ds).seeds),
@@ -114,7 +115,8 @@ def _check_same(base: Path, path: Path, first: xr.Dataset, ds: xr.Dataset,
         if (dim in ds.coords) != (dim in first.coords) or (
                 dim in ds.coords and not np.array_equal(ds[dim].values, first[dim].values)):
             raise InputError(f"{path} and {base} have different {dim} grids")
-    if set(first.data_vars) != set(ds.data_vars):
+    optional = {"status", "diverged_step", "status_by_seed", "diverged_step_by_seed"}
+    if set(first.data_vars) - optional != set(ds.data_vars) - optional:
         raise InputError(f"{path} and {base} hold different variables; merge landscapes "
                          "made by the same command")
 

@@ -14,8 +14,8 @@ from reduced_dynamics.checks import check_int
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.names import RunStatus
 
-__all__ = ["check_restart_seed", "monotone_violation", "reduce_over_seeds", "restart_of",
-           "restart_seeds"]
+__all__ = ["check_restart_seed", "monotone_violation", "per_seed_arrays", "reduce_over_seeds",
+           "restart_of", "restart_seeds"]
 
 
 def check_restart_seed(seed: object) -> int | None:
@@ -117,4 +117,23 @@ def restart_of(ds: xr.Dataset, seed: int, source: str | os.PathLike = "<Dataset>
     if "best_seed" in out:
         out["best_seed"] = xr.full_like(out["best_seed"], seeds.index(int(seed)))
     out.attrs["restart_seed"] = int(seed)
+    return out
+
+
+def per_seed_arrays(src: xr.Dataset, names: list[str], shape: tuple[int, ...]
+                     ) -> dict[str, np.ndarray]:
+    """A landscape's ``*_by_seed`` arrays of ``names`` as (seed, w, m, n_train) in
+    ``shape``; a file written before ``status`` existed counts every point as ok."""
+    out = {}
+    for k in names:
+        var = f"{k}_by_seed"
+        if var in src:
+            order = [d for d in ("seed", "w", "m", "n_train") if d in src[var].dims]
+            out[k] = src[var].transpose(*order).values.reshape(shape)
+        elif k == "status":
+            out[k] = np.full(shape, RunStatus.OK, np.int64)
+        elif k == "diverged_step":
+            out[k] = np.full(shape, np.nan)
+        else:
+            raise InputError(f"the landscape has no `{var}`, which is needed here")
     return out
