@@ -21,12 +21,13 @@ import xarray as xr
 from conftest import assert_one_error
 
 from reduced_dynamics.cli.main import main
+from reduced_dynamics.cli.phases import phases_table
 from reduced_dynamics.errors import FileCheckError, InputError
 from reduced_dynamics.io.landscape_file import landscape_dataset, save_landscape
 from reduced_dynamics.io.phases_file import check_phases, open_phases, save_phases
 from reduced_dynamics.io.schema import provenance_attrs
 from reduced_dynamics.io.trajectory_file import save_trajectories
-from reduced_dynamics.names import PHASE_NAMES, Phase
+from reduced_dynamics.names import PHASE_NAMES, PathStatus, Phase
 from reduced_dynamics.phases import (
     PhaseThresholds,
     classify,
@@ -140,6 +141,10 @@ def test_every_phase_on_an_m0_by_gamma_grid(land):
     assert res["phase"].dims == ("m0", "gamma")
     assert res["phase"].values.tolist() == [[M, G, C], [X, X, X]]
     assert np.isnan(res["t_train"].values[1]).all()  # the bad row never fits
+    assert "left the landscape grid" not in phases_table(res)
+    left = res.copy(deep=True)
+    left["path_status"][1, 1:] = PathStatus.LEFT_DOMAIN
+    assert "note: 2 cell(s) whose path left the landscape grid" in phases_table(left)
     # the axis order of `grid` is the dims' order
     flipped = predicted_phases(land, grid={"gamma": [0.0, 1.0, 10.0], "m0": [M_GOOD, M_BAD]},
                                start=(ALPHA0, 0.5), eta_d=1e-3, eta_r=0.0)
@@ -397,6 +402,7 @@ def test_cli_predicted_diagram_file_figure_info_and_plot(files, pred, tmp_path, 
     text = capsys.readouterr().out
     assert "predicted phases of" in text and "grokking" in text
     assert "  1e-04" not in text  # the map's rows are gamma values, top down
+    assert "left the landscape grid" not in text  # every path stays on it
     rows = [ln for ln in text.splitlines() if " | " in ln]
     assert [r.split(" | ")[1] for r in rows] == ["GCC", "GGC", "MMG", "MMM"]
     saved = open_phases(out)

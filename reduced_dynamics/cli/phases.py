@@ -25,7 +25,14 @@ from reduced_dynamics.errors import InputError, bad_value
 from reduced_dynamics.gridspec import parse_grid
 from reduced_dynamics.io.lock import check_output
 from reduced_dynamics.io.schema import now_iso
-from reduced_dynamics.names import PHASE_AXES, PHASE_NAMES, PHASE_T, PHASE_TAU, Phase
+from reduced_dynamics.names import (
+    PHASE_AXES,
+    PHASE_NAMES,
+    PHASE_T,
+    PHASE_TAU,
+    PathStatus,
+    Phase,
+)
 
 OPTIONS = {"eta_d": "--eta-d", "gamma": "--gamma", "alpha0": "--alpha0", "m0": "--m0",
            "n_train": "--n-train"}
@@ -128,6 +135,12 @@ def phases_table(ds: xr.Dataset) -> str:
     codes = ds["phase"].values
     for p, name in zip(Phase, PHASE_NAMES):
         lines.append(f"  {name:<14s} {int((codes == p).sum()):6d} cells")
+    if "path_status" in ds.data_vars:
+        left = int((ds["path_status"].values == PathStatus.LEFT_DOMAIN).sum())
+        if left:
+            lines.append(f"note: {left} cell(s) whose path left the landscape grid before T: "
+                         "their phase counts only the events before it left (variable "
+                         "path_status)")
     if codes.shape[0] <= MAX_MAP_COLUMNS:
         key = ", ".join(f"{LETTERS[p]} {n}" for p, n in zip(Phase, PHASE_NAMES))
         lines.append(f"map ({key}; columns: {xdim} increasing, rows: {ydim} from the "
