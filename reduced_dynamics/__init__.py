@@ -5,12 +5,14 @@ The pipeline, one subpackage per step: `probe` a task's reduced landscape (torch
 `analyze_path` (numba; what is left out comes from the landscape's own task, as on the
 command line: `reduced_dynamics.study`) → `train` full runs (torch) → `validate`
 predictions against them; `data_size_dependence` (Fig. 6e) on a (w, m, n_train)
-landscape.
+landscape; `predicted_phases`, `measured_phases`, `compare_phases` (phase diagrams, SPEC
+§15).
 
 Importing the package needs neither torch nor matplotlib: the probe and the training runs
 import torch when called, and the torch side of the API (`probe`, `train`, their configs,
 `get_task`) and the figures (`plot_landscape`, `plot_path`, `plot_path_1d`, `plot_gamma`,
-`plot_runs`, `plot_t_grok_vs_gamma`, `plot_validation_paths`, `plot_datasize`; matplotlib)
+`plot_runs`, `plot_t_grok_vs_gamma`, `plot_validation_paths`, `plot_datasize`,
+`plot_phases`, `plot_phase_comparison`; matplotlib)
 are loaded on first access.
 """
 
@@ -33,14 +35,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from reduced_dynamics.engine.options import EventOptions, InterpolantOptions, SolverOptions
     from reduced_dynamics.engine.prepare import prepare_landscape
     from reduced_dynamics.io.datasize_file import open_datasize
+    from reduced_dynamics.io.phases_file import open_phases
     from reduced_dynamics.landscape.sweep import ProbeGrid
     from reduced_dynamics.landscape.sweep import probe_landscape as probe
+    from reduced_dynamics.phases import compare_phases, measured_phases, predicted_phases
     from reduced_dynamics.plot.datasize import plot_datasize
     from reduced_dynamics.plot.landscape import (
         plot_landscape,
         plot_t_grok_vs_gamma,
         plot_validation_paths,
     )
+    from reduced_dynamics.plot.phases import plot_phase_comparison, plot_phases
     from reduced_dynamics.plot.predictions import plot_gamma, plot_path, plot_path_1d
     from reduced_dynamics.plot.runs import plot_runs
     from reduced_dynamics.study import (
@@ -85,6 +90,12 @@ _LAZY = {
     "data_size_dependence": ("reduced_dynamics.datasize", "data_size_dependence"),
     "plot_datasize": ("reduced_dynamics.plot.datasize", "plot_datasize"),
     "open_datasize": ("reduced_dynamics.io.datasize_file", "open_datasize"),
+    "predicted_phases": ("reduced_dynamics.phases", "predicted_phases"),
+    "measured_phases": ("reduced_dynamics.phases", "measured_phases"),
+    "compare_phases": ("reduced_dynamics.phases", "compare_phases"),
+    "open_phases": ("reduced_dynamics.io.phases_file", "open_phases"),
+    "plot_phases": ("reduced_dynamics.plot.phases", "plot_phases"),
+    "plot_phase_comparison": ("reduced_dynamics.plot.phases", "plot_phase_comparison"),
 }
 
 
@@ -131,22 +142,28 @@ __all__ = [
     "TrainConfig",
     "WriteError",
     "analyze_path",
+    "compare_phases",
     "data_size_dependence",
     "default_landscape",
     "get_task",
     "integrate",
+    "measured_phases",
     "open_datasize",
     "open_landscape",
+    "open_phases",
     "open_trajectories",
     "plot_datasize",
     "plot_gamma",
     "plot_landscape",
     "plot_path",
     "plot_path_1d",
+    "plot_phase_comparison",
+    "plot_phases",
     "plot_runs",
     "plot_t_grok_vs_gamma",
     "plot_validation_paths",
     "predict_grokking_times",
+    "predicted_phases",
     "prepare_landscape",
     "probe",
     "save_landscape",

@@ -237,6 +237,40 @@ DATASIZE_POINT_DIMS = {"contour": "contour_point", "slide": "slide_point",
                        "region": "region_point", "path": "path_point"}
 """The padded point dims of a data-size file, per kind of line."""
 
+# ------------------------------------------------------------------- phase diagrams (§15)
+PHASE_T = 1e5
+PHASE_TAU = 1e3
+"""The phase rule's defaults (SPEC §15): step budget T and gap threshold τ, in steps."""
+
+PHASE_AXES = ("eta_d", "gamma", "alpha0", "m0", "n_train")
+"""The parameters a phase diagram may run over (two of them; dims named after them)."""
+
+PHASE_LOG_AXES = ("eta_d", "alpha0")
+"""Grid axes drawn on a log axis (rates and scales, > 0)."""
+
+PHASE_DIAGRAMS = ("predicted", "measured")
+"""What a phase diagram classifies: reduced-dynamics paths, or full training runs."""
+
+PHASE_AXIS_META = {
+    "eta_d": ("decoder learning rate eta_D", "1"),
+    "gamma": ("weight decay gamma", "1"),
+    "alpha0": ("initial w / w0", "1"),
+    "m0": ("initial messiness m", "1"),
+    "n_train": ("training-set size N", "1"),
+}
+"""(long_name, units) of the grid coordinates of a phase-diagram file."""
+
+PHASE_VAR_META = {
+    "phase": ("phase (SPEC 15): comprehension, grokking, memorisation or confusion", "1"),
+    "t_train": ("first step with train accuracy >= train_threshold (NaN: not within T)",
+                "steps"),
+    "t_test": ("first step with the test event (test_threshold; NaN: not within T)", "steps"),
+    "path_status": ("how the reduced path ended (integrated up to T)", "1"),
+    "phase_count": ("runs of the cell in each phase (seeds)", "1"),
+}
+"""(long_name, units) of the variables of a phase-diagram file (`reduced_dynamics.phases`)."""
+
+
 # ---------------------------------------------------------------------------- status codes
 class RunStatus(IntEnum):
     """Outcome of a training run or a probe point (restart): the ``status`` variable.
@@ -282,6 +316,23 @@ class PathStatus(IntEnum):
 
 PATH_STATUS_NAMES = tuple(s.name.lower() for s in PathStatus)
 """The strings written to prediction files and tables, indexed by `PathStatus` code."""
+
+
+class Phase(IntEnum):
+    """A run's phase (SPEC §15, Liu et al. 2022) with step budget T and gap τ, from
+    t_train and t_test (the first steps with train and test accuracy at the thresholds):
+    COMPREHENSION both within T and t_test − t_train < τ (or test within T, train not);
+    GROKKING both within T, gap ≥ τ; MEMORISATION train within T, test not; CONFUSION
+    neither. The ``phase`` variable of a phase-diagram file (`flag_attrs(Phase)`)."""
+
+    COMPREHENSION = 0
+    GROKKING = 1
+    MEMORISATION = 2
+    CONFUSION = 3
+
+
+PHASE_NAMES = tuple(p.name.lower() for p in Phase)
+"""The phase names, indexed by `Phase` code (the ``flag_meanings``)."""
 
 
 def flag_attrs(codes: type[IntEnum] = RunStatus) -> dict:

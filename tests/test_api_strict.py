@@ -34,6 +34,8 @@ from hypothesis import strategies as st
 
 import reduced_dynamics as rd
 from reduced_dynamics.errors import InputError
+from reduced_dynamics.names import PHASE_AXES
+from reduced_dynamics.phases import PhaseThresholds, phase_dataset
 from reduced_dynamics.tasks.images import ImagesConfig
 from reduced_dynamics.tasks.modular_addition import ModularAdditionConfig
 from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig
@@ -518,6 +520,11 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "max_record": Field(Int(2, 10**7)),
         "parallel": Field(Bool()),
     }),
+    "PhaseThresholds": (PhaseThresholds, {
+        "train_acc": Field(Real(0.0, True, 1.0)),
+        "test": Field(Real(0.0, True, 1.0)),
+        "test_on": Field(Choice(("acc", "loss"))),
+    }),
     "InterpolantOptions": (rd.InterpolantOptions, {
         "transform": Field(Choice(("log", "linear"))),
         "smoothing": Field(Real(0.0)),
@@ -540,7 +547,8 @@ def test_every_field_of_every_config_is_covered():
                       ("ProbeConfig", rd.ProbeConfig), ("TrainConfig", rd.TrainConfig),
                       ("RunSet", rd.RunSet), ("ProbeGrid", rd.ProbeGrid),
                       ("EventOptions", rd.EventOptions), ("SolverOptions", rd.SolverOptions),
-                      ("InterpolantOptions", rd.InterpolantOptions)):
+                      ("InterpolantOptions", rd.InterpolantOptions),
+                      ("PhaseThresholds", PhaseThresholds)):
         assert set(CONSTRUCTORS[name][1]) == {f.name for f in dataclasses.fields(cls)}, name
 
 
@@ -617,6 +625,11 @@ def api(tmp_path_factory):
         "cfg": rd.TrainConfig(steps=10, n_log=5),
         "runs": rd.RunSet((0.1,), (0,), (1.0,), (0.0,)),
         "report": xr.Dataset({"t_grok_measured": ("run", [1.0]), "gamma": ("run", [0.1])}),
+        "phases": phase_dataset({"eta_d": np.array([1e-3, 1e-2]), "gamma": np.array([0.0, 1.0])},
+                                np.zeros((2, 2)), np.full((2, 2), 10.0), T=1e5, tau=1e3,
+                                thresholds=PhaseThresholds(), task={},
+                                attrs={"diagram": "predicted", "landscape_source": "test",
+                                       "title": "test", "history": "test"}),
     }
 
 
@@ -656,6 +669,24 @@ def not_optional(kind: type) -> Callable[[object], bool]:
 def calling(fn: str, landscape: str, arg: str) -> Callable[[dict, object], Any]:
     """``rd.<fn>(api[landscape], <arg>=value)``."""
     return lambda a, v: getattr(rd, fn)(a[landscape], **{arg: v})
+
+
+PHASE_GRID = {"alpha0": [20.0, 30.0], "m0": [0.1, 0.2]}
+
+
+def phasing(arg: str) -> Callable[[dict, object], Any]:
+    """``rd.predicted_phases(api["ds"], grid=PHASE_GRID, <arg>=value)``."""
+    return lambda a, v: rd.predicted_phases(a["ds"], grid=PHASE_GRID, **{arg: v})
+
+
+def measuring(arg: str) -> Callable[[dict, object], Any]:
+    """``rd.measured_phases(<a missing file>, <arg>=value)``: refused before it is read."""
+    return lambda a, v: rd.measured_phases(a["dir"] / "missing.nc", **{arg: v})
+
+
+def not_axes(v: object) -> bool:
+    return v is not None and not (isinstance(v, (list, tuple)) and len(v) == 2 and all(
+        isinstance(x, str) and x in PHASE_AXES for x in v) and v[0] != v[1])
 
 
 def probing(flag: str) -> Callable[[dict, object], Any]:
@@ -777,6 +808,41 @@ FUNCTION_CASES: list[tuple[str, str, Callable[[object], bool], Callable[[dict, o
      calling("data_size_dependence", "ds", "source")),
     ("open_datasize", "path", not_path, lambda a, v: rd.open_datasize(v)),
     ("plot_datasize", "result", lambda v: True, lambda a, v: rd.plot_datasize(v)),
+    ("predicted_phases", "landscape", not_one_of(xr.Dataset, str, os.PathLike),
+     lambda a, v: rd.predicted_phases(v, grid=PHASE_GRID)),
+    ("predicted_phases", "grid", lambda v: True,
+     lambda a, v: rd.predicted_phases(a["ds"], grid=v)),
+    ("predicted_phases", "T", lambda v: not Real(1.0, True).accepts(v), phasing("T")),
+    ("predicted_phases", "tau", lambda v: not Real(0.0).accepts(v), phasing("tau")),
+    ("predicted_phases", "eta_d", lambda v: v is not None and not Real(0.0, True).accepts(v),
+     phasing("eta_d")),
+    *[("predicted_phases", arg, lambda v: v is not None and not Real(0.0).accepts(v),
+       phasing(arg)) for arg in ("gamma", "eta_r")],
+    ("predicted_phases", "start", lambda v: v is not None and not_numbers(v),
+     phasing("start")),
+    ("predicted_phases", "n_train", lambda v: v is not None and not Int(1).accepts(v),
+     phasing("n_train")),
+    *[("predicted_phases", arg, not_optional(kind), phasing(arg))
+      for arg, kind in (("thresholds", PhaseThresholds), ("solver", rd.SolverOptions),
+                        ("interpolant", rd.InterpolantOptions))],
+    ("predicted_phases", "seed", lambda v: v is not None and not Int(0).accepts(v),
+     phasing("seed")),
+    ("predicted_phases", "source", lambda v: v is not None and not_str(v), phasing("source")),
+    ("measured_phases", "runs", not_one_of(xr.Dataset, str, os.PathLike),
+     lambda a, v: rd.measured_phases(v)),
+    ("measured_phases", "T", lambda v: not Real(1.0, True).accepts(v), measuring("T")),
+    ("measured_phases", "tau", lambda v: not Real(0.0).accepts(v), measuring("tau")),
+    ("measured_phases", "axes", not_axes, measuring("axes")),
+    ("measured_phases", "thresholds", not_optional(PhaseThresholds), measuring("thresholds")),
+    ("measured_phases", "source", lambda v: v is not None and not_str(v), measuring("source")),
+    ("compare_phases", "pred", lambda v: True, lambda a, v: rd.compare_phases(v, a["phases"])),
+    ("compare_phases", "meas", lambda v: True, lambda a, v: rd.compare_phases(a["phases"], v)),
+    ("open_phases", "path", not_path, lambda a, v: rd.open_phases(v)),
+    ("plot_phases", "ds", lambda v: True, lambda a, v: rd.plot_phases(v)),
+    ("plot_phase_comparison", "pred", lambda v: True,
+     lambda a, v: rd.plot_phase_comparison(v, a["phases"])),
+    ("plot_phase_comparison", "meas", lambda v: True,
+     lambda a, v: rd.plot_phase_comparison(a["phases"], v)),
     ("plot_t_grok_vs_gamma", "report", lambda v: True,
      lambda a, v: rd.plot_t_grok_vs_gamma(v)),
     ("plot_validation_paths", "report", lambda v: True,

@@ -107,20 +107,21 @@ def test_io_exports_the_file_functions():
         atomic,
         datasize_file,
         landscape_file,
+        phases_file,
         report_file,
         schema,
         trajectory_file,
     )
 
-    homes = {m.__name__: m for m in (atomic, datasize_file, landscape_file, report_file,
-                                     schema, trajectory_file)}
+    homes = {m.__name__: m for m in (atomic, datasize_file, landscape_file, phases_file,
+                                     report_file, schema, trajectory_file)}
     for name in rio.__all__:
         obj = getattr(rio, name)
         home = homes[obj.__module__] if callable(obj) else schema  # constants: the schema's
         assert obj is getattr(home, name), name
     assert {"open_landscape", "open_trajectories", "open_validation", "open_datasize",
-            "save_landscape", "save_trajectories", "save_datasize", "write_atomic",
-            "file_kind_of"} <= set(rio.__all__)
+            "open_phases", "save_landscape", "save_trajectories", "save_datasize",
+            "save_phases", "write_atomic", "file_kind_of"} <= set(rio.__all__)
 
 
 MAX_MODULE_LINES = 500

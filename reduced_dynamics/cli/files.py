@@ -79,9 +79,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    """A landscape's heatmaps or curves, a runs file's accuracy/loss/norm curves, or a
-    data-size file's contours (Fig. 6e): the file's kind (its ``reduced_dynamics_file``
-    attribute) picks the figure."""
+    """A landscape's heatmaps or curves, a runs file's accuracy/loss/norm curves, a
+    data-size file's contours (Fig. 6e) or a phase diagram (SPEC §15): the file's kind
+    (its ``reduced_dynamics_file`` attribute) picks the figure."""
     from reduced_dynamics.cli.output import figure_output, save_figure
     from reduced_dynamics.io.landscape_file import check_landscape
     from reduced_dynamics.io.schema import FILE_KIND_ATTR, read_dataset
@@ -109,6 +109,16 @@ def _plot(args: argparse.Namespace) -> int:
                 raise InputError(f"`{option}` does not apply to a data-size file ("
                                  f"{args.file}: its figure shows every N); drop {option}")
         fig = plot_datasize(check_datasize(ds, args.file))
+    elif ds.attrs.get(FILE_KIND_ATTR) == "phases":
+        from reduced_dynamics.io.phases_file import check_phases
+        from reduced_dynamics.plot.phases import plot_phases
+
+        for option, value in (("--boundary", args.boundary), ("--n-train", args.n_train),
+                              ("--by", args.by), ("--max-rows", args.max_rows)):
+            if value is not None:
+                raise InputError(f"`{option}` does not apply to a phase-diagram file ("
+                                 f"{args.file}); drop {option}")
+        fig = plot_phases(check_phases(ds, args.file))
     else:
         from reduced_dynamics.plot.landscape import plot_landscape
 

@@ -1,9 +1,9 @@
 """A summary of any file the package writes (`reduced-dynamics info [--json]`): a landscape,
-a trajectory file, a validation report or a data-size file.
+a trajectory file, a validation report, a data-size file or a phase-diagram file.
 
 Each kind has a record (`landscape_record`, `trajectory_record`, `validation_record`,
-`datasize_info_record`): a dict of plain values, printed as JSON by ``--json``; the text
-summaries are written from the same records.
+`datasize_info_record`, `phases_info_record`): a dict of plain values, printed as JSON by
+``--json``; the text summaries are written from the same records.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from reduced_dynamics.cli.format import number, value_text
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.io.datasize_file import check_datasize
 from reduced_dynamics.io.landscape_file import check_landscape
+from reduced_dynamics.io.phases_file import check_phases
 from reduced_dynamics.io.report_file import check_validation
 from reduced_dynamics.io.schema import config_of, file_kind_of, read_dataset
 from reduced_dynamics.io.trajectory_file import check_trajectories
@@ -34,7 +35,8 @@ def open_any(path: str | os.PathLike) -> tuple[str, xr.Dataset]:
     ds = read_dataset(path, "input")  # the name used when it cannot be read
     kind = file_kind_of(ds, path)
     check = {"landscape": check_landscape, "trajectory": check_trajectories,
-             "validation": check_validation, "datasize": check_datasize}[kind]
+             "validation": check_validation, "datasize": check_datasize,
+             "phases": check_phases}[kind]
     return kind, check(ds, path)
 
 
@@ -48,7 +50,8 @@ def summarize_file(path: str | os.PathLike) -> str:
     """Open ``path`` as the kind it is (`open_any`), check it, and summarise it."""
     kind, ds = open_any(path)
     return {"landscape": summarize, "trajectory": summarize_trajectories,
-            "validation": summarize_validation, "datasize": summarize_datasize}[kind](
+            "validation": summarize_validation, "datasize": summarize_datasize,
+            "phases": summarize_phases}[kind](
                 ds, str(path))
 
 
@@ -319,5 +322,23 @@ def summarize_datasize(ds: xr.Dataset, path: str = "") -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------- phase diagrams
+def phases_info_record(ds: xr.Dataset, path: str = "") -> dict[str, Any]:
+    """Provenance, then what ``phases --json`` prints of it (`cli.phases.phases_record`)."""
+    from reduced_dynamics.cli.phases import phases_record
+
+    return {**_provenance(ds, "phases", path), **phases_record(ds, path)}
+
+
+def summarize_phases(ds: xr.Dataset, path: str = "") -> str:
+    """The provenance, then the table ``reduced-dynamics phases`` printed."""
+    from reduced_dynamics.cli.phases import phases_table
+
+    lines = _header(_provenance(ds, "phases", path), "phase-diagram file (SPEC 15)")
+    lines.extend("  " + line for line in phases_table(ds).splitlines())
+    return "\n".join(lines)
+
+
 RECORDS = {"landscape": landscape_record, "trajectory": trajectory_record,
-           "validation": validation_record, "datasize": datasize_info_record}
+           "validation": validation_record, "datasize": datasize_info_record,
+           "phases": phases_info_record}

@@ -2,7 +2,8 @@
 
 `build_parser` gathers the commands, one module per group: `sweeps` (``probe``, ``train``;
 torch), `files` (``validate``, ``info``, ``plot``), `engine` (``predict``, ``path``,
-``gamma-plot``), `datasize` (``datasize``, Fig. 6e); the prediction commands share
+``gamma-plot``), `datasize` (``datasize``, Fig. 6e), `phases` (``phases``, SPEC §15); the
+prediction commands share
 `arguments`; their output is written with `format` (numbers, JSON) and `output`
 (checked output paths, figures).
 """
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reduced_dynamics.cli.datasize import register as register_datasize_command
 
     register_datasize_command(sub)
+    from reduced_dynamics.cli.phases import register as register_phases_command
+
+    register_phases_command(sub)
     return parser
 
 

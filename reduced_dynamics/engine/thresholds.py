@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from reduced_dynamics.errors import FileCheckError
 from reduced_dynamics.io.schema import task_config_of
 from reduced_dynamics.names import ACC_THRESHOLD
 
@@ -41,6 +42,24 @@ def grok_threshold_of(ds: xr.Dataset) -> tuple[float, str, str]:
     if own is not None:
         return *own, "the file's config_json task.grok_threshold"
     return ACC_THRESHOLD, "acc", "the default (the file stores no task.grok_threshold)"
+
+
+def train_threshold_of(ds: xr.Dataset) -> tuple[float, str]:
+    """(train-accuracy threshold, where it came from) of the task recorded in a file's
+    ``config_json``: its ``task.train_acc_threshold`` (a task whose runs fit at another
+    accuracy, e.g. 0.9 for Liu et al. 2022's toy, SPEC §15), else 0.95 (SPEC §12's t_overfit
+    rule). A stored value that is not an accuracy in (0, 1] is refused (`FileCheckError`)."""
+    task = task_config_of(ds)
+    value = None if task is None else task.get("train_acc_threshold")
+    if value is None:
+        return ACC_THRESHOLD, "the default (the file stores no task.train_acc_threshold)"
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and np.isfinite(value) and 0 < value <= 1)
+    if not ok:
+        source = ds.encoding.get("source", "<memory>")
+        raise FileCheckError(f"file {source}: `task.train_acc_threshold` in attribute "
+                             f"`config_json` must be an accuracy in (0, 1], got {value!r}")
+    return float(value), "the file's config_json task.train_acc_threshold"
 
 
 def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float, *,

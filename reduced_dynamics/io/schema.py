@@ -2,7 +2,7 @@
 (`FILE_KIND_ATTR`), reading a netCDF file into memory, and the checks common to every kind
 (dims and coordinates, required variables and attributes, ``config_json``, the ``status``
 and ``diverged_step`` pair). The kinds: `landscape_file`, `trajectory_file`, `report_file`,
-`datasize_file`.
+`datasize_file`, `phases_file`.
 
 Divergence (`names.RunStatus`): files from a probe or a training sweep carry ``status``
 (int8 codes with CF ``flag_values``/``flag_meanings``) and ``diverged_step`` (NaN: never)
@@ -42,9 +42,10 @@ REQUIRED_ATTRS = (
 FILE_KIND_ATTR = "reduced_dynamics_file"
 
 
-FILE_KINDS = ("landscape", "trajectory", "validation", "datasize")
+FILE_KINDS = ("landscape", "trajectory", "validation", "datasize", "phases")
 """Values of `FILE_KIND_ATTR`: what the package writes (a validation report:
-`reduced_dynamics.validate.write_report`; a data-size file: `io.datasize_file`)."""
+`reduced_dynamics.validate.write_report`; a data-size file: `io.datasize_file`; a phase
+diagram: `io.phases_file`)."""
 
 
 def package_version() -> str:
