@@ -160,6 +160,11 @@ def add_common(p: argparse.ArgumentParser, shown: dict[str, str], *,
     p.add_argument("--max-steps", type=int, default=100_000,
                    help="integrator steps per path before it ends with status max_steps "
                         "(default 100000)")
+    add_interpolant_options(p)
+
+
+def add_interpolant_options(p: argparse.ArgumentParser) -> None:
+    """--transform, --smoothing, --monotone (read back by `interpolant_of`)."""
     p.add_argument("--transform", choices=("log", "linear"), default="log",
                    help="interpolate ln(loss) (default) or the loss itself")
     p.add_argument("--smoothing", type=float, default=0.0,

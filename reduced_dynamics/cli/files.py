@@ -78,6 +78,15 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_figure_options(args: argparse.Namespace, what: str) -> None:
+    """`InputError` for the first of --boundary, --n-train, --by, --max-rows given for a
+    file whose figure takes none of them (``what``: that file, for the message)."""
+    for option, value in (("--boundary", args.boundary), ("--n-train", args.n_train),
+                          ("--by", args.by), ("--max-rows", args.max_rows)):
+        if value is not None:
+            raise InputError(f"`{option}` does not apply to {what}; drop {option}")
+
+
 def _plot(args: argparse.Namespace) -> int:
     """A landscape's heatmaps or curves, a runs file's accuracy/loss/norm curves, a
     data-size file's contours (Fig. 6e) or a phase diagram (SPEC §15): the file's kind
@@ -103,21 +112,14 @@ def _plot(args: argparse.Namespace) -> int:
         from reduced_dynamics.io.datasize_file import check_datasize
         from reduced_dynamics.plot.datasize import plot_datasize
 
-        for option, value in (("--boundary", args.boundary), ("--n-train", args.n_train),
-                              ("--by", args.by), ("--max-rows", args.max_rows)):
-            if value is not None:
-                raise InputError(f"`{option}` does not apply to a data-size file ("
-                                 f"{args.file}: its figure shows every N); drop {option}")
+        _refuse_figure_options(args, f"a data-size file ({args.file}: its figure shows "
+                               "every N)")
         fig = plot_datasize(check_datasize(ds, args.file))
     elif ds.attrs.get(FILE_KIND_ATTR) == "phases":
         from reduced_dynamics.io.phases_file import check_phases
         from reduced_dynamics.plot.phases import plot_phases
 
-        for option, value in (("--boundary", args.boundary), ("--n-train", args.n_train),
-                              ("--by", args.by), ("--max-rows", args.max_rows)):
-            if value is not None:
-                raise InputError(f"`{option}` does not apply to a phase-diagram file ("
-                                 f"{args.file}); drop {option}")
+        _refuse_figure_options(args, f"a phase-diagram file ({args.file})")
         fig = plot_phases(check_phases(ds, args.file))
     else:
         from reduced_dynamics.plot.landscape import plot_landscape

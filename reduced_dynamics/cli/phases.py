@@ -18,7 +18,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from reduced_dynamics.cli.arguments import interpolant_of, open_landscape_arg
+from reduced_dynamics.cli.arguments import (
+    add_interpolant_options,
+    interpolant_of,
+    open_landscape_arg,
+)
 from reduced_dynamics.cli.format import dumps, plain
 from reduced_dynamics.cli.output import add_overwrite, figure_output, save_figure
 from reduced_dynamics.errors import InputError, bad_value
@@ -371,12 +375,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="use the landscape restart of init seed S (default: the best over "
                         "seeds)")
-    p.add_argument("--transform", choices=("log", "linear"), default="log",
-                   help="interpolate ln(loss) (default) or the loss itself")
-    p.add_argument("--smoothing", type=float, default=0.0,
-                   help="smoothing spline strength (mean-square deviation in ln loss); 0 = off")
-    p.add_argument("--monotone", action="store_true",
-                   help="make train_loss non-increasing in w before interpolating")
+    add_interpolant_options(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--plot", default=None, metavar="FIG.png",
                    help="write the four-colour diagram (both side by side with --runs)")

@@ -49,7 +49,6 @@ from reduced_dynamics.tasks.base import get_task, with_field_defaults
 __all__ = ["continue_landscape", "grid_of", "task_and_probe_of"]
 
 RESEED_MARGIN = 1e-3  # the source must beat the chain by this fraction to restart it
-EXTRA_VARS = ("probe_start", "scaled_init_train_loss", "scaled_init_test_loss")
 
 
 def task_and_probe_of(ds: xr.Dataset):

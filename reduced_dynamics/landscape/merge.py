@@ -11,7 +11,6 @@ w0(S) / w0(first), about 1 % for toy addition's seeds 0 and 1).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,42 +44,42 @@ def merge_seeds(paths: Sequence[str | os.PathLike], output: str | os.PathLike, *
     if len(paths) < 2:
         raise InputError(f"`paths` must name at least two landscape files, got {len(paths)}")
     sources = [open_landscape(p) for p in paths]
+    grids = [grid_of(ds) for ds in sources]
+    configs = [config_of(ds) for ds in sources]
     first, base = sources[0], paths[0]
     task, probe = task_and_probe_of(first)
-    grid = grid_of(first)
     alpha = first["alpha"].values
     seen: dict[int, Path] = {}
-    for path, ds in zip(paths, sources):
+    for path, ds, g in zip(paths, sources, grids):
         _check_same(base, path, first, ds, alpha)
-        for s in grid_of(ds).seeds:
+        for s in g.seeds:
             if s in seen:
                 raise InputError(f"seed {s} is in both {seen[s]} and {path}; merge files of "
                                  "disjoint seeds")
             seen[s] = path
     output = check_output(output, "landscape", inputs=paths, overwrite=overwrite)
     order = sorted(seen)
+    w0 = {s: float(ds.attrs["w0"]) for ds, g in zip(sources, grids) for s in g.seeds}
     names = list(dict.fromkeys(
         [*(v.removesuffix("_by_seed") for ds in sources for v in ds.data_vars
            if v.endswith("_by_seed")), "status", "diverged_step"]))
-    merged_grid = ProbeGrid(grid.w, grid.m, tuple(order), grid.n_train)
-    arrays = [per_seed_arrays(ds, names, grid_of(ds).shape) for ds in sources]
-    seeds_in = np.concatenate([grid_of(ds).seeds for ds in sources])
-    index = np.argsort(seeds_in)
+    arrays = [per_seed_arrays(ds, names, g.shape) for ds, g in zip(sources, grids)]
+    index = np.argsort(np.concatenate([g.seeds for g in grids]))
     per_seed = {k: np.concatenate([a[k] for a in arrays])[index] for k in names}
-    config = {k: v for k, v in config_of(first).items() if k not in KEPT_PER_SOURCE}
+    merged_grid = ProbeGrid(tuple(map(float, alpha * w0[order[0]])), grids[0].m, tuple(order),
+                            grids[0].n_train)
+    config = {k: v for k, v in configs[0].items() if k not in KEPT_PER_SOURCE}
     config.update(seeds=order, w0_seed=order[0], merged_from=[
-        {"file": p.name, "seeds": list(grid_of(ds).seeds),
-         **{k: config_of(ds)[k] for k in KEPT_PER_SOURCE if k in config_of(ds)}}
-        for p, ds in zip(paths, sources)])
-    w0 = {s: float(ds.attrs["w0"]) for ds in sources for s in grid_of(ds).seeds}
+        {"file": p.name, "seeds": list(g.seeds), **{k: c[k] for k in KEPT_PER_SOURCE if k in c}}
+        for p, g, c in zip(paths, grids, configs)])
     config["aligned_on"] = ("alpha = w / w0(seed): restart S was probed at w = alpha w0(S) "
                             "(w0_by_seed)")
     hist = "\n".join([*(ds.attrs.get("history", "") for ds in sources), history])
     with output_lock(output):
-        ds = landscape_of_restarts(task, probe, dataclasses.replace(
-            merged_grid, w=tuple(map(float, alpha * w0[order[0]]))), per_seed, config,
-            history=hist.strip(), torch_version=str(first.attrs.get("torch_version", "")),
-            w0=w0[order[0]])
+        ds = landscape_of_restarts(task, probe, merged_grid, per_seed, config,
+                                   history=hist.strip(),
+                                   torch_version=str(first.attrs.get("torch_version", "")),
+                                   w0=w0[order[0]])
         ds["w0_by_seed"] = ("seed", np.array([w0[s] for s in order]),
                             {"long_name": "decoder norm at init of each restart's seed, w0(S)",
                              "units": "1"})
