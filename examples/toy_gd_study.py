@@ -90,7 +90,7 @@ def set_numbers(report, label: str) -> list[str]:
     """The per-set numbers the README quotes: ratios, exponents per seed, plateau rates."""
     gamma, seed = report["gamma"].values, report["seed"].values
     meas, pred = report["t_grok_measured"].values, report["t_grok_predicted"].values
-    ratio = np.fmax(meas, pred) / np.fmin(meas, pred)
+    ratio = np.maximum(meas, pred) / np.minimum(meas, pred)  # NaN where either is missing
     rate = report["plateau_rate"].values / report["eta_d_gamma"].values
     lines = [f"== {label} ({report.attrs.get('run_start', 'init')} start)"]
     for s in np.unique(seed):
