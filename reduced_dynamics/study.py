@@ -43,6 +43,7 @@ from reduced_dynamics.engine.prepare import (
 )
 from reduced_dynamics.engine.thresholds import grok_threshold_of
 from reduced_dynamics.errors import ReducedDynamicsWarning
+from reduced_dynamics.io.schema import task_config_of
 from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
 from reduced_dynamics.tasks import REGISTRY, TaskEntry
 
@@ -68,8 +69,14 @@ class StudyDefaults:
 
 
 def task_entry(ds: xr.Dataset) -> TaskEntry | None:
-    """The registered task that made this landscape (its ``task`` attribute), or None."""
-    return REGISTRY.get(str(ds.attrs.get("task", "")))
+    """The registered task that made this landscape (its ``task`` attribute), or None;
+    with the study defaults of the file's preset (``task.preset`` in its config_json,
+    `TaskEntry.for_preset`)."""
+    entry = REGISTRY.get(str(ds.attrs.get("task", "")))
+    if entry is None:
+        return None
+    task = task_config_of(ds)
+    return entry.for_preset(task.get("preset") if task else None)
 
 
 def study_defaults(prep: PreparedLandscape, theta_train: float = BOUNDARY_LOSS

@@ -101,7 +101,8 @@ def _task_and_resources(args: argparse.Namespace):
     _check_workers(args.workers)
     _set_threads(args.threads)
     _check_device(args.device)
-    return entry, entry.preset(args.preset)
+    task = entry.preset(args.preset)
+    return entry.for_preset(task.preset), task
 
 
 def _sizes(option: str, spec: str) -> tuple[int, ...]:

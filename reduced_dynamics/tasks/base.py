@@ -44,6 +44,9 @@ from reduced_dynamics.checks import (
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError, shown
 
+PRESET_STUDY_FIELDS = ("alpha0", "m0", "gammas", "train", "train_seeds")
+"""The study defaults of `TaskEntry` that a preset may set for itself (`preset_studies`)."""
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
@@ -276,6 +279,10 @@ class TaskEntry:
     m0: float = 0.0  # default `--m0` of `train` (and m of `predict`'s default start)
     gammas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
+    # Study defaults of a preset that differ from the task's (preset name -> {field: value}
+    # of alpha0, m0, gammas, train, train_seeds), e.g. liu2022's start (1, 1) and AdamW
+    # settings; `for_preset` applies them.
+    preset_studies: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         plain_fields(self)  # numpy scalars as Python ones
@@ -314,6 +321,24 @@ class TaskEntry:
         for key, config in self.presets.items():
             check_config_protocol(f"TaskEntry({self.name!r}).presets[{key!r}]", config,
                                   self.config_type)
+        unknown = sorted(set(self.preset_studies) - set(self.presets))
+        if unknown:
+            raise InputError(f"`{field}preset_studies` has presets {unknown} this task does "
+                             f"not have; its presets are {sorted(self.presets)}")
+        for key, own in self.preset_studies.items():
+            bad = sorted(set(own) - set(PRESET_STUDY_FIELDS))
+            if bad:
+                raise InputError(f"`{field}preset_studies[{key!r}]` may set "
+                                 f"{list(PRESET_STUDY_FIELDS)}, got {bad}")
+            self.for_preset(key)  # its values checked as the entry's own
+
+    def for_preset(self, name: str | None) -> TaskEntry:
+        """This entry with the study defaults of preset ``name`` (`preset_studies`); the
+        entry itself for a preset without its own (or None, or an unknown name)."""
+        own = self.preset_studies.get(name) if name is not None else None
+        if not own:
+            return self
+        return dataclasses.replace(self, **own, preset_studies={})
 
     def preset(self, name: str | None = None, **overrides) -> Any:
         """The named task preset (None: the task's first, its default), with any fields
