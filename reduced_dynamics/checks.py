@@ -168,6 +168,20 @@ def check_reals(name: str, value: object, *, low: float | None = None,
                           item=lambda v: _real_ok(v, low, low_open, high, high_open))
 
 
+def check_float_tuple(name: str, value: object, positive: bool) -> tuple[float, ...]:
+    """A number or a sequence of numbers as a non-empty tuple of finite floats (> 0 where
+    ``positive``, else >= 0); a string (a CLI spec) or a bool is refused."""
+    check_numbers(name, value, "a number or a sequence of numbers")  # no str, no bool
+    try:
+        values = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
+    except (TypeError, ValueError):  # a ragged sequence
+        raise _refuse(name, value, "a number or a sequence of numbers") from None
+    bad = [v for v in values if not (np.isfinite(v) and (v > 0 if positive else v >= 0))]
+    if not values or bad:
+        raise _refuse(name, value, f"numbers {'> 0' if positive else '>= 0'}")
+    return tuple(float(v) for v in values)
+
+
 def check_numbers(name: str, value: object, expected: str) -> object:
     """``value`` unchanged when it is a number or a (nested) sequence or array of numbers;
     refuses strings, bools and None anywhere in it (the values are checked by whoever uses

@@ -343,6 +343,8 @@ def flag_attrs(codes: type[IntEnum] = RunStatus) -> dict:
 
 
 HOMOGENEOUS_ACTIVATIONS = ("relu", "leaky_relu")
+PRESET_STUDY_FIELDS = ("alpha0", "m0", "gammas", "train", "train_seeds")
+"""The study defaults of a `TaskEntry` that a preset may set for itself (`preset_studies`)."""
 """Activations that make an MLP positively homogeneous in each layer's weights: a task config
 with one of them says ``positively_homogeneous``, and the probe then also requires its train
 loss not to rise with w (the monotone convergence test of `reduced_dynamics.landscape.sweep`)."""

@@ -307,7 +307,9 @@ def toy_entry() -> rd.tasks.TaskEntry:
 
 
 def replace_entry(**kwargs):
-    return dataclasses.replace(toy_entry(), **kwargs)
+    """The toy entry with ``kwargs`` replaced; its preset_studies (liu2022's) dropped, as
+    other presets need not have liu2022."""
+    return dataclasses.replace(toy_entry(), **{"preset_studies": {}, **kwargs})
 
 
 def modular_fraction(v: object) -> bool:
@@ -373,11 +375,14 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "rep_dim": Field(Int(1)),
         "linear_noise": Field(Real(0.0)),
         "hidden": Field(Ints(1)),
-        "activation": Field(Choice(("relu", "leaky_relu"))),
+        "activation": Field(Choice(("relu", "leaky_relu", "tanh"))),
         "negative_slope": Field(Real(0.0)),
         "n_train": Field(Int(1, 54)),  # p = 10: 55 unordered pairs, one kept for the test
         "data_seed": Field(Seed()),
         "test_set": Field(Choice(("held_out", "all"))),
+        "rep_range": Field(Real(0.0, True)),
+        "train_acc_threshold": Field(Optional(Real(0.0, True, 1.0))),
+        "grok_threshold": Field(Optional(Real(0.0, True, 1.0))),
     }),
     "TeacherStudentConfig": (TeacherStudentConfig, {
         "preset": Field(Text()),
@@ -433,6 +438,9 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "m0": Field(Real(0.0, False, 1.0)),
         "gammas": Field(numbers(positive=False)),
         "first_seed": Field(Seed()),
+        # a preset this entry does not have, or a field a preset may not set: refused
+        "preset_studies": Field(Rule(lambda v: isinstance(v, dict) and not v, st.just({}),
+                                     near=({"nope": {"m0": 0.5}}, {"x": {"steps": 1}}))),
     }),
     "ProbeConfig": (rd.ProbeConfig, {
         "steps": Field(Int(10, 10**9)),

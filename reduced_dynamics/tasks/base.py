@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from reduced_dynamics.checks import (
     SEED_MAX,
     check_bool,
+    check_float_tuple,
     check_ints,
-    check_numbers,
     check_real,
     check_seed,
     check_str,
@@ -43,9 +43,7 @@ from reduced_dynamics.checks import (
 )
 from reduced_dynamics.config import ProbeConfig, TrainConfig
 from reduced_dynamics.errors import InputError, shown
-
-PRESET_STUDY_FIELDS = ("alpha0", "m0", "gammas", "train", "train_seeds")
-"""The study defaults of `TaskEntry` that a preset may set for itself (`preset_studies`)."""
+from reduced_dynamics.names import PRESET_STUDY_FIELDS
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -279,9 +277,8 @@ class TaskEntry:
     m0: float = 0.0  # default `--m0` of `train` (and m of `predict`'s default start)
     gammas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     first_seed: int = 0  # `--seeds N` (a count) means seeds first_seed .. first_seed+N-1
-    # Study defaults of a preset that differ from the task's (preset name -> {field: value}
-    # of alpha0, m0, gammas, train, train_seeds), e.g. liu2022's start (1, 1) and AdamW
-    # settings; `for_preset` applies them.
+    # A preset's own study defaults (name -> {field: value}, `PRESET_STUDY_FIELDS`; e.g.
+    # liu2022's start (1, 1)), applied by `for_preset`.
     preset_studies: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -290,8 +287,8 @@ class TaskEntry:
             raise InputError(f"`TaskEntry.name` must be a non-empty word, got {shown(self.name)}")
         field = f"TaskEntry({self.name!r})."
         for name, positive in (("alpha0", True), ("gammas", False)):
-            object.__setattr__(self, name, _floats(field + name, getattr(self, name),
-                                                   positive))
+            object.__setattr__(self, name, check_float_tuple(
+                field + name, getattr(self, name), positive))
         check_str(field + "description", self.description)
         check_type(field + "config_type", self.config_type, type, "a class (the task's "
                    "config dataclass)")
@@ -321,20 +318,18 @@ class TaskEntry:
         for key, config in self.presets.items():
             check_config_protocol(f"TaskEntry({self.name!r}).presets[{key!r}]", config,
                                   self.config_type)
-        unknown = sorted(set(self.preset_studies) - set(self.presets))
-        if unknown:
-            raise InputError(f"`{field}preset_studies` has presets {unknown} this task does "
-                             f"not have; its presets are {sorted(self.presets)}")
-        for key, own in self.preset_studies.items():
-            bad = sorted(set(own) - set(PRESET_STUDY_FIELDS))
-            if bad:
-                raise InputError(f"`{field}preset_studies[{key!r}]` may set "
-                                 f"{list(PRESET_STUDY_FIELDS)}, got {bad}")
+        studies = self.preset_studies
+        if not (isinstance(studies, Mapping) and all(
+                k in self.presets and isinstance(v, Mapping) and set(v) <= set(
+                    PRESET_STUDY_FIELDS) for k, v in studies.items())):
+            raise InputError(f"`{field}preset_studies` must map presets of this task "
+                             f"{sorted(self.presets)} to {{field: value}} of "
+                             f"{list(PRESET_STUDY_FIELDS)}, got {shown(studies)}")
+        for key in studies:
             self.for_preset(key)  # its values checked as the entry's own
 
     def for_preset(self, name: str | None) -> TaskEntry:
-        """This entry with the study defaults of preset ``name`` (`preset_studies`); the
-        entry itself for a preset without its own (or None, or an unknown name)."""
+        """This entry with preset ``name``'s own study defaults (`preset_studies`), if any."""
         own = self.preset_studies.get(name) if name is not None else None
         if not own:
             return self
@@ -385,24 +380,6 @@ class TaskEntry:
         except ModuleNotFoundError:
             mod = importlib.import_module(module)
         return getattr(mod, cls)(config, dtype, device)
-
-
-def _floats(name: str, value: object, positive: bool) -> tuple[float, ...]:
-    """A number or a sequence of numbers as a non-empty tuple of finite floats (> 0 where
-    ``positive``, else >= 0); a string (a CLI spec) or a bool is refused."""
-    import numpy as np
-
-    check_numbers(name, value, "a number or a sequence of numbers")  # no str, no bool
-    try:
-        values = np.atleast_1d(np.asarray(value, dtype=float)).ravel().tolist()
-    except (TypeError, ValueError):  # a ragged sequence
-        raise InputError(f"`{name}` must be a number or a sequence of numbers, got "
-                         f"{shown(value)}") from None
-    bad = [v for v in values if not (np.isfinite(v) and (v > 0 if positive else v >= 0))]
-    if not values or bad:
-        raise InputError(f"`{name}` must be numbers {'> 0' if positive else '>= 0'}, got "
-                         f"{shown(value)}")
-    return tuple(float(v) for v in values)
 
 
 REGISTRY: dict[str, TaskEntry] = {}
