@@ -79,9 +79,19 @@ def measured_and_predicted(landscape: Path, runs: Path, label: str, log: list[st
     meas = rd.measured_phases(runs)
     pred = rd.predicted_phases(landscape, **prediction_arguments(meas))
     cmp = rd.compare_phases(pred, meas)
+    tm = meas["t_test"].values
+    tp = pred["t_test"].transpose(*meas["t_test"].dims).values
+    with np.errstate(invalid="ignore"):
+        slow = np.isfinite(tm) & np.isfinite(tp) & (tm >= float(meas.attrs["tau"]))
+    ratio = tp[slow] / tm[slow]
+    near = int((np.abs(np.log(ratio)) <= np.log(2.0)).sum())
+    span = (f"{ratio.min():.2f}-{ratio.max():.2f}, {near} of {ratio.size} within 2x"
+            if ratio.size else "no cell")
     say([f"\n== {label}: measured ({runs.name})", phases_table(meas),
          f"\n== {label}: predicted ({landscape.name}, the runs' values)", phases_table(pred),
-         f"\n== {label}: predicted against measured", comparison_table(cmp)], log)
+         f"\n== {label}: predicted against measured", comparison_table(cmp),
+         f"t_test predicted / measured where both are within T and measured >= tau: {span}"],
+        log)
     return meas, pred, cmp
 
 

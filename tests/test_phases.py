@@ -470,3 +470,24 @@ def test_predictions_import_without_torch():
             "reduced_dynamics.io.phases_file, reduced_dynamics.plot.phases; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------- the committed teacher-student runs
+def test_teacher_student_runs_agree_with_their_predicted_diagram():
+    """64 full runs over alpha0 x gamma (examples/liu2022_phase_study.py, committed): the
+    reduced dynamics predicts at least 90 % of the cells' phases, and every grokking time
+    (measured >= tau) within 2x."""
+    from pathlib import Path
+
+    from reduced_dynamics.phases import prediction_arguments
+
+    root = Path(__file__).resolve().parent.parent
+    meas = measured_phases(root / "docs" / "data" / "teacher_student_phase_runs.nc")
+    pred = predicted_phases(root / "landscapes" / "teacher_student.nc",
+                            **prediction_arguments(meas))
+    assert float(compare_phases(pred, meas)["agreement"]) >= 0.9
+    tm = meas["t_test"].values
+    tp = pred["t_test"].transpose(*meas["t_test"].dims).values
+    slow = np.isfinite(tm) & (tm >= 1e3)
+    assert slow.sum() >= 30 and np.all(np.isfinite(tp[slow]))
+    assert np.all(np.abs(np.log(tp[slow] / tm[slow])) <= np.log(2.0))
