@@ -99,3 +99,27 @@ def test_readme_predict_table_is_the_commands_output(name, capsys):
     rows = [ln for ln in out if re.match(r"\s+[\d.]+\s+[\d.]+", ln)]
     text = (ROOT / "README.md").read_text()
     assert rows and all(row in text for row in rows)
+
+
+def test_liu2022_measured_phase_counts_and_the_runs_norms():
+    """The README's measured liu2022 diagram and its two reasons the reduction fails, from
+    the committed runs."""
+    from reduced_dynamics.names import Phase
+    from reduced_dynamics.phases import measured_phases
+
+    path = ROOT / "docs" / "data" / "liu2022_phase_runs.nc"
+    meas = measured_phases(path)
+    counts = quoted(r"(\d+) comprehension, (\d+) grokking, (\d+) memorisation, (\d+) "
+                    r"confusion\. As in Liu et al\. 2022")
+    assert counts == tuple(float((meas["phase"].values == p).sum()) for p in Phase)
+    runs = open_trajectories(path)
+    w = runs["w"].values
+    alpha_t = w[:, -1] / w[:, 0]
+    decayed = runs["gamma"].values >= 1
+    n_up, n_decayed, top = quoted(r"α\(T\) > 1 in (\d+) of the (\d+) runs with γ ≥ 1 "
+                                  r"\(up to ([\d.]+) at")
+    assert (n_up, n_decayed) == ((alpha_t[decayed] > 1).sum(), decayed.sum())
+    assert close(top, alpha_t.max())
+    resid = runs["residual"].values[:, -1]
+    (median,) = quoted(r"residual \|R − R\(m̂\)\|/\|Δ\| has median (\d+)")
+    assert round(float(np.median(resid))) == median
