@@ -131,7 +131,6 @@ def figures(out: Path, folder: Path) -> None:
     for ax, (ds, title) in zip(axes.ravel(), panels):
         plot_phases(ds, ax=ax)
         ax.set_title(title, fontsize=9)
-    fig.subplots_adjust(wspace=0.75, hspace=0.35)
     write_figure(fig, folder / "liu2022_phases.png")
     write_text("\n".join(log) + "\n", folder / "liu2022_phases.txt")
     print(f"wrote {folder / 'liu2022_phases'}.png and .txt")
