@@ -52,7 +52,7 @@ def test_api_equals_cli_on_every_shipped_landscape(path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnconvergedStartWarning)  # as the CLI's, if any
         res = rd.predict_grokking_times(ds)
-    entry = get_task(ds.attrs["task"])
+    entry = get_task(ds.attrs["task"]).for_preset(ds.attrs.get("preset"))  # liu2022's own
     assert cli["eta_d"] == res.attrs["eta_d"] == entry.train.eta_d
     alpha0 = entry.alpha0[0]
     assert cli["start"]["alpha"] == res.attrs["start_alpha"] == alpha0
