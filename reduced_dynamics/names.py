@@ -314,6 +314,9 @@ class PathStatus(IntEnum):
     OVERFLOW = 4
 
 
+SOLVER_METHODS = ("dopri5", "rosenbrock")
+"""The integrator's steppers (`engine.options.SolverOptions.method`): the explicit
+Dormand–Prince 5(4) or the L-stable Rosenbrock 4(3)."""
 PATH_STATUS_NAMES = tuple(s.name.lower() for s in PathStatus)
 """The strings written to prediction files and tables, indexed by `PathStatus` code."""
 

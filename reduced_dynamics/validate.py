@@ -23,7 +23,7 @@ from reduced_dynamics.checks import check_int, check_type
 from reduced_dynamics.engine.fits import fit_exponent
 from reduced_dynamics.engine.options import EventOptions
 from reduced_dynamics.engine.parameters import n_train_values, select_n_train
-from reduced_dynamics.engine.predict import integrate
+from reduced_dynamics.engine.predict import integrate_paired
 from reduced_dynamics.engine.prepare import PreparedLandscape, prepare_landscape
 from reduced_dynamics.engine.thresholds import describe_grok, grok_threshold_of, grok_times
 from reduced_dynamics.errors import InputError, WriteError, bad_value
@@ -241,22 +241,29 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     pred_w = np.full((n, step.size), np.nan)
     pred_m = np.full((n, step.size), np.nan)
     t_start, alpha_start = np.zeros(n), np.full(n, np.nan)
+    keys = [(int(run_n[r]) if run_n is not None else 0, int(run_restart[r])) for r in range(n)]
+    starts = np.column_stack([ds["alpha0"].values, ds["m0"].values]).astype(float)
+    for r in np.flatnonzero(~diverged) if start == "peak" else ():
+        k = peak_index(ds["w"].values[r])
+        t_start[r] = float(step[k])
+        starts[r] = (float(ds["w"].values[r, k]) / w0, float(ds["m"].values[r, k]))
+    alpha_start[~diverged] = starts[~diverged, 0]
+    preds: dict[int, xr.Dataset] = {}
+    for key, here in preps.items():  # one paired kernel call per landscape slice
+        rows = [r for r in range(n) if keys[r] == key and not diverged[r]]
+        if rows:
+            got = integrate_paired(
+                here, starts[rows] if has_m else starts[rows, 0],
+                gamma=ds["gamma"].values[rows], eta_d=ds["eta_d"].values[rows],
+                eta_r=ds["eta_r"].values[rows] / divisor, events=events)
+            preds.update({r: got.isel(path=i) for i, r in enumerate(rows)})
     for r in range(n):
         if diverged[r]:
             status[r] = "diverged"
             continue
         run = ds.isel(run=r)
-        here = preps[(int(run_n[r]) if run_n is not None else 0, int(run_restart[r]))]
-        if start == "peak":
-            k = peak_index(run["w"].values)
-            t0, alpha, m = (float(step[k]), float(run["w"].values[k]) / w0,
-                            float(run["m"].values[k]))
-        else:
-            t0, alpha, m = 0.0, float(run["alpha0"]), float(run["m0"])
-        t_start[r], alpha_start[r] = t0, alpha
-        pred = integrate(here, [(alpha, m)] if has_m else [alpha], gamma=float(run["gamma"]),
-                         eta_d=float(run["eta_d"]), eta_r=float(run["eta_r"]) / divisor,
-                         events=events).isel(start=0, gamma=0, eta_d=0, eta_r=0)
+        t0 = t_start[r]
+        pred = preds[r]
         out["t_overfit_pred"][r] = t0 + float(pred["t_overfit"])
         out["t_grok_pred"][r] = t0 + float(pred["t_grok"])
         status[r] = str(pred["status"].values)

@@ -8,7 +8,8 @@ import xarray as xr
 
 
 def assert_statuses_explained(r: xr.Dataset, w_range: tuple[float, float]) -> None:
-    """ok: grokked; no_grok_before_t_max: no grok time, ended inside the grid at t_max or a
+    """ok: grokked (inside the grid, or anywhere when the path stopped at t_grok);
+    no_grok_before_t_max: no grok time, ended inside the grid at t_max or a
     stationary point; left_domain: ended on an edge of the grid's w range; max_steps: the step
     budget is spent (or the step underflowed) before t_max; overflow: never on these grids."""
     status = r.status.values.ravel()
@@ -22,7 +23,7 @@ def assert_statuses_explained(r: xr.Dataset, w_range: tuple[float, float]) -> No
     for i, s in enumerate(status):
         where = f"path {i} ({s}): t_grok {t_grok[i]}, t_end {t_end[i]}, w_end {w_end[i]}"
         if s == "ok":
-            assert np.isfinite(t_grok[i]) and not on_edge[i], where
+            assert np.isfinite(t_grok[i]) and (not on_edge[i] or t_end[i] == t_grok[i]), where
         elif s == "no_grok_before_t_max":
             assert np.isnan(t_grok[i]) and not on_edge[i] and t_end[i] <= t_max, where
         elif s == "left_domain":

@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 from reduced_dynamics.cli.main import main
-from reduced_dynamics.engine.options import EventOptions
+from reduced_dynamics.engine.options import EventOptions, SolverOptions
 from reduced_dynamics.engine.parameters import critical_n_train, grok_threshold_of
 from reduced_dynamics.engine.predict import analyze_path, integrate, predict_grokking_times
 from reduced_dynamics.errors import FileCheckError, InputError
@@ -303,8 +303,9 @@ def test_cli_path_on_one_n_train(nt_file, tmp_path, capsys):
 # ----------------------------------------------------------------------------- validate
 def _runs_on_the_prediction(ds: xr.Dataset, n: int, gammas: list[float]) -> xr.Dataset:
     """Trajectories that move as the reduced dynamics at N = n predicts (1-D: no m)."""
-    pred = integrate(ds, [START], gammas, n_train=n,
-                     events=EventOptions(overfit_on="acc")).isel(start=0, eta_d=0, eta_r=0)
+    pred = integrate(ds, [START], gammas, n_train=n, events=EventOptions(overfit_on="acc"),
+                     solver=SolverOptions(stop_at_grok=False),  # runs go on after t_grok
+                     ).isel(start=0, eta_d=0, eta_r=0)
     step = np.concatenate([[0], np.unique(np.round(np.geomspace(1, 6e6, 1500)).astype(int))])
     t = pred["time"].values
     logs = {k: np.array([np.interp(step, t, pred[k].values[g]) for g in range(len(gammas))])

@@ -105,7 +105,9 @@ def test_validate_uses_the_runs_own_eta_r_conversion(tmp_path, optimizer):
 
     got = float(report["t_grok_predicted"].values[0])
     assert np.isfinite(got)
-    assert got == pytest.approx(predicted(1e-3 / divisor), rel=1e-9)
+    # the file's own divisor (`divisor` above is it rounded to 8 digits)
+    exact = float(ds.attrs["eta_r_ode_divisor"])
+    assert got == pytest.approx(predicted(1e-3 / exact), rel=1e-9)
     if optimizer == "sgd":  # the conversion changes the prediction
         assert got != pytest.approx(predicted(1e-3), rel=1e-3)
 

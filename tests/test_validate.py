@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from reduced_dynamics.cli.main import main
+from reduced_dynamics.engine.options import SolverOptions
 from reduced_dynamics.engine.predict import integrate
 from reduced_dynamics.errors import InputError
 from reduced_dynamics.io.landscape_file import save_landscape
@@ -37,6 +38,7 @@ def test_path_distance_is_zero_on_the_same_path_and_grows_with_offset():
 def _runs_following_the_prediction(landscape, gammas, alpha0, m0):
     """A trajectory Dataset whose runs move exactly as the reduced dynamics predicts."""
     pred = integrate(landscape, [(alpha0, m0)], gamma=gammas, events=EVENTS,
+                     solver=SolverOptions(stop_at_grok=False),  # runs go on after t_grok
                      ).isel(start=0, eta_d=0, eta_r=0)
     steps = 2 * float(np.nanmax(pred["t_grok"].values))
     step = np.concatenate([[0], np.unique(np.round(np.geomspace(1, steps, 300)).astype(int))])

@@ -20,7 +20,7 @@ from reduced_dynamics.engine.solve import kernels_compiled
 from reduced_dynamics.errors import FileCheckError, bad_value
 from reduced_dynamics.gridspec import parse_list
 from reduced_dynamics.io.landscape_file import open_landscape
-from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
+from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS, SOLVER_METHODS
 from reduced_dynamics.study import default_events, study_defaults
 
 
@@ -101,7 +101,8 @@ def options_of(args: argparse.Namespace, ds: xr.Dataset) -> tuple[EventOptions, 
     events = EventOptions(theta_train=args.theta_train, grok_on=grok_on,
                           theta_test=theta_test, acc_threshold=acc)
     solver = SolverOptions(rtol=args.rtol, atol=args.atol, t_max=args.t_max,
-                           max_steps=args.max_steps)
+                           max_steps=args.max_steps, method=args.method,
+                           step_cap=args.step_cap, stop_at_grok=args.stop_at_grok)
     return events, solver
 
 
@@ -154,9 +155,18 @@ def add_common(p: argparse.ArgumentParser, shown: dict[str, str], *,
                    help="end time in optimiser steps (> 1); default: 20x the time weight "
                         "decay needs to cross the grid")
     p.add_argument("--rtol", type=float, default=1e-6,
-                   help="relative error tolerance of the Dormand-Prince steps (default 1e-6)")
-    p.add_argument("--atol", type=float, default=1e-9,
-                   help="absolute error tolerance of the steps (default 1e-9)")
+                   help="relative error tolerance of the integrator's steps (default 1e-6)")
+    p.add_argument("--atol", type=float, default=1e-6,
+                   help="absolute error tolerance of the steps, in u = ln w and m "
+                        "(default 1e-6)")
+    p.add_argument("--method", choices=SOLVER_METHODS, default="rosenbrock",
+                   help="integrator step: the L-stable Rosenbrock 4(3) (default; stable on "
+                        "stiff m valleys) or the explicit Dormand-Prince 5(4) (scipy's RK45)")
+    p.add_argument("--step-cap", type=float, default=None, metavar="CELLS",
+                   help="largest move per step in grid cells (default: no cap)")
+    p.add_argument("--stop-at-grok", action=argparse.BooleanOptionalAction, default=None,
+                   help="end each path at t_grok (default: on for phase diagrams, off "
+                        "where the path after t_grok is analysed: predict, path, validate)")
     p.add_argument("--max-steps", type=int, default=100_000,
                    help="integrator steps per path before it ends with status max_steps "
                         "(default 100000)")
@@ -186,8 +196,8 @@ def start_of_run(args: argparse.Namespace, prep: PreparedLandscape | None, n_pat
     an unconverged start."""
     start = parse_start(args.start, prep is None or prep.has_m)
     if not kernels_compiled(n_paths):
-        print("compiling the integrator (first use after install, ~20 s; cached afterwards)",
-              file=sys.stderr, flush=True)
+        print("compiling the integrator (first use after install, ~15 s; cached afterwards; "
+              "`reduced-dynamics compile` does it ahead of time)", file=sys.stderr, flush=True)
     return start
 
 

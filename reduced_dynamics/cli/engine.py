@@ -20,6 +20,7 @@ the one given by ``--n-train N`` (grid values only), and prints the critical dat
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -264,8 +265,39 @@ def cmd_gamma_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def compile_kernels() -> dict[str, float | bool]:
+    """Compile (or load from numba's on-disk cache) every kernel a prediction uses, by
+    integrating two short paths on a synthetic landscape; returns whether the cache was
+    warm before and the seconds taken."""
+    import time
+
+    from reduced_dynamics.engine.predict import analyze_path, integrate
+    from reduced_dynamics.engine.prepare import prepare_landscape
+    from reduced_dynamics.engine.solve import MIN_PARALLEL, kernels_compiled
+    from reduced_dynamics.testing.synthetic import synthetic_landscape
+
+    warm = kernels_compiled()
+    t0 = time.perf_counter()
+    prep = prepare_landscape(synthetic_landscape())
+    integrate(prep, [(35.5, 0.2)] * MIN_PARALLEL, [1e-5])
+    analyze_path(prep, 1e-5, start=(35.5, 0.2))
+    return {"cached_before": warm, "seconds": time.perf_counter() - t0}
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """``reduced-dynamics compile``: the integrator's kernels into numba's cache."""
+    from reduced_dynamics.engine._jit import user_cache_dir
+
+    print("compiling the integrator's kernels (once per install; ~15 s) ...", flush=True)
+    got = compile_kernels()
+    state = "were already cached" if got["cached_before"] else "compiled"
+    print(f"the kernels {state} ({got['seconds']:.1f} s); cache: "
+          f"{os.environ.get('NUMBA_CACHE_DIR') or user_cache_dir()}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``predict``, ``path`` and ``gamma-plot`` to ``subparsers``."""
+    """Add ``predict``, ``path``, ``gamma-plot`` and ``compile`` to ``subparsers``."""
     help_defaults = help_fragments()
     gamma_help = ("weight decays >= 0: comma list or log:START:STOP:NUM; default: the "
                   f"landscape's task's study list, as `train` uses ({help_defaults['gamma']}); "
@@ -306,3 +338,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help=figure_help)
     add_overwrite(p)
     p.set_defaults(func=cmd_gamma_plot)
+
+    p = subparsers.add_parser(
+        "compile", help="compile the integrator ahead of time (once after an install)",
+        description="Compile the numba kernels of the integrator into the on-disk cache, so "
+                    "that the first predict after an install does not wait for them.")
+    p.set_defaults(func=cmd_compile)

@@ -1,6 +1,8 @@
 """Numba flags, in one place (STYLE: never fastmath; cache compiled kernels on disk).
 
-``njit`` compiles a serial kernel; ``njit_parallel`` one whose outer loop is a ``prange``.
+``njit`` compiles a kernel; every kernel is serial and releases the GIL (``nogil``), so a
+batch of paths runs on threads side by side (`solve.run_kernel`) without numba's parallel
+backend, which would compile every kernel a second time.
 Every kernel takes plain C-contiguous float64/int64 arrays and scalars, never closures over
 data, so one signature compiles once and the on-disk cache is reused by later processes.
 Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as plain Python (slow; used by the tests).
@@ -48,9 +50,6 @@ if not numba.config.CACHE_DIR and os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba was imported before us
 
 njit = functools.partial(numba.njit, cache=True, fastmath=False, nogil=True)
-njit_parallel = functools.partial(numba.njit, cache=True, fastmath=False, nogil=True,
-                                  parallel=True)
-prange = numba.prange
 
 
 def cache_is_warm(*kernels: object) -> bool:

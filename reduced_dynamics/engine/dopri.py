@@ -7,8 +7,8 @@ driver, as scipy's ``rk.py`` is apart from ``ivp.py``).
 
 - `dp_step`: one step, y₁ = y₀ + h Σ bᵢ kᵢ (5th order, FSAL), error h Σ eᵢ kᵢ;
 - `error_norm`: RMS of err / (atol + rtol·max(|y₀|, |y₁|)) (as scipy's RK45);
-- `dense_coeffs` / `dense_eval`: Shampine's 4th-order continuous extension,
-  y(t₀ + σh) = y₀ + h Σ_k Q_k σ^{k+1},  Q = Kᵀ P;
+- `dense_coeffs` / `dense_eval` / `dense_slope`: Shampine's 4th-order continuous
+  extension, y(t₀ + σh) = y₀ + h Σ_k Q_k σ^{k+1},  Q = Kᵀ P, and its slope;
 - `initial_step`: Hairer–Wanner's starting step (scipy's ``select_initial_step``);
 - `accepted_factor` / `rejected_factor`: scipy's step-size control, h ← h·min(10,
   0.9·err^(−1/5)) after an accepted step (at most 1 right after a rejection),
@@ -109,6 +109,14 @@ def dense_eval(y0: np.ndarray, Q: np.ndarray, h: float, sigma: float, out: np.nd
     for d in range(y0.shape[0]):
         out[d] = y0[d] + h * sigma * (Q[d, 0] + sigma * (Q[d, 1] + sigma * (
             Q[d, 2] + sigma * Q[d, 3])))
+
+
+@njit
+def dense_slope(Q: np.ndarray, sigma: float, out: np.ndarray) -> None:
+    """out = y'(t₀ + σh) = Σ_k (k+1) Q[:, k] σ^k, the slope of the continuous extension."""
+    for d in range(Q.shape[0]):
+        out[d] = Q[d, 0] + sigma * (2.0 * Q[d, 1] + sigma * (3.0 * Q[d, 2]
+                                                              + sigma * 4.0 * Q[d, 3]))
 
 
 @njit

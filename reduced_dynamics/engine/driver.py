@@ -1,16 +1,19 @@
-"""The integrator's driver: one path step by step, and the batch of paths (`prange`).
+"""The integrator's driver: one path step by step, and a range of paths.
 
 Pure numba kernels over plain arrays (the argument layout is in `dynamics`):
 
-- `integrate_path`: the adaptive (or fixed-step) loop of one path with the Dormand–Prince
-  stepper (`dopri`), the events located on each step's dense output (`events`), the
-  output sampling and the optional recording of the visited points;
-- `integrate_batch`: `integrate_path` for every path, `prange` over paths, returning the
-  output arrays it allocates; `integrate_serial` the same on one thread.
+- `integrate_path`: the adaptive (or fixed-step) loop of one path with the Rosenbrock
+  4(3) stepper (`rosenbrock`, default) or the Dormand–Prince 5(4) one (`dopri`), the
+  events located on each step's dense output (`events`), the output sampling and the
+  optional recording of the visited points;
+- `integrate_rows`: `integrate_path` for a range of paths, into arrays allocated by
+  `outputs`; threads run disjoint ranges side by side (`solve.run_kernel`).
 
-Step-size control is scipy's (`dopri.accepted_factor`, `dopri.rejected_factor`). In
-addition a step never moves a path by more than ``cap_u`` in u or ``cap_m`` in m (about
-one grid cell), so an event or a grid feature cannot be stepped over.
+Step-size control is scipy's (`*.accepted_factor`, `*.rejected_factor`). A step that
+crosses two or more grid cells is also checked against f at one point per cell
+(`DEFECT_MAX`), and the events are scanned there, so that neither a grid feature nor an
+event is stepped over; an optional cap (``cap_u`` in u, ``cap_m`` in m, off by default)
+limits the move per step.
 
 Status codes: OK (grokked; ended at t_max, at a stationary point or at the grok event),
 LEFT_DOMAIN (left the w range of the grid; the path ends on the edge), MAX_STEPS (step budget
@@ -23,11 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from reduced_dynamics.engine._jit import njit, njit_parallel, prange
+from reduced_dynamics.engine import rosenbrock as ros
+from reduced_dynamics.engine._jit import njit
 from reduced_dynamics.engine.dopri import (
     accepted_factor,
     dense_coeffs,
     dense_eval,
+    dense_slope,
     dp_step,
     error_norm,
     initial_step,
@@ -46,6 +51,7 @@ from reduced_dynamics.engine.dynamics import (
     F_TMAX,
     I_FIXED,
     I_MAX_STEPS,
+    I_METHOD,
     I_REC_SUB,
     I_STOP_GROK,
     K_GROK,
@@ -59,7 +65,8 @@ from reduced_dynamics.engine.dynamics import (
     speed_tolerance,
 )
 from reduced_dynamics.engine.events import N_EVENT_SUB, brent, locate_first
-from reduced_dynamics.names import PathStatus
+from reduced_dynamics.engine.interpolant import find_cell
+from reduced_dynamics.names import SOLVER_METHODS, PathStatus
 
 # path statuses as plain ints for the kernels (numba freezes module-level globals)
 OK = int(PathStatus.OK)
@@ -72,6 +79,14 @@ C_NFEV, C_ACCEPT, C_REJECT, C_REC_FULL = 0, 1, 2, 3
 N_COUNTS = 4
 # what ends a path inside a step
 T_NONE, T_EXIT, T_STATIONARY, T_GROK = -1, 0, 1, 2
+# steppers (iopt[I_METHOD], `names.SOLVER_METHODS`)
+METHOD_DOPRI5, METHOD_ROS4 = (SOLVER_METHODS.index(k) for k in ("dopri5", "rosenbrock"))
+# a step across two or more grid cells is rejected when, at one point per cell crossed, its
+# dense output's slope misses f by more than DEFECT_MAX tolerances (h·|f − y'| in the error
+# norm's units): a cliff between the stages' points (the cells are cubic pieces; a step
+# that crossed many cells of a flat stretch saw none of them) is then not stepped over
+DEFECT_MAX = 10.0
+MIN_STEP_FACTOR = 0.2
 
 
 @njit
@@ -128,6 +143,11 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
     K = np.empty((7, n))
     Q = np.empty((n, 4))
     f1 = np.empty(n)
+    Kr = np.empty((4, n))
+    J = np.empty((2, 2))
+    method = iopt[I_METHOD]
+    use_ros = method == METHOD_ROS4 and not fixed
+    j_fresh = False
 
     y[0] = y0[p, 0]
     y[1] = min(max(y0[p, 1], mlo), mhi)
@@ -207,26 +227,70 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
         if h <= 1e-14 * max(1.0, abs(t)):
             st = MAX_STEPS  # step size underflow
             break
-        dp_step(ug, mg, coef, iopt, pr, y, h, K, ytmp, y_new, err)
-        nfev += 6
-        if not fixed:
-            en = error_norm(err, y, y_new, rtol, atol)
+        if use_ros:
+            if not j_fresh:
+                ros.jacobian(ug, mg, coef, iopt, pr, y, K[0], ytmp, f1, J)
+                nfev += 2
+                j_fresh = True
+            ok = ros.ros_step(ug, mg, coef, iopt, pr, y, K[0], J, h, Kr, ytmp, y_new, err)
+            nfev += 2
+            en = error_norm(err, y, y_new, rtol, atol) if ok else np.inf
             if not (en <= 1.0):  # also catches NaN
                 n_rej += 1
-                h *= rejected_factor(en)
+                h *= ros.rejected_factor(en)
                 rejected_last = True
                 continue
-            factor = accepted_factor(en, rejected_last)
+            factor = ros.accepted_factor(en, rejected_last)
             rejected_last = False
+            rhs(ug, mg, coef, iopt, pr, y_new, K[6])
+            nfev += 1
+            ros.hermite_coeffs(y, y_new, K[0], K[6], h, Q)
         else:
-            factor = 1.0
+            dp_step(ug, mg, coef, iopt, pr, y, h, K, ytmp, y_new, err)
+            nfev += 6
+            if not fixed:
+                en = error_norm(err, y, y_new, rtol, atol)
+                if not (en <= 1.0):  # also catches NaN
+                    n_rej += 1
+                    h *= rejected_factor(en)
+                    rejected_last = True
+                    continue
+                factor = accepted_factor(en, rejected_last)
+                rejected_last = False
+            else:
+                factor = 1.0
+            dense_coeffs(K, Q)
+        # cells crossed by the step: the dense output is checked against f there (and the
+        # events scanned there, below), so that no grid feature is stepped over
+        iu0, _ = find_cell(ug, y[0])
+        iu1, _ = find_cell(ug, y_new[0])
+        im0, _ = find_cell(mg, y[1])
+        im1, _ = find_cell(mg, y_new[1])
+        cross = abs(iu1 - iu0) + abs(im1 - im0)
+        if cross >= 2 and not fixed:
+            dn = 0.0
+            for k in range(cross):
+                sig = (k + 0.5) / cross
+                dense_eval(y, Q, h, sig, tmp)
+                rhs(ug, mg, coef, iopt, pr, tmp, f1)
+                dense_slope(Q, sig, ytmp)
+                for d in range(n):
+                    sc = atol + rtol * max(abs(y[d]), abs(y_new[d]))
+                    dn = max(dn, abs(h * (f1[d] - ytmp[d])) / sc)
+            nfev += cross
+            if dn > DEFECT_MAX:
+                n_rej += 1
+                h *= max(MIN_STEP_FACTOR, 1.0 / cross)
+                rejected_last = True
+                continue
         n_acc += 1
         t_new = t + h if not last else t_max
-        dense_coeffs(K, Q)
 
         # ---- events in (t, t_new]
         s_term = 2.0
         term = T_NONE
+        g_of_new = np.nan
+        g_gr_new = np.nan
         if y_new[0] < ug[0] or y_new[0] > ug[ug.shape[0] - 1]:
             kind = np.int64(K_U_LOW) if y_new[0] < ug[0] else np.int64(K_U_HIGH)
             g0 = event_value(kind, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
@@ -246,9 +310,13 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
                 if s < s_term:
                     s_term = s
                     term = T_STATIONARY
+        # scan the step for the overfit and grok events at N_EVENT_SUB points per grid
+        # cell it crosses: accuracies are bilinear per cell, so a band of cells where an
+        # event holds cannot be stepped over however long the step (no step cap needed)
+        nsub = N_EVENT_SUB * (1 + cross)
         if not have_of:
-            s = locate_first(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, g_of,
-                             N_EVENT_SUB, tmp)
+            s, g_of_new = locate_first(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h,
+                                       g_of, nsub, tmp)
             if s >= 0.0 and s <= s_term:
                 have_of = True
                 dense_eval(y, Q, h, s, tmp)
@@ -256,8 +324,8 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
                 ev_y[p, EV_OVERFIT, 0] = tmp[0]
                 ev_y[p, EV_OVERFIT, 1] = min(max(tmp[1], mlo), mhi)
         if not have_gr:
-            s = locate_first(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h, g_gr,
-                             N_EVENT_SUB, tmp)
+            s, g_gr_new = locate_first(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y, Q, h,
+                                       g_gr, nsub, tmp)
             if s >= 0.0 and s <= s_term:
                 have_gr = True
                 dense_eval(y, Q, h, s, tmp)
@@ -308,6 +376,7 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
         y[1] = min(max(y_new[1], mlo), mhi)
         for d in range(n):
             K[0, d] = K[6, d]
+        j_fresh = False
         if y[1] != y_new[1]:  # clipped onto an m edge: refresh f (the edge rule applies)
             rhs(ug, mg, coef, iopt, pr, y, K[0])
             nfev += 1
@@ -315,10 +384,10 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
             st = OVERFLOW
             break
         g_sp = g_sp_new
-        if not have_of:
-            g_of = event_value(k_of, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
-        if not have_gr:
-            g_gr = event_value(k_gr, ug, mg, coef, nodes, iopt, fopt, pr, y[0], y[1])
+        # the event functions at the new state: their values at σ = 1 of the step's dense
+        # output (which ends at y_new; event_value clamps m as the state is clamped)
+        g_of = g_of_new
+        g_gr = g_gr_new
         if recording:
             _record(rec_t, rec_y, rec_n, counts, p, t, y[0], y[1])
         if last:
@@ -340,46 +409,25 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
     counts[p, C_REJECT] = n_rej
 
 
-@njit
-def _outputs(n: int, n_times: int, n_record: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                        np.ndarray, np.ndarray, np.ndarray]:
-    """The output arrays of `integrate_batch` for ``n`` paths (status -1: not yet set)."""
+def outputs(n: int, n_times: int, n_record: int) -> tuple[np.ndarray, ...]:
+    """The output arrays of `integrate_rows` for ``n`` paths (status -1: not yet set):
+    (y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n) of shapes (n, n_times, 2),
+    (n, 4), (n, 4, 2), (n,), (n, 4), (n, n_record), (n, n_record, 2), (n,)."""
     return (np.empty((n, n_times, 2)), np.empty((n, N_EV)), np.empty((n, N_EV, 2)),
             np.full(n, -1, np.int64), np.empty((n, N_COUNTS), np.int64),
             np.empty((n, n_record)), np.empty((n, n_record, 2)), np.zeros(n, np.int64))
 
 
-@njit_parallel
-def integrate_batch(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
-                    coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
-                    fopt: np.ndarray, t_out: np.ndarray, n_record: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                               np.ndarray, np.ndarray, np.ndarray]:
-    """`integrate_path` for every row of y0 (n, 2) and par (n, 3), in parallel; records up
-    to ``n_record`` visited points per path (0: none).
-
-    Returns (y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n), as `integrate_path`
-    fills them: (n, len(t_out), 2), (n, 4), (n, 4, 2), (n,), (n, 4), (n, n_record),
-    (n, n_record, 2), (n,)."""
-    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
-        y0.shape[0], t_out.shape[0], n_record)
-    for p in prange(y0.shape[0]):
-        integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
-                       ev_y, status, counts, rec_t, rec_y, rec_n)
-    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n
-
-
 @njit
-def integrate_serial(y0: np.ndarray, par: np.ndarray, ug: np.ndarray, mg: np.ndarray,
-                     coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
-                     fopt: np.ndarray, t_out: np.ndarray, n_record: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                np.ndarray, np.ndarray, np.ndarray]:
-    """As `integrate_batch`, on one thread (for small batches and tests)."""
-    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = _outputs(
-        y0.shape[0], t_out.shape[0], n_record)
-    for p in range(y0.shape[0]):
-        integrate_path(np.int64(p), y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
+def integrate_rows(lo: int, hi: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
+                   mg: np.ndarray, coef: np.ndarray, nodes: np.ndarray, iopt: np.ndarray,
+                   fopt: np.ndarray, t_out: np.ndarray, y_out: np.ndarray,
+                   ev_t: np.ndarray, ev_y: np.ndarray, status: np.ndarray,
+                   counts: np.ndarray, rec_t: np.ndarray, rec_y: np.ndarray,
+                   rec_n: np.ndarray) -> None:
+    """`integrate_path` for rows lo ≤ p < hi of y0 (n, 2) and par (n, 3), into the arrays
+    of `outputs`. The one compiled entry point: it releases the GIL (``nogil``), so
+    threads run disjoint row ranges side by side (`solve.run_kernel`)."""
+    for p in range(lo, hi):
+        integrate_path(p, y0, par, ug, mg, coef, nodes, iopt, fopt, t_out, y_out, ev_t,
                        ev_y, status, counts, rec_t, rec_y, rec_n)
-    return y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n

@@ -23,8 +23,9 @@ from reduced_dynamics.engine.interpolant import TEST, TRAIN, loss_grad, node_val
 # per-path parameters
 P_ETA_D, P_ETA_R, P_GAMMA = 0, 1, 2
 # integer options
-I_LOG, I_OVERFIT_ACC, I_GROK_ACC, I_STOP_GROK, I_FIXED, I_MAX_STEPS, I_REC_SUB = range(7)
-N_IOPT = 7
+(I_LOG, I_OVERFIT_ACC, I_GROK_ACC, I_STOP_GROK, I_FIXED, I_MAX_STEPS, I_REC_SUB,
+ I_METHOD) = range(8)
+N_IOPT = 8
 # float options
 (F_RTOL, F_ATOL, F_TMAX, F_H, F_THR_TRAIN, F_THR_GROK, F_STAT_RTOL, F_STAT_ATOL,
  F_CAP_U, F_CAP_M) = range(10)

@@ -103,8 +103,10 @@ def brent(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, nodes: np
 def locate_first(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray,
                  nodes: np.ndarray, iopt: np.ndarray, fopt: np.ndarray, par: np.ndarray,
                  y0: np.ndarray, Q: np.ndarray, h: float, g0: float, nsub: int,
-                 tmp: np.ndarray) -> float:
-    """First σ in (0, 1] where the event function (g0 > 0 at σ = 0) becomes ≤ 0, else -1.
+                 tmp: np.ndarray) -> tuple[float, float]:
+    """(σ, g(1)): the first σ in (0, 1] where the event function (g0 > 0 at σ = 0) becomes
+    ≤ 0, else -1, and the event function at the step's end (NaN once σ was found: the
+    event has happened, its value is not needed again).
 
     Scans ``nsub`` equal sub-intervals of the step so that a brief excursion is not missed,
     then refines the first sign change with `brent`.
@@ -117,8 +119,7 @@ def locate_first(kind: int, ug: np.ndarray, mg: np.ndarray, coef: np.ndarray,
         if gb <= 0.0:
             s, _ = brent(kind, ug, mg, coef, nodes, iopt, fopt, par, y0, Q, h, a, b, ga, gb,
                          tmp)
-            return s
+            return s, np.nan
         a = b
         ga = gb
-    return -1.0
-
+    return -1.0, ga

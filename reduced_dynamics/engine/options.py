@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from reduced_dynamics.checks import check_bool, check_choice, check_int, check_real, plain_fields
 from reduced_dynamics.engine.interpolant import DERIVATIVES, TRANSFORMS
 from reduced_dynamics.errors import bad_value
-from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS
+from reduced_dynamics.names import ACC_THRESHOLD, BOUNDARY_LOSS, SOLVER_METHODS
 
 
 @dataclass(frozen=True)
@@ -56,28 +56,48 @@ class SolverOptions:
     times what weight decay alone needs to cross the grid (1e6/min η_D when every γ = 0).
     A path is stationary (t_E; integration stops) once |d(u, m)/dt| ≤
     η_D (stationary_rtol·γ + stationary_atol). ``step_cap``: the largest move per step in
-    mean grid cells. ``fixed_step``: constant step h, no error control, no stationary stop.
+    mean grid cells (None: no cap; the error control alone sets the step).
+    ``fixed_step``: constant step h, no error control, no stationary stop (DOPRI5).
+
+    ``method`` (`names.SOLVER_METHODS`): ``"rosenbrock"`` (default), the L-stable
+    Rosenbrock 4(3) step (`rosenbrock`), stable on the stiff m valleys and m edges;
+    ``"dopri5"``, the explicit Dormand–Prince 5(4) step (scipy's RK45; as before v0.3;
+    `fixed_step` always uses it). The error of a
+    step is measured as scipy's, per component against atol + rtol·|y|: with u = ln w
+    (an absolute error in u is a relative one in w) and m on [0, 1], ``atol = 1e-6``
+    controls both to about rtol where |y| < 1 (1e-9, the default before v0.3, held m near
+    0 to 10⁻⁹ and cost 2–3× the steps).
+
+    ``stop_at_grok``: end each path at t_grok (True), integrate on to E or t_max (False),
+    or None: the caller's default — True for `predict.integrate` and phase diagrams,
+    False where the path after t_grok is analysed (`predict.predict_grokking_times`,
+    `predict.analyze_path`, `predict.integrate_paired` and so `validate`).
     """
 
     rtol: float = 1e-6
-    atol: float = 1e-9
+    atol: float = 1e-6
     t_max: float | None = None
     t_first: float = 1.0
     n_times: int = 121
     max_steps: int = 100_000
-    step_cap: float = 1.0
+    step_cap: float | None = None
     stationary_rtol: float = 1e-2
     stationary_atol: float = 1e-10
-    stop_at_grok: bool = False
+    stop_at_grok: bool | None = None
     fixed_step: float | None = None
     record_sub: int = 3
     max_record: int = 100_000
     parallel: bool = True
+    method: str = "rosenbrock"
 
     def __post_init__(self) -> None:
         plain_fields(self)  # numpy scalars as Python ones
-        for name in ("rtol", "atol", "t_first", "step_cap"):
+        for name in ("rtol", "atol", "t_first"):
             check_real(name, getattr(self, name), low=0.0, low_open=True)
+        if self.step_cap is not None:
+            check_real("step_cap", self.step_cap, low=0.0, low_open=True,
+                       expected="a finite number of grid cells > 0, or None (no cap)")
+        check_choice("method", self.method, SOLVER_METHODS)
         for name in ("stationary_rtol", "stationary_atol"):
             check_real(name, getattr(self, name), low=0.0)
         if self.t_max is not None:
@@ -93,7 +113,8 @@ class SolverOptions:
         if self.fixed_step is not None:
             check_real("fixed_step", self.fixed_step, low=0.0, low_open=True,
                        expected="a finite step > 0 or None")
-        check_bool("stop_at_grok", self.stop_at_grok)
+        if self.stop_at_grok is not None:
+            check_bool("stop_at_grok", self.stop_at_grok)
         check_bool("parallel", self.parallel)
 
 

@@ -26,6 +26,7 @@ checked, or defaulted from the landscape), `solve` (the kernel call: `driver` wi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -80,7 +81,7 @@ def integrate(
     Without m on the landscape, every m output (`results.M_OUTPUTS`) is left out.
     """
     events = events or EventOptions()
-    solver = solver or SolverOptions()
+    solver = with_grok_stop(solver, True)
     prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
     gam = rates("gamma", gamma, positive=False)
     etd = rates("eta_d", eta_d, positive=True)
@@ -97,6 +98,57 @@ def integrate(
     par = np.column_stack([etd[idx[2]], etr[idx[3]], gam[idx[1]]])
     raw = run_kernel(prep, alpha_m, par, events, solver, t_out, t_max, record=False)
     return integrate_dataset(prep, raw, shape, st, gam, etd, etr, events, solver, t_max)
+
+
+def with_grok_stop(solver: SolverOptions | None, default: bool) -> SolverOptions:
+    """``solver`` (or the default options) with ``stop_at_grok=None`` resolved to
+    ``default``: True where only the events matter (`integrate`, phase diagrams), False
+    where the path after t_grok is analysed or compared (`predict_grokking_times`,
+    `analyze_path`, `validate`)."""
+    solver = solver or SolverOptions()
+    if solver.stop_at_grok is None:
+        solver = dataclasses.replace(solver, stop_at_grok=default)
+    return solver
+
+
+def integrate_paired(
+    landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
+    starts: object,
+    gamma: object,
+    eta_d: object = 1e-3,
+    eta_r: object = 1e-3,
+    *,
+    events: EventOptions | None = None,
+    solver: SolverOptions | None = None,
+    interpolant: InterpolantOptions | None = None,
+    n_train: int | None = None,
+    seed: int | None = None,
+) -> xr.Dataset:
+    """Integrate Eq. 6 for paths zipped row by row: path p starts at starts[p] with
+    gamma[p], eta_d[p], eta_r[p] (a single number is used for every path). One batched
+    kernel call, as `integrate`, without its outer product; the result has one dim
+    ``path`` (its variables as `integrate`'s). By default the paths run on after t_grok
+    (``stop_at_grok=None`` → False): `validate` compares the whole path with a run's."""
+    events = events or EventOptions()
+    solver = with_grok_stop(solver, False)
+    prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
+    st = check_starts(prep, starts)
+    n = st.shape[0]
+    cols = {}
+    for name, value, positive in (("gamma", gamma, False), ("eta_d", eta_d, True),
+                                  ("eta_r", eta_r, False)):
+        v = rates(name, value, positive=positive)
+        if v.size not in (1, n):
+            raise bad_value(name, value, f"one number, or {n} (one per start)")
+        cols[name] = np.broadcast_to(v, (n,)).astype(float)
+    check_decay_rates(cols["gamma"], cols["eta_d"])
+    check_size(n, solver, False, f"{n} paired paths")
+    t_max = end_time(prep, solver, cols["gamma"], cols["eta_d"])
+    t_out = time_grid(solver, t_max)
+    par = np.column_stack([cols["eta_d"], cols["eta_r"], cols["gamma"]])
+    raw = run_kernel(prep, st, par, events, solver, t_out, t_max, record=False)
+    return integrate_dataset(prep, raw, (n,), st, cols["gamma"], cols["eta_d"],
+                             cols["eta_r"], events, solver, t_max, paired=True)
 
 
 def _analyzed_paths(prep: PreparedLandscape, start: tuple[float, float], gam: np.ndarray,
@@ -169,7 +221,7 @@ def predict_grokking_times(
     seed's restart (None: the best over seeds); the attribute ``restart`` says which.
     """
     events = events or EventOptions()
-    solver = solver or SolverOptions()
+    solver = with_grok_stop(solver, False)
     one_n = n_train is not None and np.ndim(n_train) == 0
     if isinstance(landscape, PreparedLandscape) or one_n:
         prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
@@ -224,7 +276,7 @@ def analyze_path(
     ``n_train``: the training-set size on a landscape with that axis (required there);
     ``seed``: that init seed's restart (None: the best over seeds)."""
     events = events or EventOptions()
-    solver = solver or SolverOptions()
+    solver = with_grok_stop(solver, False)
     prep = prepare_landscape(landscape, interpolant, n_train=n_train, seed=seed)
     gam = rates("gamma", gamma, positive=False)
     if gam.size != 1:

@@ -62,11 +62,13 @@ def state_only(ds: xr.Dataset, prep: PreparedLandscape) -> xr.Dataset:
 
 def integrate_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.ndarray,
                       gam: np.ndarray, etd: np.ndarray, etr: np.ndarray,
-                      events: EventOptions, solver: SolverOptions, t_max: float
-                      ) -> xr.Dataset:
+                      events: EventOptions, solver: SolverOptions, t_max: float,
+                      paired: bool = False) -> xr.Dataset:
     """The result of `predict.integrate`: the paths of ``raw`` over (start, gamma, eta_d,
-    eta_r) of ``shape``, sampled at the output times."""
-    dims = ("start", "gamma", "eta_d", "eta_r")
+    eta_r) of ``shape``, sampled at the output times; with ``paired``
+    (`predict.integrate_paired`) over one dim ``path``, row p from (st[p], gam[p], etd[p],
+    etr[p])."""
+    dims = ("path",) if paired else ("start", "gamma", "eta_d", "eta_r")
     ev_t = raw["ev_t"].reshape(*shape, dy.N_EV)
     ev_y = raw["ev_y"].reshape(*shape, dy.N_EV, 2)
     y_out = raw["y_out"]
@@ -105,14 +107,16 @@ def integrate_dataset(prep: PreparedLandscape, raw: dict, shape: tuple, st: np.n
     data["alpha"] = ((*dims, "time"), data["w"][1] / prep.w0, {"units": "1"})
     for k in ("train_loss", "test_loss", "train_acc", "test_acc"):
         data[k] = ((*dims, "time"), along[k].reshape(tshape), {"units": "1"})
+    s_dim = "path" if paired else "start"
     coords = {
-        "start": np.arange(shape[0]),
-        "start_alpha": ("start", st[:, 0]),
-        "start_w": ("start", st[:, 0] * prep.w0),
-        "start_m": ("start", st[:, 1]),
-        "gamma": ("gamma", gam, {"long_name": "weight decay"}),
-        "eta_d": ("eta_d", etd, {"long_name": "decoder learning rate"}),
-        "eta_r": ("eta_r", etr, {"long_name": "representation learning rate"}),
+        s_dim: np.arange(shape[0]),
+        "start_alpha": (s_dim, st[:, 0]),
+        "start_w": (s_dim, st[:, 0] * prep.w0),
+        "start_m": (s_dim, st[:, 1]),
+        "gamma": ("path" if paired else "gamma", gam, {"long_name": "weight decay"}),
+        "eta_d": ("path" if paired else "eta_d", etd, {"long_name": "decoder learning rate"}),
+        "eta_r": ("path" if paired else "eta_r", etr,
+                  {"long_name": "representation learning rate"}),
         "time": ("time", raw["t_out"], tu),
         "event": ("event", ["overfit", "grok", "E", "end"]),
     }

@@ -4,6 +4,8 @@ kernels' option vectors, and the call of the batched integrator (`driver`) on pl
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from reduced_dynamics.engine import driver
@@ -12,7 +14,7 @@ from reduced_dynamics.engine.interpolant import Interpolant, kernel_array
 from reduced_dynamics.engine.options import EventOptions, SolverOptions
 from reduced_dynamics.engine.prepare import PreparedLandscape
 from reduced_dynamics.errors import InputError
-from reduced_dynamics.names import PathStatus
+from reduced_dynamics.names import SOLVER_METHODS, PathStatus
 
 
 def end_time(prep: PreparedLandscape, solver: SolverOptions, gamma: np.ndarray,
@@ -66,10 +68,11 @@ def kernel_options(interp: Interpolant, events: EventOptions, solver: SolverOpti
     iopt[dy.I_LOG] = int(interp.log_scale)
     iopt[dy.I_OVERFIT_ACC] = int(events.overfit_on == "acc")
     iopt[dy.I_GROK_ACC] = int(events.grok_on == "acc")
-    iopt[dy.I_STOP_GROK] = int(solver.stop_at_grok)
+    iopt[dy.I_STOP_GROK] = int(bool(solver.stop_at_grok))  # None: resolved by the caller
     iopt[dy.I_FIXED] = int(solver.fixed_step is not None)
     iopt[dy.I_MAX_STEPS] = solver.max_steps
     iopt[dy.I_REC_SUB] = solver.record_sub
+    iopt[dy.I_METHOD] = SOLVER_METHODS.index(solver.method)
     fopt = np.zeros(dy.N_FOPT)
     fopt[dy.F_RTOL] = solver.rtol
     fopt[dy.F_ATOL] = solver.atol
@@ -81,22 +84,56 @@ def kernel_options(interp: Interpolant, events: EventOptions, solver: SolverOpti
                            else interp.threshold(float(events.theta_test)))
     fopt[dy.F_STAT_RTOL] = solver.stationary_rtol
     fopt[dy.F_STAT_ATOL] = solver.stationary_atol
-    fopt[dy.F_CAP_U] = solver.step_cap * float(np.mean(np.diff(interp.ug)))
-    fopt[dy.F_CAP_M] = solver.step_cap * float(np.mean(np.diff(interp.mg)))
+    cap = 0.0 if solver.step_cap is None else solver.step_cap  # 0: no cap
+    fopt[dy.F_CAP_U] = cap * float(np.mean(np.diff(interp.ug)))
+    fopt[dy.F_CAP_M] = cap * float(np.mean(np.diff(interp.mg)))
     return iopt, fopt
 
 
 def kernels_compiled(n_paths: int = 1, solver: SolverOptions | None = None) -> bool:
-    """Whether the kernels a call on ``n_paths`` paths uses are in numba's on-disk cache
-    (else that call compiles them first: about 20 s after an install or upgrade;
-    `_jit.cache_is_warm`). `run_kernel` picks the parallel kernel for several paths."""
+    """Whether the kernels a prediction uses are in numba's on-disk cache (else the call
+    compiles them first: seconds after an install or upgrade, `_jit.cache_is_warm`;
+    ``reduced-dynamics compile`` does it ahead of time). The arguments are kept for
+    callers of earlier versions: every batch size and solver uses the same kernels."""
     from reduced_dynamics.engine import interpolant
     from reduced_dynamics.engine._jit import cache_is_warm
 
-    solver = solver or SolverOptions()
-    kernel = (driver.integrate_batch if (solver.parallel and n_paths > 1)
-              else driver.integrate_serial)
-    return cache_is_warm(interpolant.eval_points, dy.velocities, kernel)
+    return cache_is_warm(interpolant.eval_points, dy.velocities, driver.integrate_rows)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+MIN_PARALLEL = 16  # paths: fewer run on the calling thread
+
+
+def n_workers(parallel: bool, n_paths: int) -> int:
+    """Threads for a batch: numba's thread count (``NUMBA_NUM_THREADS``, default the CPU
+    count) when ``parallel`` and the batch has at least `MIN_PARALLEL` paths, else 1."""
+    import numba
+
+    return max(1, numba.get_num_threads()) if parallel and n_paths >= MIN_PARALLEL else 1
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    if not _POOL or _POOL[0]._max_workers < workers:
+        if _POOL:
+            _POOL.pop().shutdown(wait=False)
+        _POOL.append(ThreadPoolExecutor(workers, thread_name_prefix="reduced-dynamics"))
+    return _POOL[0]
+
+
+def run_rows(args: tuple, out: tuple, n: int, workers: int) -> None:
+    """`driver.integrate_rows` over n paths: on this thread, or in chunks (small enough
+    that fast and slow paths even out) on ``workers`` threads; the kernel releases the
+    GIL."""
+    if workers <= 1:
+        driver.integrate_rows(0, n, *args, *out)
+        return
+    size = max(1, min(64, n // (8 * workers)))
+    starts = range(0, n, size)
+    pool = _pool(workers)
+    for f in [pool.submit(driver.integrate_rows, lo, min(lo + size, n), *args, *out)
+              for lo in starts]:
+        f.result()
 
 
 def run_kernel(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
@@ -108,10 +145,10 @@ def run_kernel(prep: PreparedLandscape, alpha_m: np.ndarray, par: np.ndarray,
     y0 = kernel_array(np.column_stack([np.log(alpha_m[:, 0] * it.w0), alpha_m[:, 1]]))
     iopt, fopt = kernel_options(it, events, solver, t_max)
     t_out = kernel_array(t_out)
-    kernel = driver.integrate_batch if (solver.parallel and n > 1) else driver.integrate_serial
-    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = kernel(
-        y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt, fopt, t_out,
-        solver.max_record if record else 0)
+    out = driver.outputs(n, t_out.shape[0], solver.max_record if record else 0)
+    run_rows((y0, kernel_array(par), it.ug, it.mg, it.coef, it.nodes, iopt, fopt, t_out), out,
+             n, n_workers(solver.parallel, n))
+    y_out, ev_t, ev_y, status, counts, rec_t, rec_y, rec_n = out
     unset = ~np.isin(status, [int(s) for s in PathStatus])
     if unset.any():  # a kernel bug, not bad input: every path must end with a status
         raise RuntimeError(f"integrator left the status of {int(unset.sum())} path(s) unset "
