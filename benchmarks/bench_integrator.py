@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     run_kernel(prep, y0_rep, par_rep, EventOptions(), batched, t_out, t_max, False)
     dt_batch = (time.perf_counter() - t0) / reps
-    print(f"  numba batched (prange, {numba.get_num_threads()} threads):          "
+    print(f"  numba batched ({numba.get_num_threads()} threads):                "
           f"{k / dt_batch:10.1f} paths/s")
     print(f"  ratio per path, one thread each: {dt_scipy / dt_numba:.0f}x "
           f"(per RHS evaluation {(dt_scipy / nf_s.sum()) / (dt_numba / nf_n.sum()):.0f}x); "
@@ -269,9 +269,9 @@ def phase_diagram(ds: object, n: int = 100) -> None:
     from reduced_dynamics.phases.predicted import predicted_phases
 
     grid = {"eta_d": np.geomspace(1e-4, 1e-2, n), "gamma": np.linspace(0.0, 10.0, n)}
-    predicted_phases(ds, {k: v[:2] for k, v in grid.items()})  # warm
+    predicted_phases(ds, grid={k: v[:2] for k, v in grid.items()})  # warm
     t0 = time.perf_counter()
-    res = predicted_phases(ds, grid)
+    res = predicted_phases(ds, grid=grid)
     dt = time.perf_counter() - t0
     ph, cnt = np.unique(res["phase"].values, return_counts=True)
     print(f"\npredicted phase diagram, {n} x {n} = {n * n} cells (eta_d log 1e-4..1e-2 x "

@@ -1,12 +1,12 @@
-"""The reduced dynamics (Eq. 6): interpolant, right-hand side, Dormand–Prince, predictions.
+"""The reduced dynamics (Eq. 6): interpolant, right-hand side, steppers, predictions.
 
 Numba and numpy only: no torch, no task registry. Kernels are pure functions of arrays.
 One step per module, as scipy's ``integrate/_ivp``: `predict` (the entry points
-`integrate`, `predict_grokking_times`, `analyze_path`), `options`, `prepare` (the landscape
-and its `interpolant`), `inputs` (rates and starts), `solve` (the kernel call), `results`
-(the Datasets), `fits`; the kernels: `dynamics` (the right-hand side and event functions),
-`dopri` (the stepper), `events` (root finding on the dense output), `driver` (the loop over
-steps and the batch over paths). `parameters` (the n_train axis, the critical data size),
+`integrate`, `integrate_paired`, `predict_grokking_times`, `analyze_path`), `options`,
+`prepare` (the landscape and its `interpolant`), `inputs` (rates and starts), `solve` (the
+kernel call, on threads), `results` (the Datasets), `fits`; the kernels: `dynamics` (the
+right-hand side and event functions), `rosenbrock` and `dopri` (the steppers), `events`
+(root finding on the dense output), `driver` (the loop over steps and over paths). `parameters` (the n_train axis, the critical data size),
 `path_analysis` (points A–E, closed and geometric forms), `thresholds` (the task's grokking
 threshold).
 
@@ -23,6 +23,7 @@ from typing import Any
 # name -> module of the engine that defines it
 _EXPORTS = {
     "integrate": "predict",
+    "integrate_paired": "predict",
     "predict_grokking_times": "predict",
     "analyze_path": "predict",
     "EventOptions": "options",
