@@ -77,7 +77,8 @@ def test_engine_exports_its_api_lazily():
     from reduced_dynamics.engine import fits, options, parameters, predict, prepare
 
     expected = {
-        "integrate": predict.integrate, "predict_grokking_times": predict.predict_grokking_times,
+        "integrate": predict.integrate, "integrate_paired": predict.integrate_paired,
+        "predict_grokking_times": predict.predict_grokking_times,
         "analyze_path": predict.analyze_path, "EventOptions": options.EventOptions,
         "SolverOptions": options.SolverOptions, "InterpolantOptions": options.InterpolantOptions,
         "PreparedLandscape": prepare.PreparedLandscape,

@@ -6,9 +6,9 @@ One step per module, as scipy's ``integrate/_ivp``: `predict` (the entry points
 `prepare` (the landscape and its `interpolant`), `inputs` (rates and starts), `solve` (the
 kernel call, on threads), `results` (the Datasets), `fits`; the kernels: `dynamics` (the
 right-hand side and event functions), `rosenbrock` and `dopri` (the steppers), `events`
-(root finding on the dense output), `driver` (the loop over steps and over paths). `parameters` (the n_train axis, the critical data size),
-`path_analysis` (points A–E, closed and geometric forms), `thresholds` (the task's grokking
-threshold).
+(root finding on the dense output), `driver` (the loop over steps and over paths).
+`parameters` (the n_train axis, the critical data size), `path_analysis` (points A–E,
+closed and geometric forms), `thresholds` (the task's grokking threshold).
 
 The public names below are importable from here (``from reduced_dynamics.engine import
 integrate``); they load on first access, so importing a light module of the engine (e.g.
