@@ -180,3 +180,17 @@ def test_compile_command_reports_a_warm_cache():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "kernels" in out.stdout and "cache:" in out.stdout
+
+
+def test_threads_give_the_serial_result(syn):
+    """The batch on threads (chunks of rows written side by side) equals one thread, bit
+    for bit, and a batch below `solve.MIN_PARALLEL` runs on the calling thread."""
+    from reduced_dynamics.engine.solve import MIN_PARALLEL, n_workers
+
+    starts = [(a, m) for a in np.geomspace(5.0, 35.0, 12) for m in (0.05, 0.2, 0.35)]
+    kw = dict(n_times=7, stop_at_grok=False)
+    par = integrate(syn, starts, [1e-5, 3e-5], solver=SolverOptions(parallel=True, **kw))
+    one = integrate(syn, starts, [1e-5, 3e-5], solver=SolverOptions(parallel=False, **kw))
+    for k in ("t_overfit", "t_grok", "t_end", "w", "m", "n_steps"):
+        np.testing.assert_array_equal(par[k].values, one[k].values)
+    assert n_workers(True, MIN_PARALLEL - 1) == 1 and n_workers(False, 10**6) == 1
