@@ -101,6 +101,10 @@ def test_tiny_probe_over_w_and_n(qm9, tmp_path):
 
     crit = critical_n_train(back)
     assert crit.on == "loss" and crit.threshold == config.grok_threshold
+    from reduced_dynamics.plot.landscape import plot_n_train
+
+    fig = plot_n_train(back)  # panel (c): the test loss and its threshold, not accuracy
+    assert fig.axes[2].get_title().startswith("(c) test loss")
 
 
 def test_tiny_run_records_loss_based_grokking(qm9, tmp_path):

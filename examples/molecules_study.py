@@ -1,0 +1,193 @@
+"""Molecules (Omnigrok Section 4, Fig. 5; issue 22): a graph network on QM9 polarizability,
+on one CPU core, with the `qm9-cpu` preset.
+
+    python examples/molecules_study.py run      [--out out/molecules] [--threads 1]
+    python examples/molecules_study.py figures  [--out out/molecules] [-o docs/figures]
+
+``run`` makes every file with the `reduced-dynamics` commands printed as it goes (each is
+skipped when its output exists, and resumed when interrupted):
+
+- ``molecules_cpu.nc``: the (w, N) landscape (Fig. 5a-c), shipped in ``landscapes/``;
+- ``molecules_gamma0.nc``: alpha0 = 1 and 3, N = 200, no weight decay, 10^5 steps (Fig. 5d);
+- ``molecules_gamma.nc``: alpha0 = 3, N = 200, gamma 0.03 and 0.1 (AdamW), 5·10^4 steps;
+- ``validate_gamma/``: the 1-D reduced dynamics at N = 200 against the gamma > 0 runs.
+
+``figures`` draws docs/figures/molecules_*.png and writes every number the README quotes
+to docs/figures/molecules_numbers.txt: the L/U of the landscape, N_c, the runs' times, the
+implicit norm-decay rate of the gamma = 0 runs and the prediction with it as an effective
+gamma. ``--out docs/data`` redraws them from the committed runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from _study import REPO, find, report, say, study_main
+
+from reduced_dynamics.engine.parameters import critical_n_train, select_n_train
+from reduced_dynamics.engine.thresholds import grok_threshold_of
+from reduced_dynamics.io.atomic import write_figure, write_text
+from reduced_dynamics.io.landscape_file import open_landscape
+from reduced_dynamics.io.trajectory_file import open_trajectories
+from reduced_dynamics.plot import new_figure
+from reduced_dynamics.plot.landscape import plot_n_train
+
+LANDSCAPE = ("--alpha log:0.1:10:11 --n-train 10,30,100,200,500,1000,2000 --steps 3000 "
+             "--batch-size 32 --lr-scaling alpha --schedule cosine")
+N_RUNS = 200
+ETA = 1e-3  # the task's learning rate (SPEC §8: Adam 1e-3)
+
+
+def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
+    """(output, command) of every computation, in the order they run."""
+    t = f"--threads {threads} -q"
+    shipped = REPO / "landscapes" / "molecules_cpu.nc"
+    land = shipped if shipped.exists() else out / "molecules_cpu.nc"
+    return [
+        (land, f"probe molecules --preset qm9-cpu {LANDSCAPE} {t}"),
+        (out / "molecules_gamma0.nc", "train molecules --preset qm9-cpu --gamma 0 --alpha0 1,3 "
+         f"--n-train {N_RUNS} --steps 100000 --n-log 200 {t}"),
+        (out / "molecules_gamma.nc", "train molecules --preset qm9-cpu --gamma 0.03,0.1 "
+         f"--alpha0 3 --n-train {N_RUNS} --steps 50000 --n-log 150 {t}"),
+        (out / "validate_gamma", f"validate {land} {out / 'molecules_gamma.nc'}"),
+    ]
+
+
+def main() -> None:
+    study_main(__doc__, commands, figures, "out/molecules")
+
+
+def landscape_lines(land) -> list[str]:
+    """The L (train) and U (test) over alpha at each N, and the critical data size."""
+    lines = []
+    for n in land["n_train"].values:
+        s = select_n_train(land, int(n))
+        a, tr, te = s["alpha"].values, s["train_loss"].values, s["test_loss"].values
+        k = int(np.nanargmin(te))
+        lines.append(f"N = {int(n):5d}: train loss " + " ".join(f"{v:.2g}" for v in tr))
+        lines.append("          test loss  " + " ".join(f"{v:.2g}" for v in te)
+                     + f"; minimum {te[k]:.3g} at alpha {a[k]:.2f}")
+    lines.insert(0, "alpha = " + " ".join(f"{v:.2g}" for v in land["alpha"].values))
+    crit = critical_n_train(land)
+    lines.append(crit.describe())
+    lines.append("  best reduced test loss per N: " + ", ".join(
+        f"{n}: {b:.3g} (alpha {a:.2g})" for n, b, a in zip(crit.n_values, crit.best,
+                                                            crit.best_alpha)))
+    unconv = ~land["converged"].values
+    lines.append(f"unconverged points: {int(unconv.sum())} of {unconv.size}")
+    return lines
+
+
+def decay_rate(run, t0: float, t1: float) -> tuple[float, float]:
+    """Least-squares slope of ln w over logged steps in [t0, t1] (per step), and its
+    standard error: the measured rate is -slope."""
+    step, w = run["step"].values, run["w"].values
+    k = (step >= t0) & (step <= t1) & np.isfinite(w)
+    if k.sum() < 3:
+        return float("nan"), float("nan")
+    x, y = step[k].astype(float), np.log(w[k])
+    p, cov = np.polyfit(x, y, 1, cov=True)
+    return float(-p[0]), float(np.sqrt(cov[0, 0]))
+
+
+def run_lines(runs, label: str) -> list[str]:
+    """t_overfit, t_grok, the minimum test loss and the norm per run."""
+    lines = []
+    for r in range(runs.sizes["run"]):
+        x = runs.isel(run=r)
+        a0, w = float(x["alpha0"]), x["w"].values
+        te, step = x["test_loss"].values, x["step"].values
+        k = int(np.nanargmin(te))
+        lines.append(
+            f"{label} alpha0 {a0:g} gamma {float(x['gamma']):g}: t_overfit "
+            f"{float(x['t_overfit']):.0f}, t_grok {float(x['t_grok']):.0f}; test loss "
+            f"{te[1]:.3g} at step {step[1]:.0f}, min {te[k]:.3g} at {step[k]:.0f}, final "
+            f"{te[-1]:.3g}; train loss final {x['train_loss'].values[-1]:.3g}; alpha "
+            f"{a0:g} -> {a0 * w[-1] / w[0]:.3f} (max {a0 * np.nanmax(w) / w[0]:.3f})")
+    return lines
+
+
+def implicit_lines(gamma0, land) -> list[str]:
+    """The implicit norm-decay rate of each gamma = 0 run (ln w against steps, from its
+    t_overfit, else from step 1000, to its t_grok, else the end) and the 1-D prediction with
+    it as an effective gamma = rate / eta."""
+    from reduced_dynamics import predict_grokking_times
+
+    lines = []
+    for r in range(gamma0.sizes["run"]):
+        x = gamma0.isel(run=r)
+        a0 = float(x["alpha0"])
+        t_of, t_gr = float(x["t_overfit"]), float(x["t_grok"])
+        t0 = t_of if np.isfinite(t_of) else 1000.0
+        t1 = t_gr if np.isfinite(t_gr) and t_gr > t0 else float(x["step"].values[-1])
+        rate, se = decay_rate(x, t0, t1)
+        line = (f"alpha0 {a0:g}, gamma 0: d ln w / dt over steps [{t0:.0f}, {t1:.0f}] = "
+                f"{-rate:.3g} ± {se:.2g} per step (implicit decay rate {rate:.3g})")
+        if not (np.isfinite(rate) and rate > 0):
+            lines.append(line + ": the norm does not decay, so no effective gamma > 0 exists")
+            continue
+        g_eff = rate / ETA
+        pred = predict_grokking_times(land, gamma=[g_eff], eta_d=ETA, start=a0,
+                                      n_train=N_RUNS)
+        t_pred = float(pred["t_grok"].values.ravel()[0])
+        ratio = t_pred / t_gr if np.isfinite(t_gr) and t_gr > 0 else float("nan")
+        lines.append(line + f"; effective gamma {g_eff:.3g}: predicted t_grok {t_pred:.0f}"
+                     f" (status {pred['status'].values.ravel()[0]}), measured {t_gr:.0f}, "
+                     f"ratio predicted/measured {ratio:.2f}")
+    return lines
+
+
+def run_figure(gamma0, gamma, threshold: float):
+    """Fig. 5d: test (solid) and train (dotted) loss and alpha over steps, gamma = 0 and > 0."""
+    fig = new_figure(15.5, 4.2)
+    axes = fig.subplots(1, 3)
+    for ax_loss, runs, title in ((axes[0], gamma0, "gamma = 0 (Adam)"),
+                                 (axes[1], gamma, "alpha0 = 3, AdamW gamma > 0")):
+        for r in range(runs.sizes["run"]):
+            x = runs.isel(run=r)
+            step = x["step"].values
+            pos = step > 0
+            label = f"alpha0 {float(x['alpha0']):g}, gamma {float(x['gamma']):g}"
+            line, = ax_loss.loglog(step[pos], x["test_loss"].values[pos], label=label)
+            ax_loss.loglog(step[pos], x["train_loss"].values[pos], ":", color=line.get_color())
+            a = float(x["alpha0"]) * x["w"].values / x["w"].values[0]
+            axes[2].semilogx(step[pos], a[pos], color=line.get_color(),
+                             ls="-" if runs is gamma0 else "--", label=label)
+        ax_loss.axhline(threshold, color="k", lw=0.8, ls="--", label=f"threshold {threshold:g}")
+        ax_loss.set_xlabel("step")
+        ax_loss.set_ylabel("loss (solid test, dotted train)")
+        ax_loss.set_title(f"N = {N_RUNS}, {title}", fontsize=10)
+        ax_loss.legend(fontsize=7)
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("alpha = w / w0")
+    axes[2].set_title("weight norm", fontsize=10)
+    axes[2].legend(fontsize=7)
+    return fig
+
+
+def figures(out: Path, folder: Path) -> None:
+    """Every figure of the section and the numbers the README quotes."""
+    log: list[str] = []
+    land = open_landscape(find(out, "molecules_cpu.nc"))
+    write_figure(plot_n_train(land), folder / "molecules_landscape.png")
+    say(landscape_lines(land), log)
+    gamma0 = open_trajectories(find(out, "molecules_gamma0.nc"))
+    gamma = open_trajectories(find(out, "molecules_gamma.nc"))
+    threshold = grok_threshold_of(gamma0)[0]
+    say([f"grokking threshold: test loss <= {threshold:g}"], log)
+    say(run_lines(gamma0, "gamma0 run") + run_lines(gamma, "gamma run"), log)
+    say(implicit_lines(gamma0, land), log)
+    rep = report(out, "molecules_cpu.nc", "molecules_gamma.nc")
+    for r in range(rep.sizes["run"]):
+        x = rep.isel(run=r)
+        say([f"validate gamma {float(x['gamma']):g}: measured t_grok "
+             f"{float(x['t_grok_measured']):.0f}, predicted {float(x['t_grok_predicted']):.0f}"
+             f", ratio {float(x['t_grok_ratio']):.2f}"], log)
+    write_figure(run_figure(gamma0, gamma, threshold), folder / "molecules_runs.png")
+    write_text("\n".join(log) + "\n", folder / "molecules_numbers.txt")
+    print(f"wrote the figures and molecules_numbers.txt into {folder}")
+
+
+if __name__ == "__main__":
+    main()
