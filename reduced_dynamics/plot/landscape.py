@@ -173,8 +173,8 @@ def plot_n_train(ds: xr.Dataset, *, fig: Any = None, ax: Any = None,
     loss, (c) the test error 1 − test_acc with the contour test_acc = ``threshold`` (the
     file's grokking threshold by default) and the critical data size N_c (dashed); for a
     file whose threshold is a test loss (regression, e.g. molecules) (c) is the test loss
-    with the contour test_loss = threshold. Hatched: not converged. Returns the Figure (``fig``: draw into this one; ``ax``: three
-    Axes)."""
+    with the contour test_loss = threshold. Hatched: not converged. Returns the Figure
+    (``fig``: draw into this one; ``ax``: three Axes)."""
     from matplotlib.colors import LogNorm, Normalize
 
     from reduced_dynamics.engine.parameters import critical_n_train
