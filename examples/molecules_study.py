@@ -9,7 +9,9 @@ skipped when its output exists, and resumed when interrupted):
 
 - ``molecules_cpu.nc``: the (w, N) landscape (Fig. 5a-c), shipped in ``landscapes/``;
 - ``molecules_gamma0.nc``: alpha0 = 1 and 3, N = 200, no weight decay, 10^5 steps (Fig. 5d);
-- ``molecules_gamma.nc``: alpha0 = 3, N = 200, gamma 0.03 and 0.1 (AdamW), 5·10^4 steps;
+- ``molecules_gamma.nc``: alpha0 = 3, N = 200, gamma 0.1 and 0.3 (AdamW), 3·10^4 steps;
+- ``molecules_sizes.nc``: alpha0 = 1, gamma = 0, six N from 10 to 2 000, 6 000 steps (N_c
+  from runs: the smallest N whose test loss reaches the threshold);
 - ``validate_gamma/``: the 1-D reduced dynamics at N = 200 against the gamma > 0 runs.
 
 ``figures`` draws docs/figures/molecules_*.png and writes every number the README quotes
@@ -33,9 +35,10 @@ from reduced_dynamics.io.trajectory_file import open_trajectories
 from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 
-LANDSCAPE = ("--alpha log:0.1:10:11 --n-train 10,30,100,200,500,1000,2000 --steps 3000 "
+LANDSCAPE = ("--alpha log:0.1:10:9 --n-train 10,30,100,200,500,2000 --steps 2000 "
              "--batch-size 32 --lr-scaling alpha --schedule cosine")
 N_RUNS = 200
+SIZES = "10,30,100,200,500,2000"  # the runs that measure N_c (alpha0 = 1, gamma = 0)
 ETA = 1e-3  # the task's learning rate (SPEC §8: Adam 1e-3)
 
 
@@ -48,8 +51,10 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
         (land, f"probe molecules --preset qm9-cpu {LANDSCAPE} {t}"),
         (out / "molecules_gamma0.nc", "train molecules --preset qm9-cpu --gamma 0 --alpha0 1,3 "
          f"--n-train {N_RUNS} --steps 100000 --n-log 200 {t}"),
-        (out / "molecules_gamma.nc", "train molecules --preset qm9-cpu --gamma 0.03,0.1 "
-         f"--alpha0 3 --n-train {N_RUNS} --steps 50000 --n-log 150 {t}"),
+        (out / "molecules_gamma.nc", "train molecules --preset qm9-cpu --gamma 0.1,0.3 "
+         f"--alpha0 3 --n-train {N_RUNS} --steps 30000 --n-log 150 {t}"),
+        (out / "molecules_sizes.nc", "train molecules --preset qm9-cpu --gamma 0 --alpha0 1 "
+         f"--n-train {SIZES} --steps 6000 --n-log 60 {t}"),
         (out / "validate_gamma", f"validate {land} {out / 'molecules_gamma.nc'}"),
     ]
 
@@ -106,6 +111,14 @@ def run_lines(runs, label: str) -> list[str]:
             f"{te[-1]:.3g}; train loss final {x['train_loss'].values[-1]:.3g}; alpha "
             f"{a0:g} -> {a0 * w[-1] / w[0]:.3f} (max {a0 * np.nanmax(w) / w[0]:.3f})")
     return lines
+
+
+def size_line(sizes) -> str:
+    """N_c from runs: the smallest N whose run reaches the test-loss threshold."""
+    n, t = sizes["n_train"].values, sizes["t_grok"].values
+    reached = sorted(int(v) for v in n[np.isfinite(t)])
+    return (f"N_c from the alpha0 = 1 runs: {reached[0] if reached else 'none'} (N reaching "
+            f"the threshold: {reached}; of {sorted(int(v) for v in n)})")
 
 
 def implicit_lines(gamma0, land) -> list[str]:
@@ -178,6 +191,8 @@ def figures(out: Path, folder: Path) -> None:
     say([f"grokking threshold: test loss <= {threshold:g}"], log)
     say(run_lines(gamma0, "gamma0 run") + run_lines(gamma, "gamma run"), log)
     say(implicit_lines(gamma0, land), log)
+    sizes = open_trajectories(find(out, "molecules_sizes.nc"))
+    say([*run_lines(sizes, "size run"), size_line(sizes)], log)
     rep = report(out, "molecules_cpu.nc", "molecules_gamma.nc")
     for r in range(rep.sizes["run"]):
         x = rep.isel(run=r)
