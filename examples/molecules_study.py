@@ -12,6 +12,9 @@ skipped when its output exists, and resumed when interrupted):
 - ``molecules_gamma.nc``: alpha0 = 3, N = 200, gamma 0.1 and 0.3 (AdamW), 3·10^4 steps;
 - ``molecules_sizes.nc``: alpha0 = 1, gamma = 0, six N from 10 to 2 000, 6 000 steps (N_c
   from runs: the smallest N whose test loss reaches the threshold);
+- ``molecules_probe_long.nc``: the probe at alpha 1.78 and 3.16, N = 200, with 20 000
+  steps (10x the landscape's), to see how far the landscape's large-alpha values are from
+  constrained minima;
 - ``validate_gamma/``: the 1-D reduced dynamics at N = 200 against the gamma > 0 runs.
 
 ``figures`` draws docs/figures/molecules_*.png and writes every number the README quotes
@@ -55,6 +58,9 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
          f"--alpha0 3 --n-train {N_RUNS} --steps 30000 --n-log 150 {t}"),
         (out / "molecules_sizes.nc", "train molecules --preset qm9-cpu --gamma 0 --alpha0 1 "
          f"--n-train {SIZES} --steps 6000 --n-log 60 {t}"),
+        (out / "molecules_probe_long.nc", "probe molecules --preset qm9-cpu --alpha "
+         f"1.7782794,3.1622777 --n-train {N_RUNS} --steps 20000 --batch-size 32 "
+         f"--lr-scaling alpha --schedule cosine {t}"),
         (out / "validate_gamma", f"validate {land} {out / 'molecules_gamma.nc'}"),
     ]
 
@@ -113,6 +119,30 @@ def run_lines(runs, label: str) -> list[str]:
     return lines
 
 
+def long_probe_lines(long, land) -> list[str]:
+    """The probe at two large norms with 10x the steps, against the landscape's values."""
+    lines = []
+    base = select_n_train(land, N_RUNS)
+    for i, a in enumerate(long["alpha"].values):
+        j = int(np.argmin(np.abs(base["alpha"].values - a)))
+        pick = {"w": i}
+        if "n_train" in long.dims:
+            pick["n_train"] = 0
+        x = long.isel(**pick)
+        lines.append(f"probe at alpha {a:.3g}, N = {N_RUNS}, {long_steps(long)} steps: train "
+                     f"loss {float(x['train_loss']):.3g} (landscape: "
+                     f"{float(base['train_loss'][j]):.3g}), test loss "
+                     f"{float(x['test_loss']):.3g} (landscape: {float(base['test_loss'][j]):.3g})"
+                     f", converged {bool(x['converged'])}")
+    return lines
+
+
+def long_steps(ds) -> int:
+    import json
+
+    return int(json.loads(ds.attrs["config_json"])["probe"]["steps"])
+
+
 def size_line(sizes) -> str:
     """N_c from runs: the smallest N whose run reaches the test-loss threshold."""
     n, t = sizes["n_train"].values, sizes["t_grok"].values
@@ -122,18 +152,26 @@ def size_line(sizes) -> str:
 
 
 def implicit_lines(gamma0, land) -> list[str]:
-    """The implicit norm-decay rate of each gamma = 0 run (ln w against steps, from its
-    t_overfit, else from step 1000, to its t_grok, else the end) and the 1-D prediction with
-    it as an effective gamma = rate / eta."""
+    """The implicit norm-decay rate of each gamma = 0 run (ln w against steps from step
+    1000, after the fast phase, to its t_grok, else the end: the delay), the 1-D prediction
+    with it as an effective gamma = rate / eta, and the landscape's own gamma = 0 one."""
     from reduced_dynamics import predict_grokking_times
 
     lines = []
     for r in range(gamma0.sizes["run"]):
         x = gamma0.isel(run=r)
         a0 = float(x["alpha0"])
-        t_of, t_gr = float(x["t_overfit"]), float(x["t_grok"])
-        t0 = t_of if np.isfinite(t_of) else 1000.0
-        t1 = t_gr if np.isfinite(t_gr) and t_gr > t0 else float(x["step"].values[-1])
+        t_gr = float(x["t_grok"])
+        t0 = 1000.0
+        t1 = t_gr if np.isfinite(t_gr) and t_gr > 2 * t0 else float(x["step"].values[-1])
+        pred0 = predict_grokking_times(land, gamma=[0.0], eta_d=ETA, start=a0, n_train=N_RUNS)
+        lines.append(f"alpha0 {a0:g}: the landscape's gamma = 0 prediction t_grok "
+                     f"{float(pred0['t_grok'].values.ravel()[0]):.4g} (status "
+                     f"{pred0['status'].values.ravel()[0]}), measured {t_gr:.0f}")
+        step, te = x["step"].values, x["test_loss"].values
+        marks = [k for k in (1000, 10_000, 20_000, 30_000, 40_000, 50_000) if k <= step[-1]]
+        lines.append(f"alpha0 {a0:g}: test loss at steps " + ", ".join(
+            f"{k}: {te[int(np.argmin(np.abs(step - k)))]:.3g}" for k in marks))
         rate, se = decay_rate(x, t0, t1)
         line = (f"alpha0 {a0:g}, gamma 0: d ln w / dt over steps [{t0:.0f}, {t1:.0f}] = "
                 f"{-rate:.3g} ± {se:.2g} per step (implicit decay rate {rate:.3g})")
@@ -191,6 +229,7 @@ def figures(out: Path, folder: Path) -> None:
     say([f"grokking threshold: test loss <= {threshold:g}"], log)
     say(run_lines(gamma0, "gamma0 run") + run_lines(gamma, "gamma run"), log)
     say(implicit_lines(gamma0, land), log)
+    say(long_probe_lines(open_landscape(find(out, "molecules_probe_long.nc")), land), log)
     sizes = open_trajectories(find(out, "molecules_sizes.nc"))
     say([*run_lines(sizes, "size run"), size_line(sizes)], log)
     rep = report(out, "molecules_cpu.nc", "molecules_gamma.nc")
