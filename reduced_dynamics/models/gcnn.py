@@ -11,9 +11,9 @@ per graph, then a hidden layer (ReLU) and a linear read-out: one value per graph
 order. NNConv's message is x_j · W(e_ij) with W(e) = (A e + b).view(in, out) linear in e, so
 x_j · W(e) = Σ_k e_k (x_j A_k) + x_j B: a matrix product per *node* followed by a gather,
 instead of a product with a per-*edge* matrix (``bmm``). The same function (equal to
-``NNConv.forward`` within rounding, `tests/test_molecules.py`), 4.5× faster for a training
-step on one CPU thread (1.4 against 6.4 ms for a batch of 32 QM9 molecules). ``exact=True``
-calls ``NNConv.forward`` itself.
+``NNConv.forward`` within rounding, `tests/test_molecules_torch.py`), faster on one CPU
+thread (forward and backward of the two layers on 32 QM9 molecules: 1.4 against 6.4 ms; a
+whole training step 3.7 against 7.4 ms). ``exact=True`` calls ``NNConv.forward`` itself.
 """
 
 from __future__ import annotations
