@@ -147,8 +147,11 @@ def featurise(smiles: list[str] | np.ndarray) -> Graphs:
         pairs, types = [], []
         for b in mol.GetBonds():
             i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+            if b.GetBondType() not in bonds:
+                raise InputError(f"SMILES {s!r}: bond type {b.GetBondType()} is not one of "
+                                 f"{BOND_TYPES}")
             pairs += [(i, j), (j, i)]
-            types += [bonds.get(b.GetBondType(), 0)] * 2
+            types += [bonds[b.GetBondType()]] * 2
         ei = np.array(pairs, np.int64).reshape(-1, 2).T
         ea = np.zeros((ei.shape[1], N_EDGE_FEATURES))
         ea[np.arange(ei.shape[1]), np.array(types, np.int64)] = 1.0
@@ -259,12 +262,12 @@ def load_qm9(*, n_molecules: int | None, data_seed: int, n_train: int,
 
 
 def _write_cache(path: Path, data: MoleculeData) -> None:
-    """Write the cache file atomically; a folder that cannot be written is skipped."""
+    """Write the cache file atomically (`io.atomic`); a folder that cannot be written is
+    skipped (the data are built again next time)."""
+    from reduced_dynamics.errors import WriteError
+    from reduced_dynamics.io.atomic import write_npz
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **_to_arrays(data))
-        os.replace(tmp, path)
-    except OSError:
+        write_npz(_to_arrays(data), path, what="molecule cache")
+    except (OSError, WriteError):
         return
