@@ -15,6 +15,8 @@ skipped when its output exists, and resumed when interrupted):
 - ``molecules_probe_long.nc``: the probe at alpha 1.78 and 3.16, N = 200, with 20 000
   steps (10x the landscape's), to see how far the landscape's large-alpha values are from
   constrained minima;
+- ``molecules_n200_long.nc``: the landscape's N = 200 slice again with 20 000 steps, and the
+  gamma = 0 and gamma > 0 predictions on it;
 - ``validate_gamma/``: the 1-D reduced dynamics at N = 200 against the gamma > 0 runs.
 
 ``figures`` draws docs/figures/molecules_*.png and writes every number the README quotes
@@ -61,6 +63,9 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
         (out / "molecules_probe_long.nc", "probe molecules --preset qm9-cpu --alpha "
          f"1.7782794,3.1622777 --n-train {N_RUNS} --steps 20000 --batch-size 32 "
          f"--lr-scaling alpha --schedule cosine {t}"),
+        (out / "molecules_n200_long.nc", "probe molecules --preset qm9-cpu --alpha "
+         f"log:0.1:10:9 --n-train {N_RUNS} --steps 20000 --batch-size 32 --lr-scaling alpha "
+         f"--schedule cosine {t}"),
         (out / "validate_gamma", f"validate {land} {out / 'molecules_gamma.nc'}"),
     ]
 
@@ -141,6 +146,29 @@ def long_steps(ds) -> int:
     import json
 
     return int(json.loads(ds.attrs["config_json"])["probe"]["steps"])
+
+
+def slice_lines(long, gamma0, gamma) -> list[str]:
+    """The N = 200 slice with 10x the steps: its losses, and the 1-D predictions from
+    alpha = 3 on it at gamma = 0 and at the gamma > 0 runs' gammas."""
+    from reduced_dynamics import predict_grokking_times
+
+    s = select_n_train(long, N_RUNS)
+    lines = [f"N = {N_RUNS}, {long_steps(long)} steps: alpha " + " ".join(
+        f"{v:.2g}" for v in s["alpha"].values),
+        "  train loss " + " ".join(f"{v:.2g}" for v in s["train_loss"].values),
+        "  test loss  " + " ".join(f"{v:.2g}" for v in s["test_loss"].values),
+        f"  unconverged: {int((~s['converged'].values).sum())} of {s.sizes['w']}"]
+    measured = {0.0: float(gamma0["t_grok"].values[gamma0["alpha0"].values == 3.0][0])}
+    measured.update({float(g): float(t) for g, t in zip(gamma["gamma"].values,
+                                                        gamma["t_grok"].values)})
+    pred = predict_grokking_times(long, gamma=sorted(measured), eta_d=ETA, start=3.0,
+                                  n_train=N_RUNS)
+    for g, t, status in zip(pred["gamma"].values, pred["t_grok"].values.ravel(),
+                            pred["status"].values.ravel()):
+        lines.append(f"  from alpha 3, gamma {g:g}: predicted t_grok {t:.4g} ({status}), "
+                     f"measured {measured[float(g)]:.0f}")
+    return lines
 
 
 def size_line(sizes) -> str:
@@ -230,6 +258,9 @@ def figures(out: Path, folder: Path) -> None:
     say(run_lines(gamma0, "gamma0 run") + run_lines(gamma, "gamma run"), log)
     say(implicit_lines(gamma0, land), log)
     say(long_probe_lines(open_landscape(find(out, "molecules_probe_long.nc")), land), log)
+    slice_path = out / "molecules_n200_long.nc"
+    if slice_path.exists():
+        say(slice_lines(open_landscape(slice_path), gamma0, gamma), log)
     sizes = open_trajectories(find(out, "molecules_sizes.nc"))
     say([*run_lines(sizes, "size run"), size_line(sizes)], log)
     rep = report(out, "molecules_cpu.nc", "molecules_gamma.nc")

@@ -71,3 +71,21 @@ def test_critical_size_from_runs():
     steps = grok_times(t["step"].values, t["test_acc"].values, t["test_loss"].values, value, on)
     reached = sorted(int(n) for n, s in zip(t["n_train"].values, steps) if np.isfinite(s))
     assert reached[0] == 100 and "N_c = 100" in SECTION
+
+
+def test_the_long_n200_slice_predicts_no_grokking_at_gamma_0():
+    import warnings
+
+    from reduced_dynamics import predict_grokking_times
+    from reduced_dynamics.study import UnconvergedStartWarning
+
+    land = open_landscape(DATA / "molecules_n200_long.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvergedStartWarning)
+        pred = predict_grokking_times(land, gamma=[0.0, 0.1, 0.3], eta_d=1e-3, start=3.0,
+                                      n_train=200)
+    status = [str(v) for v in pred["status"].values.ravel()]
+    t = pred["t_grok"].values.ravel()
+    assert status[0] == "no_grok_before_t_max" and not np.isfinite(t[0])
+    assert [round(float(v)) for v in t[1:]] == [9111, 3039]
+    assert "9 111 and 3 039 steps at γ = 0.1 and 0.3" in SECTION
