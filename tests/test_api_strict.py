@@ -38,6 +38,7 @@ from reduced_dynamics.names import PHASE_AXES
 from reduced_dynamics.phases import PhaseThresholds, phase_dataset
 from reduced_dynamics.tasks.images import ImagesConfig
 from reduced_dynamics.tasks.modular_addition import ModularAdditionConfig
+from reduced_dynamics.tasks.molecules import MoleculesConfig
 from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig
 from reduced_dynamics.tasks.toy_addition import ToyAdditionConfig
 
@@ -419,6 +420,18 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "representation": Field(Bool()),
         "grok_threshold": Field(Real(0.0, True, 1.0)),
     }),
+    "MoleculesConfig": (MoleculesConfig, {
+        "preset": Field(Text()),
+        "n_molecules": Field(Optional(Int(2, 130_831)), {"n_train": 1}),
+        "n_train": Field(Int(1, 65_415)),
+        "n_test": Field(Optional(Int(1, 65_416))),
+        "data_seed": Field(Seed()),
+        "conv": Field(Ints(1)),
+        "readout": Field(Int(1)),
+        "acc_tolerance": Field(Real(0.0, True)),
+        "grok_on": Field(Choice(("loss",))),
+        "grok_threshold": Field(Real(0.0, True)),
+    }),
     "TaskEntry": (replace_entry, {
         "name": Field(Text(no_space=True), names=("TaskEntry.name",)),
         "description": Field(Text()),
@@ -552,7 +565,8 @@ def test_every_field_of_every_config_is_covered():
     for name, cls in (("ToyAdditionConfig", ToyAdditionConfig),
                       ("TeacherStudentConfig", TeacherStudentConfig),
                       ("ModularAdditionConfig", ModularAdditionConfig),
-                      ("ImagesConfig", ImagesConfig), ("TaskEntry", rd.tasks.TaskEntry),
+                      ("ImagesConfig", ImagesConfig), ("MoleculesConfig", MoleculesConfig),
+                      ("TaskEntry", rd.tasks.TaskEntry),
                       ("ProbeConfig", rd.ProbeConfig), ("TrainConfig", rd.TrainConfig),
                       ("RunSet", rd.RunSet), ("ProbeGrid", rd.ProbeGrid),
                       ("EventOptions", rd.EventOptions), ("SolverOptions", rd.SolverOptions),

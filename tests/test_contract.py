@@ -15,6 +15,7 @@ first).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks import REGISTRY, register, unregister
 from reduced_dynamics.testing import graph_task, sequence_task
 
-CHEAP = {"modular-addition": "cpu"}  # presets small enough for a unit test on a CPU
+# presets small enough for a unit test on a CPU
+CHEAP = {"modular-addition": "cpu", "molecules": "qm9-tiny"}
 TEST_TASKS = {e.name: e for e in (sequence_task.ENTRY, graph_task.ENTRY)}  # tests only
 F64 = torch.float64
 CPU = torch.device("cpu")
@@ -51,6 +53,11 @@ def task(request):
     entry = REGISTRY[name]
     if entry.name == "images":
         pytest.importorskip("sklearn")
+    if entry.name == "molecules":
+        pytest.importorskip("rdkit")
+        pytest.importorskip("torch_geometric")
+        if importlib.util.find_spec("qm9pack") is None:
+            pytest.skip("qm9pack not installed")
     return entry, entry.preset(CHEAP.get(name))
 
 

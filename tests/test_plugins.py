@@ -146,8 +146,8 @@ def test_a_plugin_package_installed_in_a_venv_is_listed_and_probed(tmp_path):
     assert helped.returncode == 0, helped.stderr[-2000:]
     text = " ".join(helped.stdout.split())
     assert "line-plugin: y = x / 2 from a plugin package (presets: small)" in text
-    assert "task name: toy-addition, teacher-student, images, modular-addition, line-plugin" \
-        in text
+    assert ("task name: toy-addition, teacher-student, images, modular-addition, molecules, "
+            "line-plugin") in text
     assert helped.stderr.count("warning: task plugin 'broken-plugin'") == 1
     out = tmp_path / "line.nc"
     probed = subprocess.run([py, "-c", cli, "probe", "line-plugin", "--alpha", "0.5,1,2",

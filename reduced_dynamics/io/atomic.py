@@ -188,6 +188,15 @@ def write_csv(frame: Any, path: str | os.PathLike) -> Path:
     return write_text(frame.to_csv(), path)
 
 
+def write_npz(arrays: dict[str, np.ndarray], path: str | os.PathLike, *,
+              what: str = "") -> Path:
+    """Write numpy arrays as one uncompressed ``.npz`` atomically (e.g. a data cache)."""
+    with atomic_path(path, needed=needed_bytes(arrays), what=what) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return Path(path)
+
+
 def write_text(text: str, path: str | os.PathLike, *, what: str = "") -> Path:
     """Write ``text`` (UTF-8) atomically."""
     data = text.encode()

@@ -171,29 +171,35 @@ def plot_n_train(ds: xr.Dataset, *, fig: Any = None, ax: Any = None,
     """A (w, n_train) landscape like Fig. 3a,b: heatmaps over (alpha, N), both log-scaled,
     of (a) the reduced train loss with the contour ``train_loss = boundary``, (b) the test
     loss, (c) the test error 1 − test_acc with the contour test_acc = ``threshold`` (the
-    file's grokking threshold by default) and the critical data size N_c (dashed).
-    Hatched: not converged. Returns the Figure (``fig``: draw into this one; ``ax``: three
-    Axes)."""
+    file's grokking threshold by default) and the critical data size N_c (dashed); for a
+    file whose threshold is a test loss (regression, e.g. molecules) (c) is the test loss
+    with the contour test_loss = threshold. Hatched: not converged. Returns the Figure
+    (``fig``: draw into this one; ``ax``: three Axes)."""
     from matplotlib.colors import LogNorm, Normalize
 
     from reduced_dynamics.engine.parameters import critical_n_train
 
     fig, axes, own = panel_axes(3, "a (w, n_train) landscape (train loss, test loss, test "
                                 "error heatmaps)", ax=ax, fig=fig, width=15.5, height=4.4)
-    crit = critical_n_train(ds, threshold, on="acc")
+    from reduced_dynamics.engine.thresholds import grok_threshold_of
+
+    on_loss = threshold is None and grok_threshold_of(ds)[1] == "loss"
+    crit = critical_n_train(ds) if on_loss else critical_n_train(ds, threshold, on="acc")
     alpha, n = ds["alpha"].values, ds["n_train"].values.astype(float)
     xe, ye = _log_edges(alpha), _log_edges(n)
     unconv = ~ds["converged"].transpose("n_train", "w").values
     titles = (("train_loss", "(a) reduced train loss"), ("test_loss", "(b) reduced test loss"),
               ("test_err", f"(c) test error 1 - acc; white: acc = {crit.threshold:g}"))
+    if on_loss:
+        titles = (*titles[:2], ("test_thr", f"(c) test loss; white: {crit.threshold:g}"))
     bar_labels = {"train_loss": "train_loss", "test_loss": "test_loss",
-                  "test_err": "1 - test_acc"}
+                  "test_err": "1 - test_acc", "test_thr": "test_loss"}
     for ax, (var, title) in zip(axes, titles):
         if var == "test_err":
             z = 1.0 - ds["test_acc"].transpose("n_train", "w").values
             norm = Normalize(0.0, 1.0)
         else:
-            z = ds[var].transpose("n_train", "w").values
+            z = ds[var if var != "test_thr" else "test_loss"].transpose("n_train", "w").values
             finite = z[np.isfinite(z) & (z > 0)]
             lo = max(float(finite.min()), 1e-8) if finite.size else 1e-8
             hi = max(float(finite.max()), lo * 10) if finite.size else 1.0
@@ -205,8 +211,9 @@ def plot_n_train(ds: xr.Dataset, *, fig: Any = None, ax: Any = None,
         grid_2d = len(alpha) > 1 and len(n) > 1  # contours need at least 2 x 2 points
         if var == "train_loss" and grid_2d:
             ax.contour(alpha, n, z, levels=[boundary], colors="yellow", linestyles="--")
-        if var == "test_err":
-            acc = ds["test_acc"].transpose("n_train", "w").values
+        if var in ("test_err", "test_thr"):
+            acc = ds["test_acc" if var == "test_err" else "test_loss"].transpose(
+                "n_train", "w").values
             if grid_2d and np.nanmin(acc) < crit.threshold <= np.nanmax(acc):
                 ax.contour(alpha, n, acc, levels=[crit.threshold], colors="white")
             if crit.n_train is not None:
