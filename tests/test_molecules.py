@@ -12,6 +12,12 @@ from reduced_dynamics.tasks import get_task
 from reduced_dynamics.tasks import molecule_data as md
 from reduced_dynamics.tasks.molecules import PRESETS, MoleculesConfig
 
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Featurised molecules go to the test's folder, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # `md.cache_dir` reads it
+
 TINY = ["C", "N", "O", "C=O", "C#N", "CC", "CO", "c1ccccc1", "CC(=O)O", "FC(F)F",
         "C#C", "CCO", "NC=O", "OC=O", "CN", "C1CC1"]
 

@@ -15,6 +15,12 @@ import reduced_dynamics as rd  # noqa: E402
 from reduced_dynamics.tasks import get_task  # noqa: E402
 from reduced_dynamics.tasks import molecule_data as md  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Featurised molecules go to the test's folder, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # `md.cache_dir` reads it
+
 SMILES = ["C", "CO", "c1ccccc1", "C#N", "CC(=O)O", "FC(F)F", "NC=O", "C1CC1", "CCO", "OC=O"]
 
 
