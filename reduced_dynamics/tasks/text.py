@@ -87,7 +87,7 @@ PRESETS: dict[str, TextConfig] = {
     "imdb": TextConfig(),
     # one core in minutes: 4 000 reviews (3 000 training, 1 000 test), short reviews
     "imdb-cpu": TextConfig(preset="imdb-cpu", n_reviews=4000, vocab_size=500, skip_top=50,
-                           length=40, embed=16, hidden=32),
+                           length=40, embed=16, hidden=32, grok_threshold=0.6),
     # tests: 80 reviews, a tiny LSTM
     "imdb-tiny": TextConfig(preset="imdb-tiny", n_reviews=80, vocab_size=40, length=12,
                             embed=4, hidden=6),
