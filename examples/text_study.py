@@ -33,7 +33,7 @@ from reduced_dynamics.plot import new_figure
 from reduced_dynamics.plot.landscape import plot_n_train
 
 LANDSCAPE_NAME = "text_imdb_cpu.nc"
-LANDSCAPE = ("--alpha log:0.3:10:7 --n-train 100,200,500,1000,3000 --steps 1500 "
+LANDSCAPE = ("--alpha log:0.1:10:9 --n-train 100,200,500,1000,3000 --steps 1500 "
              "--batch-size 50")
 GAMMAS = "0.5,0.89,1.58,2.81,5"
 
@@ -107,8 +107,8 @@ def figures(out: Path, folder: Path) -> None:
     axes = fig.subplots(1, 2)
     for ax, (a0, g) in zip(axes, ((6.0, 1.0), (1.0, 0.0))):
         k = np.flatnonzero((runs["alpha0"].values == a0) & (runs["gamma"].values == g)
-                           & (runs["n_train"].values == 1000))
-        curves(ax, runs.isel(run=int(k[0])), w0, f"IMDb, N = 1000, alpha0 = {a0:g}, "
+                           & (runs["n_train"].values == 200))
+        curves(ax, runs.isel(run=int(k[0])), w0, f"IMDb, N = 200, alpha0 = {a0:g}, "
                f"gamma {g:g}")
     write_figure(fig, folder / "text_runs.png")
     lines = [f"runs (the test threshold is the task's grok_threshold {threshold(runs):g}):"]
