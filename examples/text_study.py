@@ -10,6 +10,7 @@ skipped when its output exists, and resumable with ``--resume`` when interrupted
   of the ``imdb-cpu`` preset (Fig. 4a-c);
 - ``text_runs.nc``: alpha0 = 1 and 6 x gamma = 0 and 1 x N = 200 and 1 000 (Fig. 4d);
 - ``text_gamma.nc``: alpha0 = 6, N = 1 000, five gamma in [0.5, 5] (t vs gamma);
+- ``text_runs_seed1.nc``: the N = 200 runs of ``text_runs.nc`` from init seed 1;
 - ``validate_runs/``, ``validate_gamma/``: the 1-D reduced dynamics at the runs' N against
   the runs.
 
@@ -48,6 +49,8 @@ def commands(out: Path, threads: int) -> list[tuple[Path, str]]:
          f"--n-train 200,1000 --steps 4000 --n-log 80 {t}"),
         (out / "text_gamma.nc", f"train text --preset imdb-cpu --alpha0 6 --gamma {GAMMAS} "
          f"--n-train 1000 --steps 6000 --n-log 100 {t}"),
+        (out / "text_runs_seed1.nc", "train text --preset imdb-cpu --alpha0 1,6 --gamma 0,1 "
+         f"--n-train 200 --seeds 1, --steps 4000 --n-log 80 {t}"),  # the list (1,), not a count
         (out / "validate_runs", f"validate {land} {out / 'text_runs.nc'}"),
         (out / "validate_gamma", f"validate {land} {out / 'text_gamma.nc'}"),
     ]
@@ -124,6 +127,11 @@ def figures(out: Path, folder: Path) -> None:
                  f"{reached[0] if reached else 'none'} (of {sizes})")
     say(lines, log)
     say(validation_lines(report(out, LANDSCAPE_NAME, "text_runs.nc"), "runs"), log)
+    seed1 = open_trajectories(find(out, "text_runs_seed1.nc"))
+    say([delay_line(seed1.isel(run=r), f"  seed 1, N 200 alpha0 {float(seed1['alpha0'][r]):g} "
+                    f"gamma {float(seed1['gamma'][r]):g}")
+         + f"; best test acc {float(seed1['test_acc'][r].max()):.3f}"
+         for r in range(seed1.sizes["run"])], log)
     gamma = open_trajectories(find(out, "text_gamma.nc"))
     g, t, seed = gamma["gamma"].values, gamma["t_grok"].values, gamma["seed"].values
     say([delay_line(gamma.isel(run=r), f"  gamma {g[r]:.3g}") for r in range(g.size)]

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = " ".join((ROOT / "README.md").read_text().split())
 LANDSCAPE = ROOT / "landscapes" / "text_imdb_cpu.nc"
 RUNS = ROOT / "docs" / "data" / "text_runs.nc"
+SEED1 = ROOT / "docs" / "data" / "text_runs_seed1.nc"
 
 
 def _run(ds, n: int, alpha0: float, gamma: float):
@@ -38,6 +39,15 @@ def test_the_runs_delays_are_the_files():
     base = _run(ds, 1000, 1.0, 0.0)  # the standard-init run the threshold comes from
     assert float(base["test_acc"][-1]) == pytest.approx(0.652, abs=5e-4)
     assert "ends at test accuracy 0.652" in README
+
+
+def test_the_second_seeds_delay_is_the_files():
+    ds = open_trajectories(SEED1)
+    assert set(ds["seed"].values.tolist()) == {1}
+    late = _run(ds, 200, 6.0, 1.0)
+    assert (float(late["t_overfit"]), float(late["t_grok"])) == (60.0, 3242.0)
+    assert "reaches 0.6 at 3 242 (delay **3 182**)" in README
+    assert np.isnan(float(_run(ds, 200, 1.0, 0.0)["t_grok"]))
 
 
 def test_the_landscapes_critical_size_is_the_files():
