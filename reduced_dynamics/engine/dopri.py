@@ -10,7 +10,8 @@ driver, as scipy's ``rk.py`` is apart from ``ivp.py``).
 - `dense_coeffs` / `dense_eval` / `dense_slope`: Shampine's 4th-order continuous
   extension, y(t₀ + σh) = y₀ + h Σ_k Q_k σ^{k+1},  Q = Kᵀ P, and its slope;
 - `initial_step`: Hairer–Wanner's starting step (scipy's ``select_initial_step``);
-- `accepted_factor` / `rejected_factor`: scipy's step-size control, h ← h·min(10,
+- `accepted_factor` / `rejected_factor`: scipy's step-size control (shared with
+  `rosenbrock`, whose exponent is −1/4), h ← h·min(10,
   0.9·err^(−1/5)) after an accepted step (at most 1 right after a rejection),
   h ← h·max(0.2, 0.9·err^(−1/5)) after a rejected one.
 """
@@ -154,21 +155,22 @@ def initial_step(ug: np.ndarray, mg: np.ndarray, coef: np.ndarray, iopt: np.ndar
 
 
 @njit
-def rejected_factor(en: float) -> float:
-    """The step-size factor after a rejected step (error norm ``en`` > 1, or NaN)."""
+def rejected_factor(en: float, exponent: float) -> float:
+    """The step-size factor after a rejected step (error norm ``en`` > 1, or NaN), with the
+    stepper's error exponent −1/(order of its error estimate + 1) (`ERROR_EXPONENT`)."""
     if en != en:
         return MIN_FACTOR
-    return max(MIN_FACTOR, SAFETY * en ** ERROR_EXPONENT)
+    return max(MIN_FACTOR, SAFETY * en ** exponent)
 
 
 @njit
-def accepted_factor(en: float, rejected_last: bool) -> float:
+def accepted_factor(en: float, rejected_last: bool, exponent: float) -> float:
     """The step-size factor after an accepted step (``en`` ≤ 1); never a growth right after
     a rejected step."""
     if en == 0.0:
         factor = MAX_FACTOR
     else:
-        factor = min(MAX_FACTOR, SAFETY * en ** ERROR_EXPONENT)
+        factor = min(MAX_FACTOR, SAFETY * en ** exponent)
     if rejected_last:
         factor = min(1.0, factor)
     return factor

@@ -9,7 +9,7 @@ Pure numba kernels over plain arrays (the argument layout is in `dynamics`):
 - `integrate_rows`: `integrate_path` for a range of paths, into arrays allocated by
   `outputs`; threads run disjoint ranges side by side (`solve.run_kernel`).
 
-Step-size control is scipy's (`*.accepted_factor`, `*.rejected_factor`). A step that
+Step-size control is scipy's (`dopri.accepted_factor`, `dopri.rejected_factor`). A step that
 crosses two or more grid cells is also checked against f at one point per cell
 (`DEFECT_MAX`), and the events are scanned there, so that neither a grid feature nor an
 event is stepped over; an optional cap (``cap_u`` in u, ``cap_m`` in m, off by default)
@@ -29,6 +29,7 @@ import numpy as np
 from reduced_dynamics.engine import rosenbrock as ros
 from reduced_dynamics.engine._jit import njit
 from reduced_dynamics.engine.dopri import (
+    ERROR_EXPONENT,
     accepted_factor,
     dense_coeffs,
     dense_eval,
@@ -237,10 +238,10 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
             en = error_norm(err, y, y_new, rtol, atol) if ok else np.inf
             if not (en <= 1.0):  # also catches NaN
                 n_rej += 1
-                h *= ros.rejected_factor(en)
+                h *= rejected_factor(en, ros.ERROR_EXPONENT)
                 rejected_last = True
                 continue
-            factor = ros.accepted_factor(en, rejected_last)
+            factor = accepted_factor(en, rejected_last, ros.ERROR_EXPONENT)
             rejected_last = False
             rhs(ug, mg, coef, iopt, pr, y_new, K[6])
             nfev += 1
@@ -252,10 +253,10 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
                 en = error_norm(err, y, y_new, rtol, atol)
                 if not (en <= 1.0):  # also catches NaN
                     n_rej += 1
-                    h *= rejected_factor(en)
+                    h *= rejected_factor(en, ERROR_EXPONENT)
                     rejected_last = True
                     continue
-                factor = accepted_factor(en, rejected_last)
+                factor = accepted_factor(en, rejected_last, ERROR_EXPONENT)
                 rejected_last = False
             else:
                 factor = 1.0

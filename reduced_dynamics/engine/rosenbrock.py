@@ -20,7 +20,7 @@ driver's events and output sampling work unchanged:
     y(t₀ + σh) = y₀ + h σ (Q₀ + σ (Q₁ + σ Q₂)),  Q₀ = f₀,
     Q₁ = 3Δ/h − 2f₀ − f₁,  Q₂ = f₀ + f₁ − 2Δ/h,  Δ = y₁ − y₀.
 
-Step-size control as scipy's, with the error exponent −1/4 (`accepted_factor`).
+Step-size control as scipy's (`dopri.accepted_factor`), with the error exponent −1/4.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 
 from reduced_dynamics.engine._jit import njit
-from reduced_dynamics.engine.dopri import MAX_FACTOR, MIN_FACTOR, SAFETY
 from reduced_dynamics.engine.dynamics import rhs
 
 GAMMA = 0.57282
@@ -128,20 +127,3 @@ def hermite_coeffs(y0: np.ndarray, y1: np.ndarray, f0: np.ndarray, f1: np.ndarra
         Q[d, 1] = 3.0 * slope - 2.0 * f0[d] - f1[d]
         Q[d, 2] = f0[d] + f1[d] - 2.0 * slope
         Q[d, 3] = 0.0
-
-
-@njit
-def rejected_factor(en: float) -> float:
-    """The step-size factor after a rejected ROS4 step (``en`` > 1, or NaN)."""
-    if en != en:
-        return MIN_FACTOR
-    return max(MIN_FACTOR, SAFETY * en ** ERROR_EXPONENT)
-
-
-@njit
-def accepted_factor(en: float, rejected_last: bool) -> float:
-    """The step-size factor after an accepted ROS4 step; no growth right after a rejection."""
-    factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** ERROR_EXPONENT)
-    if rejected_last:
-        factor = min(1.0, factor)
-    return factor
