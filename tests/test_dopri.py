@@ -242,5 +242,8 @@ def test_kernels_without_jit_agree_with_jit():
     for k in ("t_overfit", "t_grok", "t_E", "t_end", "w", "m"):
         assert np.allclose(slow[k], np.asarray(r[k].values, float).ravel(), rtol=1e-7,
                            equal_nan=True), k
-    assert np.allclose(slow["t_point"], a.t_point.values, rtol=1e-7, equal_nan=True)
+    # point D is found on the recorded path, at the end of a slow stretch where a rounding
+    # difference moves it far more than the events (the Rosenbrock step's finite-difference
+    # Jacobian carries ~1e-8 relative rounding): measured 9e-7 between the two bodies
+    assert np.allclose(slow["t_point"], a.t_point.values, rtol=1e-5, equal_nan=True)
     assert slow["n"] == a.sizes["sample"]
