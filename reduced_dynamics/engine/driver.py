@@ -80,8 +80,8 @@ C_NFEV, C_ACCEPT, C_REJECT, C_REC_FULL = 0, 1, 2, 3
 N_COUNTS = 4
 # what ends a path inside a step
 T_NONE, T_EXIT, T_STATIONARY, T_GROK = -1, 0, 1, 2
-# steppers (iopt[I_METHOD], `names.SOLVER_METHODS`)
-METHOD_DOPRI5, METHOD_ROS4 = (SOLVER_METHODS.index(k) for k in ("dopri5", "rosenbrock"))
+# iopt[I_METHOD] of the Rosenbrock stepper (`names.SOLVER_METHODS`; else DOPRI5)
+METHOD_ROS4 = SOLVER_METHODS.index("rosenbrock")
 # a step across two or more grid cells is rejected when, at one point per cell crossed, its
 # dense output's slope misses f by more than DEFECT_MAX tolerances (h·|f − y'| in the error
 # norm's units): a cliff between the stages' points (the cells are cubic pieces; a step
@@ -146,8 +146,7 @@ def integrate_path(p: int, y0: np.ndarray, par: np.ndarray, ug: np.ndarray,
     f1 = np.empty(n)
     Kr = np.empty((4, n))
     J = np.empty((2, 2))
-    method = iopt[I_METHOD]
-    use_ros = method == METHOD_ROS4 and not fixed
+    use_ros = iopt[I_METHOD] == METHOD_ROS4 and not fixed
     j_fresh = False
 
     y[0] = y0[p, 0]

@@ -4,6 +4,7 @@ kernels' option vectors, and the call of the batched integrator (`driver`) on pl
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -101,7 +102,6 @@ def kernels_compiled(n_paths: int = 1, solver: SolverOptions | None = None) -> b
     return cache_is_warm(interpolant.eval_points, dy.velocities, driver.integrate_rows)
 
 
-_POOL: list[ThreadPoolExecutor] = []
 MIN_PARALLEL = 16  # paths: fewer run on the calling thread
 
 
@@ -113,12 +113,10 @@ def n_workers(parallel: bool, n_paths: int) -> int:
     return max(1, numba.get_num_threads()) if parallel and n_paths >= MIN_PARALLEL else 1
 
 
+@functools.cache
 def _pool(workers: int) -> ThreadPoolExecutor:
-    if not _POOL or _POOL[0]._max_workers < workers:
-        if _POOL:
-            _POOL.pop().shutdown(wait=False)
-        _POOL.append(ThreadPoolExecutor(workers, thread_name_prefix="reduced-dynamics"))
-    return _POOL[0]
+    """One pool per thread count, made on first use and kept for the process."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="reduced-dynamics")
 
 
 def run_rows(args: tuple, out: tuple, n: int, workers: int) -> None:
