@@ -217,9 +217,10 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     own = restart_seeds(full) if (restarts == "own" and not isinstance(
         landscape, PreparedLandscape)) else ()
     run_restart = np.array([int(s) if int(s) in own else -1 for s in ds["seed"].values])
+    keys = [(int(run_n[r]) if run_n is not None else 0, int(run_restart[r]))
+            for r in range(ds.sizes["run"])]  # each run's landscape slice
     preps: dict[tuple[int, int], PreparedLandscape] = {}
-    for r in range(ds.sizes["run"]):
-        key = (int(run_n[r]) if run_n is not None else 0, int(run_restart[r]))
+    for key in keys:
         if key in preps:
             continue
         if isinstance(landscape, PreparedLandscape) and run_n is None:
@@ -241,7 +242,6 @@ def validate(landscape: xr.Dataset | str | os.PathLike | PreparedLandscape,
     pred_w = np.full((n, step.size), np.nan)
     pred_m = np.full((n, step.size), np.nan)
     t_start, alpha_start = np.zeros(n), np.full(n, np.nan)
-    keys = [(int(run_n[r]) if run_n is not None else 0, int(run_restart[r])) for r in range(n)]
     starts = np.column_stack([ds["alpha0"].values, ds["m0"].values]).astype(float)
     for r in np.flatnonzero(~diverged) if start == "peak" else ():
         k = peak_index(ds["w"].values[r])

@@ -1,21 +1,22 @@
 """An L-stable Rosenbrock 4(3) stepper for the stiff parts of Eq. 6, with its Jacobian.
 
-Pure numba kernels over plain arrays (the argument layout is in `dynamics`), used by
-`driver` in place of `dopri` where a path is stiff (m pinned by a steep valley or an m edge:
-|∂²l̃/∂m²| up to 3·10⁴ caps an explicit step at a fraction of an optimiser step).
+Pure numba kernels over plain arrays (the argument layout is in `dynamics`), the `driver`'s
+default step (`dopri` on request): stable where a path is stiff (m pinned by a steep valley
+or an m edge: |∂²l̃/∂m²| up to 3·10⁴ caps an explicit step at a fraction of an optimiser
+step).
 
 The method is Hairer & Wanner's ROS4 with the L-stable parameter set γ = 0.57282 (*Solving
-ODEs II*, §IV.7, Table 7.2; the coefficients as KPP's ``Ros4``, Sandu et al. 1997), in the
-form without Jacobian–vector products:
+ODEs II*, §IV.7; the coefficients as KPP's ``Ros4``, Sandu et al. 1997), in the form
+without Jacobian–vector products:
 
     G = I/(h γ) − J,    G kᵢ = f(y + Σ_{j<i} a_ij k_j) + Σ_{j<i} (c_ij / h) k_j,
     y₁ = y + Σ mᵢ kᵢ,   err = Σ eᵢ kᵢ   (order 4, embedded order 3),
 
-four stages, three right-hand sides (the fourth stage reuses the third's), one Jacobian and
-one 2 × 2 solve per stage. J is a one-sided finite difference (2 right-hand sides; the
-side that stays inside the m range). The continuous extension is the cubic Hermite
-polynomial through (y₀, f₀) and (y₁, f₁), written in `dopri.dense_eval`'s form so that the
-driver's events and output sampling work unchanged:
+four stages on three right-hand sides (f(y), given, and two new ones; the fourth stage
+reuses the third's), one Jacobian and one 2 × 2 solve per stage. J is a one-sided finite
+difference (2 right-hand sides; the side that stays inside the m range). The continuous
+extension is the cubic Hermite polynomial through (y₀, f₀) and (y₁, f₁), written in
+`dopri.dense_eval`'s form so that the driver's events and output sampling work unchanged:
 
     y(t₀ + σh) = y₀ + h σ (Q₀ + σ (Q₁ + σ Q₂)),  Q₀ = f₀,
     Q₁ = 3Δ/h − 2f₀ − f₁,  Q₂ = f₀ + f₁ − 2Δ/h,  Δ = y₁ − y₀.
